@@ -1,0 +1,1 @@
+"""The science as plain functions on pymatgen/ASE objects, testable without jobflow."""

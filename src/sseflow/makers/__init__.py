@@ -1,0 +1,1 @@
+"""jobflow Makers, one per tier or calculation."""

@@ -1,0 +1,1 @@
+"""Pydantic documents stored in the database."""

@@ -1,0 +1,87 @@
+"""Build the jobflow :class:`~jobflow.JobStore` used by every sseflow run.
+
+The same code serves the embedded default (maggma ``MontyStore``: montydb on disk, no
+server) and a MongoDB server (maggma ``MongoURIStore`` given a ``mongodb://`` URI).
+Besides jobflow's ``outputs`` collection the store carries two additional stores:
+
+``candidates``
+    one record per structure (see :mod:`sseflow.schemas.candidate`);
+``data``
+    large job outputs that jobflow offloads (e.g. BVSE energy grids).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jobflow import JobStore
+from maggma.core import Store
+from maggma.stores import MongoURIStore, MontyStore
+
+from sseflow.settings import get_settings
+
+CANDIDATES_STORE = "candidates"
+DATA_STORE = "data"
+
+
+def _collection_store(
+    collection: str, data_dir: Path | None, uri: str | None, db_name: str, **kwargs: Any
+) -> Store:
+    if uri:
+        return MongoURIStore(uri=uri, collection_name=collection, database=db_name, **kwargs)
+    assert data_dir is not None
+    return MontyStore(
+        collection_name=collection,
+        database_path=str(data_dir),
+        database_name=db_name,
+        storage="sqlite",
+        **kwargs,
+    )
+
+
+def get_job_store(
+    data_dir: str | Path | None = None,
+    uri: str | None = None,
+    db_name: str | None = None,
+    mongo_client_kwargs: dict[str, Any] | None = None,
+) -> JobStore:
+    """Return the JobStore for the embedded folder or a MongoDB URI.
+
+    Parameters
+    ----------
+    data_dir
+        Folder of the embedded montydb store. Default: ``SSEFLOW_DATA_DIR`` or
+        ``./sseflow-data``. Ignored when ``uri`` is given.
+    uri
+        ``mongodb://`` URI. Default: ``SSEFLOW_DB_URI``. Credentials belong in the URI
+        or the environment, never in code.
+    db_name
+        Database name. Default: ``SSEFLOW_DB_NAME`` or ``sseflow``.
+    mongo_client_kwargs
+        Extra keyword arguments for ``pymongo.MongoClient`` (TLS, auth source, ...).
+
+    Returns
+    -------
+    JobStore
+        Not yet connected; jobflow connects it when a flow runs.
+    """
+    settings = get_settings()
+    uri = uri if uri is not None else settings.db_uri
+    db_name = db_name or settings.db_name
+    folder: Path | None = None
+    extra: dict[str, Any] = {}
+    if uri:
+        if mongo_client_kwargs:
+            extra["mongoclient_kwargs"] = mongo_client_kwargs
+    else:
+        folder = Path(data_dir if data_dir is not None else settings.data_dir).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def make(collection: str) -> Store:
+        return _collection_store(collection, folder, uri, db_name, **extra)
+
+    return JobStore(
+        docs_store=make("outputs"),
+        additional_stores={CANDIDATES_STORE: make(CANDIDATES_STORE), DATA_STORE: make(DATA_STORE)},
+    )
