@@ -113,6 +113,28 @@ class AtomSetsHyperparameters:
         return asdict(self)
 
 
+#: Three configurations from the paper's Table C.8 (optima for validation clusters 0, 3
+#: and 7), trained for a fixed number of epochs (the paper picked the best epoch of up to
+#: 500; we fix 50 to keep training affordable on a laptop-class CPU).
+PAPER_HYPERPARAMETER_SETS: tuple[AtomSetsHyperparameters, ...] = (
+    AtomSetsHyperparameters(
+        n_layers=2, n_neurons=32, dropout_initial=0.2, dropout_final=0.1, l2_initial=1e-3,
+        l2_final=1e-1, batch_size=32, learning_rate_initial=6e-5, learning_rate_max=5e-3,
+        epochs=50,
+    ),
+    AtomSetsHyperparameters(
+        n_layers=2, n_neurons=128, dropout_initial=0.2, dropout_final=0.2, l2_initial=1e-4,
+        l2_final=1e-1, batch_size=32, learning_rate_initial=6e-5, learning_rate_max=3e-3,
+        epochs=50,
+    ),
+    AtomSetsHyperparameters(
+        n_layers=2, n_neurons=32, dropout_initial=0.1, dropout_final=0.1, l2_initial=1.0,
+        l2_final=1e-2, batch_size=32, learning_rate_initial=8e-5, learning_rate_max=5e-3,
+        epochs=50,
+    ),
+)
+
+
 def _learning_rate_schedule_class() -> type:
     tf = import_tensorflow()
     from tf_keras.optimizers.schedules import LearningRateSchedule
@@ -527,3 +549,150 @@ def train_ensemble(
         domain=ApplicabilityDomain.fit(features),
         training=training,
     )
+
+
+def simplify_for_features(structure: Any, simplification: str) -> Any:
+    """Apply a chapter-4 simplification before featurization.
+
+    ``CAMN``/``CAN`` keep the original species (Li kept/removed); ``CAMNS``/``CANS``
+    substitute cations -> Al, anions -> S, neutral atoms -> Mg (Li kept/removed).
+    """
+    from sseflow.analysis.simplify import simplify_structure
+
+    if simplification not in ("CAMN", "CAN", "CAMNS", "CANS"):
+        raise ValueError(
+            f"unknown simplification {simplification!r}; choose CAMN, CAN, CAMNS or CANS"
+        )
+    return simplify_structure(
+        structure, simplification, substitute_species=simplification in ("CAMNS", "CANS")
+    )
+
+
+def featurize(structures: Sequence[Any], settings: FeatureSettings) -> list[np.ndarray]:
+    """Simplify structures and return their MEGNet atom feature matrices.
+
+    Parameters
+    ----------
+    structures
+        pymatgen Structures (ordered or disordered, with or without oxidation states).
+    settings
+        Feature level and simplification.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``(n_sites_i, settings.input_dim)`` per structure.
+    """
+    from sseflow.analysis.megnet_features import atom_features
+
+    simplified = [simplify_for_features(s, settings.simplification) for s in structures]
+    return atom_features(simplified, level=settings.level)
+
+
+def parse_conductivity_s_per_cm(value: str) -> tuple[float, bool]:
+    """Parse an OBELiX conductivity entry.
+
+    Returns
+    -------
+    tuple
+        (value in S/cm, is_upper_bound). ``"<1E-10"`` gives ``(1e-10, True)``.
+    """
+    text = str(value).strip()
+    if not text:
+        raise ValueError("empty conductivity value")
+    upper = text.startswith("<")
+    return float(text.lstrip("<").strip()), upper
+
+
+def superionic_label(value: str, threshold_s_per_cm: float = SUPERIONIC_THRESHOLD_S_PER_CM) -> int:
+    """Return 1 if the conductivity is >= threshold, else 0 (upper bounds are 0)."""
+    sigma, upper = parse_conductivity_s_per_cm(value)
+    if upper:
+        if sigma > threshold_s_per_cm:
+            raise ValueError(f"upper bound {value!r} does not decide the class")
+        return 0
+    return int(sigma >= threshold_s_per_cm)
+
+
+@dataclass
+class LabelledStructures:
+    """Structures with conductivity labels."""
+
+    ids: list[str]
+    structures: list[Any]
+    sigma_s_per_cm: np.ndarray
+    labels: np.ndarray
+    formulas: list[str]
+
+
+def load_label_table(
+    csv_path: str | Path, cif_dir: str | Path | None = None
+) -> LabelledStructures:
+    """Read a label table and its structures.
+
+    The table is a CSV with an ``ID`` column and a conductivity column (``Ionic
+    conductivity (S cm-1)`` as in OBELiX, or ``sigma_s_per_cm``). Structures are read
+    from ``<cif_dir>/<ID>.cif`` (default: ``cifs/`` beside the CSV), or from a ``cif``
+    column holding a path relative to the CSV. Rows without a structure are skipped.
+    """
+    import csv
+    import warnings
+
+    from pymatgen.core import Structure
+
+    csv_path = Path(csv_path)
+    cif_dir = Path(cif_dir) if cif_dir is not None else csv_path.parent / "cifs"
+    ids, structures, sigmas, labels, formulas = [], [], [], [], []
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"{csv_path} has no rows")
+    sigma_key = next(
+        (k for k in ("Ionic conductivity (S cm-1)", "sigma_s_per_cm") if k in rows[0]), None
+    )
+    if sigma_key is None or "ID" not in rows[0]:
+        raise ValueError(
+            f"{csv_path} needs an 'ID' column and an 'Ionic conductivity (S cm-1)' or "
+            "'sigma_s_per_cm' column"
+        )
+    for row in rows:
+        path = (
+            csv_path.parent / row["cif"] if row.get("cif") else cif_dir / f"{row['ID']}.cif"
+        )
+        if not path.is_file():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structure = Structure.from_file(path)
+        ids.append(row["ID"])
+        structures.append(structure)
+        sigmas.append(parse_conductivity_s_per_cm(row[sigma_key])[0])
+        labels.append(superionic_label(row[sigma_key]))
+        formulas.append(structure.composition.reduced_formula)
+    if not ids:
+        raise ValueError(f"no structures found for the rows of {csv_path} (looked in {cif_dir})")
+    return LabelledStructures(ids, structures, np.array(sigmas), np.array(labels), formulas)
+
+
+def default_training_table() -> Path:
+    """Return the shipped OBELiX training split (``train.csv``)."""
+    return Path(__file__).resolve().parent.parent / "data" / "obelix" / "train.csv"
+
+
+#: Name of the ensemble shipped with the package.
+DEFAULT_MODEL_NAME = "atomsets_v1_camns"
+
+
+def default_model_dir() -> Path:
+    """Return the directory of the shipped default ensemble."""
+    return Path(__file__).resolve().parent.parent / "data" / "models" / DEFAULT_MODEL_NAME
+
+
+_DEFAULT_ENSEMBLE: dict[str, AtomSetsEnsemble] = {}
+
+
+def load_default_ensemble() -> AtomSetsEnsemble:
+    """Load (once per process) the ensemble shipped in ``sseflow/data/models``."""
+    if "default" not in _DEFAULT_ENSEMBLE:
+        _DEFAULT_ENSEMBLE["default"] = AtomSetsEnsemble.load(default_model_dir())
+    return _DEFAULT_ENSEMBLE["default"]

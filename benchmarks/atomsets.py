@@ -1,0 +1,185 @@
+"""Benchmark and model selection for the AtomSets tier on the shipped OBELiX training split.
+
+Stages (run all by default; results accumulate in benchmarks/atomsets_results.json):
+
+- ``timing``: featurize + score the 254 training structures with the shipped ensemble,
+  cold (a fresh Python process, including TensorFlow and model loading) and warm.
+- ``cv``: stratified 5-fold CV of each paper hyperparameter set (1 seed), LOCO CV of the
+  best set, and the Sendek logistic baseline (k-fold and LOCO), all with controls.
+- ``train``: trains the default ensemble on all structures with the sets kept by CV and
+  writes it to src/sseflow/data/models/atomsets_v1_camns.
+
+Usage::
+
+    PYTHONPATH=src python benchmarks/atomsets.py --stage cv --stage train --stage timing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "atomsets_results.json"
+SEEDS = (0, 1, 2)
+N_CLUSTERS = 12
+
+
+def _load_results() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+
+
+def _save_results(results: dict) -> None:
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def _strip(cv: dict) -> dict:
+    """Drop per-structure arrays before storing."""
+    return {
+        "summary": cv["summary"],
+        "folds": [
+            {k: v for k, v in f.items() if k not in ("probabilities", "val_indices")}
+            for f in cv["folds"]
+        ],
+    }
+
+
+def stage_cv(results: dict) -> None:
+    from sseflow.analysis import atomsets as A
+    from sseflow.analysis import classifier_evaluation as E
+    from sseflow.analysis.sendek_features import sendek_feature_matrix
+
+    data = A.load_label_table(A.default_training_table())
+    settings = A.FeatureSettings()
+    feats = A.featurize(data.structures, settings)
+    y = data.labels
+    kfold = E.stratified_kfold_splits(y, 5, seed=0)
+    clusters = E.composition_clusters(data.formulas, N_CLUSTERS)
+    loco = E.leave_one_cluster_out_splits(clusters)
+    out: dict = {
+        "n_structures": len(y),
+        "n_positive": int(y.sum()),
+        "clusters": {
+            str(c): {"n": int((clusters == c).sum()), "n_positive": int(y[clusters == c].sum())}
+            for c in np.unique(clusters)
+        },
+    }
+    sendek = sendek_feature_matrix(data.structures)
+    logit = E.logistic_fit_predict(sendek, y)
+    out["logistic_kfold"] = _strip(E.cross_validate(y, kfold, logit))
+    out["logistic_loco"] = _strip(E.cross_validate(y, loco, logit))
+    results["cv"] = out
+    _save_results(results)
+    per_set = []
+    for k, hyper in enumerate(A.PAPER_HYPERPARAMETER_SETS):
+        t0 = time.perf_counter()
+        fp = E.atomsets_fit_predict(feats, y, [hyper], [0], settings.input_dim)
+        cv = E.cross_validate(y, kfold, fp)
+        per_set.append(
+            {"set": k, "hyperparameters": hyper.as_dict(), "kfold": _strip(cv),
+             "wall_s": round(time.perf_counter() - t0, 1)}
+        )
+        out["atomsets_kfold_per_set"] = per_set
+        _save_results(results)
+        print(k, cv["summary"]["model_auc_pr"], cv["summary"]["model_mcc"], flush=True)
+    best = max(per_set, key=lambda r: r["kfold"]["summary"]["model_auc_pr"]["mean"])
+    best_auc = best["kfold"]["summary"]["model_auc_pr"]["mean"]
+    kept = [r["set"] for r in per_set if r["kfold"]["summary"]["model_auc_pr"]["mean"] >= best_auc - 0.05]
+    out["selection"] = {
+        "rule": "keep sets whose k-fold mean AUC-PR is within 0.05 of the best",
+        "best_set": best["set"],
+        "kept_sets": kept,
+    }
+    t0 = time.perf_counter()
+    fp = E.atomsets_fit_predict(
+        feats, y, [A.PAPER_HYPERPARAMETER_SETS[best["set"]]], [0], settings.input_dim
+    )
+    out["atomsets_loco_best_set"] = _strip(E.cross_validate(y, loco, fp))
+    out["atomsets_loco_best_set"]["wall_s"] = round(time.perf_counter() - t0, 1)
+    _save_results(results)
+
+
+def stage_train(results: dict) -> None:
+    from sseflow.analysis import atomsets as A
+
+    kept = results.get("cv", {}).get("selection", {}).get("kept_sets", [0, 1, 2])
+    sets = [A.PAPER_HYPERPARAMETER_SETS[k] for k in kept]
+    data = A.load_label_table(A.default_training_table())
+    settings = A.FeatureSettings()
+    feats = A.featurize(data.structures, settings)
+    t0 = time.perf_counter()
+    ens = A.train_ensemble(feats, data.labels, settings, sets, SEEDS, ids=data.ids)
+    wall = time.perf_counter() - t0
+    cv = results.get("cv", {})
+    ens.training.update(
+        {"label_table": "sseflow/data/obelix/train.csv (OBELiX training split, CC BY 4.0)",
+         "wall_time_s": round(wall, 1)}
+    )
+    ens.metrics = {
+        "note": "cross-validation on the OBELiX training split (not a held-out test set)",
+        "kfold_per_set": {
+            str(r["set"]): r["kfold"]["summary"] for r in cv.get("atomsets_kfold_per_set", [])
+        },
+        "loco_best_set": cv.get("atomsets_loco_best_set", {}).get("summary"),
+        "logistic_kfold": cv.get("logistic_kfold", {}).get("summary"),
+    }
+    out_dir = ROOT / "src" / "sseflow" / "data" / "models" / "atomsets_v1_camns"
+    ens.save(out_dir, model_version="atomsets_v1_camns")
+    results["train"] = {"members": len(ens.members), "wall_s": round(wall, 1), "dir": str(out_dir)}
+    _save_results(results)
+
+
+_SCORE_SNIPPET = """
+import time, json
+t0 = time.perf_counter()
+from sseflow.analysis import atomsets as A
+data = A.load_label_table(A.default_training_table())
+t1 = time.perf_counter()
+ens = A.load_default_ensemble()
+feats = A.featurize(data.structures, ens.feature_settings)
+pred = ens.predict_features(feats)
+t2 = time.perf_counter()
+feats = A.featurize(data.structures, ens.feature_settings)
+t3 = time.perf_counter()
+pred = ens.predict_features(feats)
+t4 = time.perf_counter()
+print(json.dumps({"read_cifs_s": t1 - t0, "cold_featurize_and_score_s": t2 - t1,
+  "warm_featurize_s": t3 - t2, "warm_score_s": t4 - t3, "n": len(feats),
+  "n_members": len(ens.members)}))
+"""
+
+
+def stage_timing(results: dict) -> None:
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCORE_SNIPPET], capture_output=True, text=True, env=env,
+        check=True,
+    )
+    total = time.perf_counter() - t0
+    timing = json.loads(proc.stdout.strip().splitlines()[-1])
+    timing["cold_process_total_s"] = total
+    results["timing"] = {k: round(v, 2) if isinstance(v, float) else v for k, v in timing.items()}
+    _save_results(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stage", action="append", choices=["cv", "train", "timing"])
+    args = parser.parse_args()
+    stages = args.stage or ["cv", "train", "timing"]
+    results = _load_results()
+    for stage in stages:
+        t0 = time.perf_counter()
+        {"cv": stage_cv, "train": stage_train, "timing": stage_timing}[stage](results)
+        print(f"stage {stage}: {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
