@@ -241,13 +241,15 @@ def estimated_memory_gb(lattice_abc: tuple[float, float, float], settings: BVSES
 def _compute(framework_atoms: Atoms, settings: BVSESettings) -> dict[str, Any]:
     lain = WeightedLain(verbose=False)
     lain.load_framework(framework_atoms)
-    lain.bvse_distribution(
-        mobile_ion="Li1+",
-        r_cut=settings.r_cut_angstrom,
-        resolution=settings.resolution_angstrom,
-        k=settings.k_neighbors,
-        f=settings.screening_factor,
-    )
+    # bvlain pads missing neighbours with r = inf/nan; the nan terms are zeroed after
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lain.bvse_distribution(
+            mobile_ion="Li1+",
+            r_cut=settings.r_cut_angstrom,
+            resolution=settings.resolution_angstrom,
+            k=settings.k_neighbors,
+            f=settings.screening_factor,
+        )
     barriers = lain.percolation_barriers(encut=settings.encut_ev)
     data = np.asarray(lain.data, dtype=np.float64)
     return {
