@@ -113,10 +113,12 @@ class AtomSetsHyperparameters:
         return asdict(self)
 
 
-#: Three configurations from the paper's Table C.8 (optima for validation clusters 0, 3
-#: and 7), trained for a fixed number of epochs (the paper picked the best epoch of up to
-#: 500; we fix 50 to keep training affordable on a laptop-class CPU).
-PAPER_HYPERPARAMETER_SETS: tuple[AtomSetsHyperparameters, ...] = (
+#: Candidate configurations compared by k-fold CV (benchmarks/atomsets.py). Sets 0-2 are
+#: the paper's Table C.8 optima for validation clusters 0, 3 and 7; with Adam instead of
+#: LAMB and a fixed 50 epochs (the paper picked the best of up to 500) their strong final
+#: L2 penalties under-fit here. Sets 3-4 are milder variants within the paper's Table C.7
+#: ranges. The shipped ensemble uses the sets CV kept (see its manifest).
+CANDIDATE_HYPERPARAMETER_SETS: tuple[AtomSetsHyperparameters, ...] = (
     AtomSetsHyperparameters(
         n_layers=2, n_neurons=32, dropout_initial=0.2, dropout_final=0.1, l2_initial=1e-3,
         l2_final=1e-1, batch_size=32, learning_rate_initial=6e-5, learning_rate_max=5e-3,
@@ -131,6 +133,16 @@ PAPER_HYPERPARAMETER_SETS: tuple[AtomSetsHyperparameters, ...] = (
         n_layers=2, n_neurons=32, dropout_initial=0.1, dropout_final=0.1, l2_initial=1.0,
         l2_final=1e-2, batch_size=32, learning_rate_initial=8e-5, learning_rate_max=5e-3,
         epochs=50,
+    ),
+    AtomSetsHyperparameters(
+        n_layers=2, n_neurons=64, dropout_initial=0.1, dropout_final=0.1, l2_initial=1e-3,
+        l2_final=1e-3, batch_size=32, learning_rate_initial=6e-5, learning_rate_max=3e-3,
+        epochs=60,
+    ),
+    AtomSetsHyperparameters(
+        n_layers=2, n_neurons=128, dropout_initial=0.15, dropout_final=0.1, l2_initial=1e-4,
+        l2_final=1e-3, batch_size=32, learning_rate_initial=6e-5, learning_rate_max=1e-3,
+        epochs=60,
     ),
 )
 
@@ -696,3 +708,76 @@ def load_default_ensemble() -> AtomSetsEnsemble:
     if "default" not in _DEFAULT_ENSEMBLE:
         _DEFAULT_ENSEMBLE["default"] = AtomSetsEnsemble.load(default_model_dir())
     return _DEFAULT_ENSEMBLE["default"]
+
+
+@dataclass
+class StructureScore:
+    """AtomSets result for one structure (see :class:`EnsemblePrediction`)."""
+
+    p_si: float
+    p_si_std: float
+    d_training: float
+    n_sites_featurized: int
+    is_ordered: bool
+
+
+def score_structures(
+    structures: Sequence[Any], ensemble: AtomSetsEnsemble | None = None
+) -> list[StructureScore | Exception]:
+    """Featurize and score structures in one batch, isolating per-structure failures.
+
+    Parameters
+    ----------
+    structures
+        pymatgen Structures (ordered or disordered).
+    ensemble
+        Trained ensemble; the shipped default when omitted.
+
+    Returns
+    -------
+    list
+        One :class:`StructureScore` per structure, or the exception (e.g. a
+        :class:`~sseflow.analysis.megnet_features.FeaturizationError` or a simplification
+        error) that prevented scoring it, in input order.
+    """
+    from sseflow.analysis.megnet_features import atom_features
+
+    ensemble = ensemble or load_default_ensemble()
+    settings = ensemble.feature_settings
+    results: list[StructureScore | Exception | None] = [None] * len(structures)
+    good, simplified = [], []
+    for i, structure in enumerate(structures):
+        try:
+            simple = simplify_for_features(structure, settings.simplification)
+            atom_features([simple], level=0)  # cheap validity check (species, sites)
+        except Exception as exc:  # recorded per structure, the batch goes on
+            results[i] = exc
+            continue
+        good.append(i)
+        simplified.append(simple)
+    feats: list[np.ndarray] = []
+    if simplified:
+        try:
+            feats = atom_features(simplified, level=settings.level)
+        except Exception:
+            # One bad graph (e.g. no bonds) fails the whole batch: fall back to singles.
+            feats = []
+            keep = []
+            for i, simple in zip(good, simplified, strict=True):
+                try:
+                    feats.append(atom_features([simple], level=settings.level)[0])
+                    keep.append(i)
+                except Exception as exc:
+                    results[i] = exc
+            good = keep
+    if good:
+        pred = ensemble.predict_features(feats)
+        for k, i in enumerate(good):
+            results[i] = StructureScore(
+                p_si=float(pred.p_si[k]),
+                p_si_std=float(pred.p_si_std[k]),
+                d_training=float(pred.d_training[k]),
+                n_sites_featurized=len(feats[k]),
+                is_ordered=bool(structures[i].is_ordered),
+            )
+    return [r if r is not None else RuntimeError("not scored") for r in results]
