@@ -54,8 +54,8 @@ def _strip(cv: dict) -> dict:
 
 
 def _prepare():
-    from sseflow.analysis import atomsets as A
-    from sseflow.analysis import classifier_evaluation as E
+    from sseflow.analysis import atomsets as A  # noqa: N812
+    from sseflow.analysis import classifier_evaluation as E  # noqa: N812
 
     data = A.load_label_table(A.default_training_table())
     settings = A.FeatureSettings()
@@ -66,7 +66,7 @@ def _prepare():
 
 
 def stage_baseline(results: dict) -> None:
-    from sseflow.analysis import classifier_evaluation as E
+    from sseflow.analysis import classifier_evaluation as E  # noqa: N812
     from sseflow.analysis.sendek_features import sendek_feature_matrix
 
     data, _, _, kfold, loco, clusters = _prepare()
@@ -89,8 +89,8 @@ def stage_baseline(results: dict) -> None:
 
 
 def stage_kfold(results: dict, sets: list[int]) -> None:
-    from sseflow.analysis import atomsets as A
-    from sseflow.analysis import classifier_evaluation as E
+    from sseflow.analysis import atomsets as A  # noqa: N812
+    from sseflow.analysis import classifier_evaluation as E  # noqa: N812
 
     data, settings, feats, kfold, _, _ = _prepare()
     y = data.labels
@@ -117,15 +117,17 @@ def stage_kfold(results: dict, sets: list[int]) -> None:
         "rule": "keep sets whose k-fold mean AUC-PR is within 0.03 of the best",
         "best_set": best["set"],
         "kept_sets": [
-            r["set"] for r in rows if r["kfold"]["summary"]["model_auc_pr"]["mean"] >= best_auc - 0.03
+            r["set"]
+            for r in rows
+            if r["kfold"]["summary"]["model_auc_pr"]["mean"] >= best_auc - 0.03
         ],
     }
     _save_results(results)
 
 
 def stage_loco(results: dict) -> None:
-    from sseflow.analysis import atomsets as A
-    from sseflow.analysis import classifier_evaluation as E
+    from sseflow.analysis import atomsets as A  # noqa: N812
+    from sseflow.analysis import classifier_evaluation as E  # noqa: N812
 
     data, settings, feats, _, loco, _ = _prepare()
     out = results["cv"]
@@ -141,7 +143,7 @@ def stage_loco(results: dict) -> None:
 
 
 def stage_train(results: dict) -> None:
-    from sseflow.analysis import atomsets as A
+    from sseflow.analysis import atomsets as A  # noqa: N812
 
     kept = results.get("cv", {}).get("selection", {}).get("kept_sets", [0, 1, 2])
     sets = [A.CANDIDATE_HYPERPARAMETER_SETS[k] for k in kept]
@@ -153,8 +155,10 @@ def stage_train(results: dict) -> None:
     wall = time.perf_counter() - t0
     cv = results.get("cv", {})
     ens.training.update(
-        {"label_table": "sseflow/data/obelix/train.csv (OBELiX training split, CC BY 4.0)",
-         "wall_time_s": round(wall, 1)}
+        {
+            "label_table": "sseflow/data/obelix/train.csv (OBELiX training split, CC BY 4.0)",
+            "wall_time_s": round(wall, 1),
+        }
     )
     ens.metrics = {
         "note": "cross-validation on the OBELiX training split (not a held-out test set)",
@@ -173,7 +177,7 @@ def stage_train(results: dict) -> None:
 _SCORE_SNIPPET = """
 import time, json
 t0 = time.perf_counter()
-from sseflow.analysis import atomsets as A
+from sseflow.analysis import atomsets as A  # noqa: N812
 data = A.load_label_table(A.default_training_table())
 t1 = time.perf_counter()
 ens = A.load_default_ensemble()
@@ -194,7 +198,10 @@ def stage_timing(results: dict) -> None:
     env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _SCORE_SNIPPET], capture_output=True, text=True, env=env,
+        [sys.executable, "-c", _SCORE_SNIPPET],
+        capture_output=True,
+        text=True,
+        env=env,
         check=True,
     )
     total = time.perf_counter() - t0

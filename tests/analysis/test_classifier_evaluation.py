@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sseflow.analysis import classifier_evaluation as E
+from sseflow.analysis import classifier_evaluation as E  # noqa: N812
 
 
 def test_metrics_and_controls():

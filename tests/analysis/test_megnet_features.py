@@ -27,7 +27,7 @@ def test_disordered_site_is_occupancy_weighted_sum():
     w = mf.elemental_embeddings()
     s = rocksalt({"Mg": 0.6, "Al": 0.4})
     v0 = mf.atom_features([s], level=0)[0]
-    cation = [i for i, site in enumerate(s) if not site.is_ordered][0]
+    cation = next(i for i, site in enumerate(s) if not site.is_ordered)
     expected = 0.6 * w[12] + 0.4 * w[13]
     np.testing.assert_allclose(v0[cation], expected, rtol=0, atol=1e-12)
     # a partly vacant site has the shorter, occupancy-scaled vector
@@ -42,9 +42,7 @@ def test_disordered_site_is_occupancy_weighted_sum():
 
 
 def test_batched_equals_single():
-    structures = [
-        Structure.from_file(CIFS / name) for name in ("47i.cif", "2t8.cif", "00x.cif")
-    ]
+    structures = [Structure.from_file(CIFS / name) for name in ("47i.cif", "2t8.cif", "00x.cif")]
     batched = mf.atom_features(structures, level=1)
     for s, b in zip(structures, batched, strict=True):
         np.testing.assert_allclose(mf.atom_features([s], level=1)[0], b, atol=1e-5)

@@ -13,7 +13,9 @@ from sseflow.analysis.sendek_features import (
 
 
 def li2o(a: float = 4.61) -> Structure:
-    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), ["O", "Li"], [[0, 0, 0], [0.25] * 3])
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(a), ["O", "Li"], [[0, 0, 0], [0.25] * 3]
+    )
 
 
 def test_li2o_by_hand():

@@ -120,28 +120,63 @@ class AtomSetsHyperparameters:
 #: ranges. The shipped ensemble uses the sets CV kept (see its manifest).
 CANDIDATE_HYPERPARAMETER_SETS: tuple[AtomSetsHyperparameters, ...] = (
     AtomSetsHyperparameters(
-        n_layers=2, n_neurons=32, dropout_initial=0.2, dropout_final=0.1, l2_initial=1e-3,
-        l2_final=1e-1, batch_size=32, learning_rate_initial=6e-5, learning_rate_max=5e-3,
+        n_layers=2,
+        n_neurons=32,
+        dropout_initial=0.2,
+        dropout_final=0.1,
+        l2_initial=1e-3,
+        l2_final=1e-1,
+        batch_size=32,
+        learning_rate_initial=6e-5,
+        learning_rate_max=5e-3,
         epochs=50,
     ),
     AtomSetsHyperparameters(
-        n_layers=2, n_neurons=128, dropout_initial=0.2, dropout_final=0.2, l2_initial=1e-4,
-        l2_final=1e-1, batch_size=32, learning_rate_initial=6e-5, learning_rate_max=3e-3,
+        n_layers=2,
+        n_neurons=128,
+        dropout_initial=0.2,
+        dropout_final=0.2,
+        l2_initial=1e-4,
+        l2_final=1e-1,
+        batch_size=32,
+        learning_rate_initial=6e-5,
+        learning_rate_max=3e-3,
         epochs=50,
     ),
     AtomSetsHyperparameters(
-        n_layers=2, n_neurons=32, dropout_initial=0.1, dropout_final=0.1, l2_initial=1.0,
-        l2_final=1e-2, batch_size=32, learning_rate_initial=8e-5, learning_rate_max=5e-3,
+        n_layers=2,
+        n_neurons=32,
+        dropout_initial=0.1,
+        dropout_final=0.1,
+        l2_initial=1.0,
+        l2_final=1e-2,
+        batch_size=32,
+        learning_rate_initial=8e-5,
+        learning_rate_max=5e-3,
         epochs=50,
     ),
     AtomSetsHyperparameters(
-        n_layers=2, n_neurons=64, dropout_initial=0.1, dropout_final=0.1, l2_initial=1e-3,
-        l2_final=1e-3, batch_size=32, learning_rate_initial=6e-5, learning_rate_max=3e-3,
+        n_layers=2,
+        n_neurons=64,
+        dropout_initial=0.1,
+        dropout_final=0.1,
+        l2_initial=1e-3,
+        l2_final=1e-3,
+        batch_size=32,
+        learning_rate_initial=6e-5,
+        learning_rate_max=3e-3,
         epochs=60,
     ),
     AtomSetsHyperparameters(
-        n_layers=2, n_neurons=128, dropout_initial=0.15, dropout_final=0.1, l2_initial=1e-4,
-        l2_final=1e-3, batch_size=32, learning_rate_initial=6e-5, learning_rate_max=1e-3,
+        n_layers=2,
+        n_neurons=128,
+        dropout_initial=0.15,
+        dropout_final=0.1,
+        l2_initial=1e-4,
+        l2_final=1e-3,
+        batch_size=32,
+        learning_rate_initial=6e-5,
+        learning_rate_max=1e-3,
         epochs=60,
     ),
 )
@@ -442,7 +477,11 @@ class AtomSetsEnsemble:
             "feature_settings": self.feature_settings.as_dict(),
             "superionic_threshold_s_per_cm": SUPERIONIC_THRESHOLD_S_PER_CM,
             "members": [
-                {"file": f"members/m{i:03d}.weights.h5", "seed": seed, "hyperparameters": h.as_dict()}
+                {
+                    "file": f"members/m{i:03d}.weights.h5",
+                    "seed": seed,
+                    "hyperparameters": h.as_dict(),
+                }
                 for i, (h, seed, _) in enumerate(self.members)
             ],
             "applicability_domain": {
@@ -638,14 +677,17 @@ class LabelledStructures:
 
 
 def load_label_table(
-    csv_path: str | Path, cif_dir: str | Path | None = None
+    csv_path: str | Path,
+    cif_dir: str | Path | None = None,
+    only_ids: Sequence[str] | None = None,
 ) -> LabelledStructures:
     """Read a label table and its structures.
 
     The table is a CSV with an ``ID`` column and a conductivity column (``Ionic
     conductivity (S cm-1)`` as in OBELiX, or ``sigma_s_per_cm``). Structures are read
     from ``<cif_dir>/<ID>.cif`` (default: ``cifs/`` beside the CSV), or from a ``cif``
-    column holding a path relative to the CSV. Rows without a structure are skipped.
+    column holding a path relative to the CSV. Rows without a structure are skipped, and
+    so are rows whose ID is not in ``only_ids`` when it is given.
     """
     import csv
     import warnings
@@ -667,10 +709,11 @@ def load_label_table(
             f"{csv_path} needs an 'ID' column and an 'Ionic conductivity (S cm-1)' or "
             "'sigma_s_per_cm' column"
         )
+    wanted = set(only_ids) if only_ids is not None else None
     for row in rows:
-        path = (
-            csv_path.parent / row["cif"] if row.get("cif") else cif_dir / f"{row['ID']}.cif"
-        )
+        if wanted is not None and row["ID"] not in wanted:
+            continue
+        path = csv_path.parent / row["cif"] if row.get("cif") else cif_dir / f"{row['ID']}.cif"
         if not path.is_file():
             continue
         with warnings.catch_warnings():

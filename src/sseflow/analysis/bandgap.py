@@ -61,25 +61,26 @@ _LOCK = threading.Lock()
 _MODELS: list[Any] = []
 
 
-def _load_models() -> list[Any]:
+def _load_models(n_models: int | None = None) -> list[Any]:
     with _LOCK:
-        if not _MODELS:
+        paths = sorted(bandgap_model_dir().glob("*/best_model.hdf5"))
+        if not paths:
+            raise FileNotFoundError(f"no band-gap models in {bandgap_model_dir()}")
+        wanted = len(paths) if n_models is None else min(n_models, len(paths))
+        if len(_MODELS) < wanted:
             import_tensorflow()
             _apply_megnet_shims()
             from megnet.data.graph import DummyConverter
             from megnet.models import MEGNetModel
 
-            paths = sorted(bandgap_model_dir().glob("*/best_model.hdf5"))
-            if not paths:
-                raise FileNotFoundError(f"no band-gap models in {bandgap_model_dir()}")
-            for path in paths:
+            for path in paths[len(_MODELS) : wanted]:
                 model = MEGNetModel.from_file(str(path))
                 # Atoms are converted to float features by us (see _graphs), so the
                 # batch generator must pass them through unchanged.
                 model.sseflow_atom_converter = model.graph_converter.atom_converter
                 model.graph_converter.atom_converter = DummyConverter()
                 _MODELS.append(model)
-        return _MODELS
+        return _MODELS[:wanted]
 
 
 def _graphs(model: Any, structures: Sequence[Structure]) -> list[dict[str, Any]]:
@@ -96,22 +97,26 @@ def _graphs(model: Any, structures: Sequence[Structure]) -> list[dict[str, Any]]
     return graphs
 
 
-def predict_band_gaps(structures: Sequence[Structure]) -> BandGapPrediction:
+def predict_band_gaps(
+    structures: Sequence[Structure], n_models: int | None = None
+) -> BandGapPrediction:
     """Predict experimental-fidelity band gaps (eV) for several structures.
 
     Parameters
     ----------
     structures
         Ordered or disordered structures (oxidation states are ignored).
+    n_models
+        Use only the first ``n_models`` of the six models (all by default).
 
     Returns
     -------
     BandGapPrediction
-        Mean over the six models (clipped at 0 eV) and their standard deviation.
+        Mean over the models (each clipped at 0 eV) and their standard deviation.
     """
     if not structures:
         return BandGapPrediction(np.zeros(0), np.zeros(0))
-    models = _load_models()
+    models = _load_models(n_models)
     graphs = _graphs(models[0], structures)  # all six share the graph converter settings
     preds = np.stack([np.asarray(m.predict_graphs(graphs)).reshape(-1) for m in models])
     preds = np.clip(preds, 0.0, None)

@@ -99,9 +99,7 @@ def binary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, f
 
     labels = np.asarray(labels, dtype=int)
     probabilities = np.asarray(probabilities, dtype=float)
-    auc_pr = (
-        float(average_precision_score(labels, probabilities)) if labels.any() else float("nan")
-    )
+    auc_pr = float(average_precision_score(labels, probabilities)) if labels.any() else float("nan")
     mcc = float(matthews_corrcoef(labels, (probabilities >= 0.5).astype(int)))
     return {"auc_pr": auc_pr, "mcc": mcc}
 
@@ -189,9 +187,7 @@ def cross_validate(
     summary: dict[str, Any] = {}
     for who in ("model", "shuffled", "mean"):
         for metric in ("auc_pr", "mcc"):
-            values = [
-                (f["model"] if who == "model" else f["controls"][who])[metric] for f in folds
-            ]
+            values = [(f["model"] if who == "model" else f["controls"][who])[metric] for f in folds]
             summary[f"{who}_{metric}"] = _summary(values)
     return {"folds": folds, "summary": summary}
 

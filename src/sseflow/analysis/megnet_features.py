@@ -216,7 +216,7 @@ def site_embeddings(structure: Structure, embedding: np.ndarray | None = None) -
                 raise FeaturizationError(
                     f"site {i} holds {species!s}, which is not a chemical element"
                 )
-            if element.Z >= embedding.shape[0]:
+            if embedding.shape[0] <= element.Z:
                 raise FeaturizationError(f"no MEGNet embedding for {element} (Z={element.Z})")
             out[i] += float(occupancy) * embedding[element.Z]
     return out

@@ -138,9 +138,9 @@ def sendek_features(
 
     anion_sites = np.flatnonzero(anion_occ > 0)
     contact = (dist < anion_anion_cutoff_angstrom) & (anion_occ[center] > 0)
-    afc_per_site = np.bincount(
-        center[contact], weights=anion_occ[neighbor[contact]], minlength=n
-    )[anion_sites]
+    afc_per_site = np.bincount(center[contact], weights=anion_occ[neighbor[contact]], minlength=n)[
+        anion_sites
+    ]
     afc = float(np.average(afc_per_site, weights=anion_occ[anion_sites]))
 
     return {

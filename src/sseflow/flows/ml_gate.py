@@ -49,9 +49,7 @@ class MLPolicyGate(MSONable):
         clustering = docs.get(self.clustering_tier) or {}
         gap = atomsets.get("band_gap_ev")
         if self.band_gap_min_ev is not None and gap is not None and gap < self.band_gap_min_ev:
-            return GateDecision(
-                False, f"band_gap_ev = {gap:.2f} eV < {self.band_gap_min_ev} eV"
-            )
+            return GateDecision(False, f"band_gap_ev = {gap:.2f} eV < {self.band_gap_min_ev} eV")
         p_si = atomsets.get("p_si")
         p_ok = p_si is not None and p_si >= self.p_si_threshold
         selected = bool(clustering.get("selected"))

@@ -98,7 +98,9 @@ def atomsets_scores(candidates: list[Candidate], maker: AtomSetsMaker) -> list[A
 
     t0 = time.perf_counter()
     ensemble = (
-        load_default_ensemble() if maker.model_dir is None else AtomSetsEnsemble.load(maker.model_dir)
+        load_default_ensemble()
+        if maker.model_dir is None
+        else AtomSetsEnsemble.load(maker.model_dir)
     )
     scores = score_structures([c.structure for c in candidates], ensemble)
     gaps = _band_gaps(candidates, maker)

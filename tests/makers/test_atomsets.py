@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from jobflow import run_locally
+from pymatgen.core import Lattice, Structure
+
+from sseflow.analysis import atomsets as A  # noqa: N812
+from sseflow.analysis.oxidation import decorate_with_oxidation_states, guess_oxidation_states
+from sseflow.makers.atomsets import AtomSetsMaker
+from sseflow.schemas.atomsets import AtomSetsDocument
+from sseflow.schemas.candidate import Candidate, SourceInfo
+
+CIFS = Path(__file__).resolve().parents[2] / "src/sseflow/data/obelix/cifs"
+
+
+def candidate(cid: str, structure: Structure, states: dict | None = None) -> Candidate:
+    states = states or guess_oxidation_states(structure.composition)
+    return Candidate(
+        candidate_id=cid,
+        formula=structure.composition.reduced_formula,
+        structure=decorate_with_oxidation_states(structure, states),
+        oxidation_states=states,
+        source=SourceInfo(path="<memory>", format="structure"),
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A 1-member ensemble trained (2 epochs) on six small real OBELiX structures."""
+    names = ["47i", "0iv", "11b", "1e9", "3rx", "5bz"]  # Li4P2O7 ... Li3BN2 (ordered)
+    structures = [Structure.from_file(CIFS / f"{n}.cif") for n in names]
+    labels = [0, 0, 1, 0, 0, 1]
+    settings = A.FeatureSettings()
+    feats = A.featurize(structures, settings)
+    hyper = A.AtomSetsHyperparameters(n_neurons=16, epochs=2, batch_size=4)
+    ens = A.train_ensemble(feats, labels, settings, [hyper], [0], names)
+    return ens.save(tmp_path_factory.mktemp("model") / "tiny", model_version="tiny-test")
+
+
+def test_maker_batch_documents(tiny_model):
+    li2o = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(4.61), ["O", "Li"], [[0, 0, 0], [0.25] * 3]
+    )
+    disordered = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(4.61), ["O", {"Li": 0.75}], [[0, 0, 0], [0.25] * 3]
+    )
+    isolated = Structure(Lattice.cubic(15.0), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    cands = [
+        candidate("li2o", li2o),
+        candidate("li2o-vac", disordered, {"Li": 1, "O": -2}),
+        candidate("isolated", isolated),
+    ]
+    maker = AtomSetsMaker(
+        model_dir=str(tiny_model),
+        band_gap_mode="user",
+        user_band_gaps_ev={"li2o": 7.0, "li2o-vac": 0.5},
+    )
+    assert AtomSetsMaker.batch and AtomSetsMaker.tier == "atomsets"
+    flow_job = maker.make(cands)
+    responses = run_locally(flow_job, log=False, ensure_success=True)
+    docs = [AtomSetsDocument.model_validate(d) for d in responses[flow_job.uuid][1].output]
+    assert [d.candidate_id for d in docs] == ["li2o", "li2o-vac", "isolated"]
+    ok, vac, bad = docs
+    assert ok.status == "pending" and 0 <= ok.p_si <= 1 and ok.p_si_std >= 0
+    assert ok.d_training >= 0 and ok.band_gap_ev == 7.0 and ok.band_gap_source == "user"
+    assert ok.is_ordered and not vac.is_ordered and vac.status == "pending"
+    assert ok.model_version == "tiny-test" and ok.features["simplification"] == "CAMNS"
+    assert ok.p_si != vac.p_si
+    assert bad.status == "failed" and "no bonds" in bad.reason
+    # the same result as scoring directly
+    direct = A.score_structures(
+        [c.structure for c in cands[:2]], A.AtomSetsEnsemble.load(tiny_model)
+    )
+    np.testing.assert_allclose([ok.p_si, vac.p_si], [s.p_si for s in direct], atol=1e-6)
