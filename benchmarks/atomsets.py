@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -195,7 +196,12 @@ print(json.dumps({"read_cifs_s": t1 - t0, "cold_featurize_and_score_s": t2 - t1,
 
 
 def stage_timing(results: dict) -> None:
-    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    env = {
+        "PYTHONPATH": str(ROOT / "src"),
+        "PATH": "/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "SSEFLOW_TF_THREADS": "1",
+    }
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _SCORE_SNIPPET],
@@ -211,14 +217,104 @@ def stage_timing(results: dict) -> None:
     _save_results(results)
 
 
+def _fmt(summary: dict, key: str) -> str:
+    v = summary[key]
+    return f"{v['mean']:.2f} ± {v['std']:.2f}"
+
+
+def _cv_row(name: str, summary: dict) -> str:
+    return (
+        f"| {name} | {_fmt(summary, 'model_auc_pr')} | {_fmt(summary, 'model_mcc')} | "
+        f"{_fmt(summary, 'shuffled_auc_pr')} | {_fmt(summary, 'shuffled_mcc')} | "
+        f"{_fmt(summary, 'mean_auc_pr')} | {_fmt(summary, 'mean_mcc')} |"
+    )
+
+
+def stage_docs(results: dict) -> None:
+    """Write the measured tables into docs/atomsets.md (between the result markers)."""
+    cv = results["cv"]
+    head = (
+        "| model | AUC-PR | MCC | shuffled AUC-PR | shuffled MCC | mean AUC-PR | mean MCC |\n"
+        "|---|---|---|---|---|---|---|"
+    )
+    lines = [
+        f"Data: {cv['n_structures']} OBELiX training structures, {cv['n_positive']} superionic "
+        "(sigma >= 1e-4 S/cm). Mean ± standard deviation over folds; controls on the same folds.",
+        "",
+        "**Stratified 5-fold CV** (one seed per set; CAMNS-V1 features)",
+        "",
+        head,
+    ]
+    for r in cv["atomsets_kfold_per_set"]:
+        lines.append(_cv_row(f"AtomSets set {r['set']}", r["kfold"]["summary"]))
+    lines.append(_cv_row("logistic regression (Sendek features)", cv["logistic_kfold"]["summary"]))
+    sel = cv["selection"]
+    lines += [
+        "",
+        f"Selection rule: {sel['rule']} -> kept sets {sel['kept_sets']} (best: {sel['best_set']}).",
+        "",
+        f"**Leave-one-cluster-out CV** ({len(cv['clusters'])} composition clusters; "
+        "clusters without positives have no AUC-PR and are skipped in its mean)",
+        "",
+        head,
+    ]
+    loco = cv.get("atomsets_loco_best_set")
+    if loco:
+        lines.append(_cv_row(f"AtomSets set {loco['set']}", loco["summary"]))
+    lines.append(_cv_row("logistic regression (Sendek features)", cv["logistic_loco"]["summary"]))
+    lines += ["", "| cluster | structures | superionic |", "|---|---|---|"]
+    for c, v in cv["clusters"].items():
+        lines.append(f"| {c} | {v['n']} | {v['n_positive']} |")
+    if loco:
+        lines += [
+            "",
+            "Per-cluster LOCO results of the AtomSets set:",
+            "",
+            "| cluster | AUC-PR | MCC | shuffled AUC-PR | mean AUC-PR |",
+            "|---|---|---|---|---|",
+        ]
+        for f in loco["folds"]:
+            ctrl = f["controls"]
+            lines.append(
+                f"| {f['fold']} | {f['model']['auc_pr']:.2f} | {f['model']['mcc']:.2f} | "
+                f"{ctrl['shuffled']['auc_pr']:.2f} | {ctrl['mean']['auc_pr']:.2f} |"
+            )
+    t = results.get("timing")
+    if t:
+        lines += [
+            "",
+            f"**Timing** ({t['n']} structures, ensemble of {t['n_members']} members, "
+            "TensorFlow limited to 1 thread, shared 2-core machine)",
+            "",
+            "| step | seconds |",
+            "|---|---|",
+            f"| read CIFs | {t['read_cifs_s']} |",
+            f"| cold: load TF + models, featurize and score | {t['cold_featurize_and_score_s']} |",
+            f"| whole cold process (python start to exit) | {t['cold_process_total_s']} |",
+            f"| warm: featurize (simplify + MEGNet V1, batched) | {t['warm_featurize_s']} |",
+            f"| warm: score with the ensemble | {t['warm_score_s']} |",
+        ]
+    tr = results.get("train")
+    if tr:
+        lines += ["", f"Training the shipped ensemble ({tr['members']} members): {tr['wall_s']} s."]
+    doc = ROOT / "docs" / "atomsets.md"
+    text = doc.read_text()
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    before, _, rest = text.partition(start)
+    _, _, after = rest.partition(end)
+    doc.write_text(before + start + "\n" + "\n".join(lines) + "\n" + end + after)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--stage", action="append", choices=["baseline", "kfold", "loco", "train", "timing"]
+        "--stage",
+        action="append",
+        choices=["baseline", "kfold", "loco", "train", "timing", "docs"],
     )
     parser.add_argument("--sets", default="0,1,2,3,4", help="candidate sets for k-fold")
     args = parser.parse_args()
-    stages = args.stage or ["baseline", "kfold", "loco", "train", "timing"]
+    stages = args.stage or ["baseline", "kfold", "loco", "train", "timing", "docs"]
     sets = [int(k) for k in args.sets.split(",")]
     results = _load_results()
     runners = {
@@ -227,6 +323,7 @@ def main() -> None:
         "loco": stage_loco,
         "train": stage_train,
         "timing": stage_timing,
+        "docs": stage_docs,
     }
     for stage in stages:
         t0 = time.perf_counter()

@@ -1,7 +1,4 @@
-from pathlib import Path
-
 import numpy as np
-import pytest
 from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
 
@@ -10,8 +7,6 @@ from sseflow.analysis.oxidation import decorate_with_oxidation_states, guess_oxi
 from sseflow.makers.atomsets import AtomSetsMaker
 from sseflow.schemas.atomsets import AtomSetsDocument
 from sseflow.schemas.candidate import Candidate, SourceInfo
-
-CIFS = Path(__file__).resolve().parents[2] / "src/sseflow/data/obelix/cifs"
 
 
 def candidate(cid: str, structure: Structure, states: dict | None = None) -> Candidate:
@@ -25,20 +20,7 @@ def candidate(cid: str, structure: Structure, states: dict | None = None) -> Can
     )
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A 1-member ensemble trained (2 epochs) on six small real OBELiX structures."""
-    names = ["47i", "0iv", "11b", "1e9", "3rx", "5bz"]  # Li4P2O7 ... Li3BN2 (ordered)
-    structures = [Structure.from_file(CIFS / f"{n}.cif") for n in names]
-    labels = [0, 0, 1, 0, 0, 1]
-    settings = A.FeatureSettings()
-    feats = A.featurize(structures, settings)
-    hyper = A.AtomSetsHyperparameters(n_neurons=16, epochs=2, batch_size=4)
-    ens = A.train_ensemble(feats, labels, settings, [hyper], [0], names)
-    return ens.save(tmp_path_factory.mktemp("model") / "tiny", model_version="tiny-test")
-
-
-def test_maker_batch_documents(tiny_model):
+def test_maker_batch_documents():
     li2o = Structure.from_spacegroup(
         "Fm-3m", Lattice.cubic(4.61), ["O", "Li"], [[0, 0, 0], [0.25] * 3]
     )
@@ -51,8 +33,7 @@ def test_maker_batch_documents(tiny_model):
         candidate("li2o-vac", disordered, {"Li": 1, "O": -2}),
         candidate("isolated", isolated),
     ]
-    maker = AtomSetsMaker(
-        model_dir=str(tiny_model),
+    maker = AtomSetsMaker(  # the ensemble shipped with sseflow (model_dir=None)
         band_gap_mode="user",
         user_band_gaps_ev={"li2o": 7.0, "li2o-vac": 0.5},
     )
@@ -65,11 +46,9 @@ def test_maker_batch_documents(tiny_model):
     assert ok.status == "pending" and 0 <= ok.p_si <= 1 and ok.p_si_std >= 0
     assert ok.d_training >= 0 and ok.band_gap_ev == 7.0 and ok.band_gap_source == "user"
     assert ok.is_ordered and not vac.is_ordered and vac.status == "pending"
-    assert ok.model_version == "tiny-test" and ok.features["simplification"] == "CAMNS"
+    assert ok.model_version == "atomsets_v1_camns" and ok.features["simplification"] == "CAMNS"
     assert ok.p_si != vac.p_si
     assert bad.status == "failed" and "no bonds" in bad.reason
     # the same result as scoring directly
-    direct = A.score_structures(
-        [c.structure for c in cands[:2]], A.AtomSetsEnsemble.load(tiny_model)
-    )
+    direct = A.score_structures([c.structure for c in cands[:2]], A.load_default_ensemble())
     np.testing.assert_allclose([ok.p_si, vac.p_si], [s.p_si for s in direct], atol=1e-6)

@@ -452,12 +452,13 @@ class AtomSetsEnsemble:
         """
         if not self.members:
             raise ModelArtifactError("the ensemble has no members")
-        features = [np.asarray(f, dtype=np.float32) for f in features]
+        features = [np.asarray(f, dtype=np.float64) for f in features]
         dim = self.feature_settings.input_dim
         for i, f in enumerate(features):
             if f.ndim != 2 or f.shape[1] != dim:
                 raise ValueError(f"features[{i}] has shape {f.shape}; expected (n_sites, {dim})")
-        probs = np.stack([_predict_probabilities(m, features) for _, _, m in self.members])
+        net_inputs = [f.astype(np.float32) for f in features]
+        probs = np.stack([_predict_probabilities(m, net_inputs) for _, _, m in self.members])
         return EnsemblePrediction(
             p_si=probs.mean(axis=0),
             p_si_std=probs.std(axis=0),
