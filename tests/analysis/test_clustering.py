@@ -135,3 +135,22 @@ def test_w_sigma_curve_matches_frozen_function():
     curve = w_sigma_curve(tree, rows, y, min_depth=2, max_depth=12, n_draws=5)
     np.testing.assert_allclose(curve.w_sigma, w_sigma_frozen(tree.assignments[rows], y)[1:])
     assert curve.depths.tolist() == list(range(2, 13))
+
+
+def test_plots_are_written(tmp_path, small_labels):
+    from sseflow.analysis.clustering_plots import plot_dendrogram, plot_w_sigma_curves
+
+    result = cluster_with_labels(
+        [("twin", small_labels.structures[0])], small_labels, depth=4, with_curve=True, n_draws=5
+    )
+    curve_png = plot_w_sigma_curves([result.curve], tmp_path / "w.png")
+    tree_png = plot_dendrogram(
+        result.tree.linkage,
+        result.label_rows,
+        result.log10_sigma,
+        tmp_path / "d.png",
+        depth=4,
+        candidate_rows=[result.ids.index("twin")],
+    )
+    for png in (curve_png, tree_png):
+        assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 5000
