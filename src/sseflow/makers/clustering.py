@@ -8,8 +8,16 @@ from typing import Any, ClassVar
 
 from jobflow import CURRENT_JOB, job
 
-from sseflow.analysis.clustering import HIGH_SIGMA_S_PER_CM, cluster_with_labels
-from sseflow.analysis.reference_labels import load_label_table, load_obelix_labels
+from sseflow.analysis.clustering import (
+    HIGH_SIGMA_S_PER_CM,
+    ClusteringResult,
+    cluster_with_labels,
+)
+from sseflow.analysis.reference_labels import (
+    LabelTable,
+    load_label_table,
+    load_obelix_labels,
+)
 from sseflow.analysis.soap import SOAPSettings
 from sseflow.makers.base import TierFailure, TierMaker, run_tier
 from sseflow.schemas.candidate import Candidate
@@ -69,6 +77,13 @@ class SOAPClusteringMaker(TierMaker):
     batch: ClassVar[bool] = True
     packages: ClassVar[tuple[str, ...]] = ("pymatgen", "dscribe", "scipy", "numpy")
 
+    #: Fields that do not change the result (left out of the settings hash).
+    runtime_fields: ClassVar[tuple[str, ...]] = ("cache_dir", "n_jobs")
+
+    def tier_settings(self) -> dict[str, Any]:
+        """Return the settings that determine the result (not cache_dir or n_jobs)."""
+        return {k: v for k, v in super().tier_settings().items() if k not in self.runtime_fields}
+
     def descriptor_settings(self) -> SOAPSettings:
         """Return the descriptor settings of this Maker."""
         return SOAPSettings(
@@ -98,6 +113,26 @@ class SOAPClusteringMaker(TierMaker):
 
     def cluster(self, candidates: list[Candidate]) -> list[ClusteringDocument]:
         """Do the work of :meth:`make` without jobflow (same output)."""
+        return self.run(candidates)[0]
+
+    def run(
+        self, candidates: list[Candidate], labels: LabelTable | None = None
+    ) -> tuple[list[ClusteringDocument], ClusteringResult | None]:
+        """Cluster and also return the full clustering (for plots).
+
+        Parameters
+        ----------
+        candidates
+            The batch.
+        labels
+            Label table to use instead of loading ``labels_csv`` / the shipped labels.
+
+        Returns
+        -------
+        docs, result
+            One document per candidate (same order) and the clustering result (None
+            when the whole batch failed).
+        """
         candidates = [
             c if isinstance(c, Candidate) else Candidate.model_validate(c) for c in candidates
         ]
@@ -107,7 +142,10 @@ class SOAPClusteringMaker(TierMaker):
         shared: dict[str, Any] = {}
         batch_error: str | None = None
         try:
-            labels = load_label_table(self.labels_csv) if self.labels_csv else load_obelix_labels()
+            if labels is None:
+                labels = (
+                    load_label_table(self.labels_csv) if self.labels_csv else load_obelix_labels()
+                )
             descriptor = self.descriptor_settings()
             result = cluster_with_labels(
                 [(c.candidate_id, c.structure) for c in candidates],
@@ -145,7 +183,7 @@ class SOAPClusteringMaker(TierMaker):
                 "batch_wall_time_s": batch_wall_time_s,
             }
 
-        return [
+        docs = [
             run_tier(
                 ClusteringDocument,
                 self.tier,
@@ -157,3 +195,4 @@ class SOAPClusteringMaker(TierMaker):
             )
             for c in candidates
         ]
+        return docs, result
