@@ -88,3 +88,26 @@ def test_batch_failure_is_recorded_on_every_document(tmp_path):
     docs = maker.cluster([_candidate("a", Structure.from_file(str(CIFS / "gvd.cif")))])
     assert docs[0].status == TierStatus.FAILED
     assert "clustering of the batch failed" in docs[0].reason
+
+
+def test_maker_as_a_gated_funnel_stage(labels_csv, tmp_path):
+    from sseflow.flows.funnel import ScreeningFunnelMaker, Stage
+    from sseflow.flows.gates import FlagGate
+    from sseflow.store import candidate_repository, get_job_store
+
+    store = get_job_store(data_dir=tmp_path / "db")
+    funnel = ScreeningFunnelMaker(
+        stages=[
+            Stage(
+                makers=[SOAPClusteringMaker(labels_csv=labels_csv, depth=5)],
+                gate=FlagGate("soap_clustering", "selected"),
+            )
+        ]
+    )
+    flow = funnel.make([str(CIFS / "gvd.cif"), str(CIFS / "bsa.cif")])
+    run_locally(flow, store=store, create_folders=False, log=False)
+    records = {r["formula"]: r for r in candidate_repository(store).find({})}
+    assert records["Li3N"]["status"] == "passed"
+    assert records["Li3N"]["tiers"]["soap_clustering"]["selected"] is True
+    assert records["LiGaO2"]["status"] == "rejected"
+    assert records["LiGaO2"]["reason"] == "soap_clustering.selected is false"
