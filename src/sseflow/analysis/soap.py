@@ -45,14 +45,16 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ase import Atoms
 from pymatgen.core import Structure
 
 from sseflow.analysis.simplify import scheme_species, simplify_structure
 from sseflow.provenance import settings_hash
+
+if TYPE_CHECKING:  # ase comes with dscribe (the ``ml`` extra); imported when used
+    from ase import Atoms
 
 SECOND_ORDER_OPTIONS = (None, "sine_coulomb")
 
@@ -185,6 +187,8 @@ def ordered_atoms(structure: Structure) -> tuple[Atoms, np.ndarray]:
     occupancy
         Total occupancy of each site (1 for ordered sites).
     """
+    from ase import Atoms
+
     symbols = []
     occupancy = []
     for site in structure:
