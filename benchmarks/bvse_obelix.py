@@ -42,8 +42,19 @@ def main() -> None:
     rows = []
     t_all = time.perf_counter()
     for path in paths:
-        row = {"id": path.stem, "formula": "", "nsites": "", "ordered": "", "status": "",
-               "ea_1d_ev": "", "ea_2d_ev": "", "ea_3d_ev": "", "wall_s": "", "peak_mb": "", "reason": ""}
+        row = {
+            "id": path.stem,
+            "formula": "",
+            "nsites": "",
+            "ordered": "",
+            "status": "",
+            "ea_1d_ev": "",
+            "ea_2d_ev": "",
+            "ea_3d_ev": "",
+            "wall_s": "",
+            "peak_mb": "",
+            "reason": "",
+        }
         t0 = time.perf_counter()
         doc = ingest([path])
         if not doc.accepted:
@@ -51,17 +62,27 @@ def main() -> None:
             row.update(status="rejected at ingest", reason="; ".join(reasons))
         else:
             cand = doc.accepted[0]
-            row.update(formula=cand.formula, nsites=len(cand.structure), ordered=cand.structure.is_ordered)
+            row.update(
+                formula=cand.formula, nsites=len(cand.structure), ordered=cand.structure.is_ordered
+            )
             try:
                 result = bvse_barriers(prepare_bvse_framework(cand.structure, args.mode), settings)
-                row.update(status="ok", ea_1d_ev=result.ea_1d_ev, ea_2d_ev=result.ea_2d_ev,
-                           ea_3d_ev=result.ea_3d_ev, peak_mb=round(result.peak_memory_mb))
+                row.update(
+                    status="ok",
+                    ea_1d_ev=result.ea_1d_ev,
+                    ea_2d_ev=result.ea_2d_ev,
+                    ea_3d_ev=result.ea_3d_ev,
+                    peak_mb=round(result.peak_memory_mb),
+                )
             except BVSEError as exc:
                 row.update(status="failed", reason=str(exc))
         row["wall_s"] = round(time.perf_counter() - t0, 2)
         rows.append(row)
-        print(f"{row['id']:>4} {row['formula']:<28} {row['status']:<20} E1D={row['ea_1d_ev']} "
-              f"{row['wall_s']} s {row['peak_mb']} MB {row['reason'][:60]}", flush=True)
+        print(
+            f"{row['id']:>4} {row['formula']:<28} {row['status']:<20} E1D={row['ea_1d_ev']} "
+            f"{row['wall_s']} s {row['peak_mb']} MB {row['reason'][:60]}",
+            flush=True,
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as fh:
@@ -72,14 +93,20 @@ def main() -> None:
     walls = [r["wall_s"] for r in ok]
     mems = [r["peak_mb"] for r in ok]
     e1 = [r["ea_1d_ev"] for r in ok if r["ea_1d_ev"] is not None]
-    print(f"\nstructures: {len(rows)}; BVSE ok: {len(ok)}; failed: "
-          f"{sum(r['status'] == 'failed' for r in rows)}; rejected at ingest: "
-          f"{sum(r['status'].startswith('rejected') for r in rows)}")
-    print(f"total wall {time.perf_counter() - t_all:.0f} s; per structure median "
-          f"{statistics.median(walls):.1f} s, max {max(walls):.1f} s")
+    print(
+        f"\nstructures: {len(rows)}; BVSE ok: {len(ok)}; failed: "
+        f"{sum(r['status'] == 'failed' for r in rows)}; rejected at ingest: "
+        f"{sum(r['status'].startswith('rejected') for r in rows)}"
+    )
+    print(
+        f"total wall {time.perf_counter() - t_all:.0f} s; per structure median "
+        f"{statistics.median(walls):.1f} s, max {max(walls):.1f} s"
+    )
     print(f"peak RSS median {statistics.median(mems):.0f} MB, max {max(mems):.0f} MB")
-    print(f"E_1D <= 0.6 eV: {sum(e <= 0.6 for e in e1)} of {len(ok)}; no 1D percolation within "
-          f"encut: {sum(r['ea_1d_ev'] is None for r in ok)}")
+    print(
+        f"E_1D <= 0.6 eV: {sum(e <= 0.6 for e in e1)} of {len(ok)}; no 1D percolation within "
+        f"encut: {sum(r['ea_1d_ev'] is None for r in ok)}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ def test_partial_sites_weighted_or_majority(li2s):
     structure = _decorated(li2s, {"Li": 1, "S": -2, "Se": -2})
     weighted = prepare_bvse_framework(structure, "weighted")
     assert len(weighted.atoms) == 8  # every site carries S 0.75 and Se 0.25
-    weights = dict(zip(weighted.atoms.get_chemical_symbols(), weighted.atoms.get_array("weight"), strict=False))
+    weights = dict(
+        zip(weighted.atoms.get_chemical_symbols(), weighted.atoms.get_array("weight"), strict=False)
+    )
     assert weights == pytest.approx({"S": 0.75, "Se": 0.25})
     assert weighted.n_partial_sites == 4
     majority = prepare_bvse_framework(structure, "majority")
@@ -48,16 +50,31 @@ def test_majority_drops_mostly_vacant_framework_sites():
     assert "La" not in majority.atoms.get_chemical_symbols()
     assert majority.n_dropped_sites == 1
     weighted = prepare_bvse_framework(s, "weighted")
-    la = [w for sym, w in zip(weighted.atoms.get_chemical_symbols(), weighted.atoms.get_array("weight"), strict=True) if sym == "La"]
+    la = [
+        w
+        for sym, w in zip(
+            weighted.atoms.get_chemical_symbols(), weighted.atoms.get_array("weight"), strict=True
+        )
+        if sym == "La"
+    ]
     assert la == pytest.approx([0.3])
 
 
 def test_mixed_valence_is_split_in_weighted_mode():
-    s = Structure(Lattice.cubic(8.2), ["Li", "Mn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]])
+    s = Structure(
+        Lattice.cubic(8.2), ["Li", "Mn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]]
+    )
     s = _decorated(s, {"Li": 1, "Mn": 3.5, "O": -2})
     fw = prepare_bvse_framework(s, "weighted")
     mn = sorted(
-        (q, w) for sym, q, w in zip(fw.atoms.get_chemical_symbols(), fw.atoms.get_array("oxi_states"), fw.atoms.get_array("weight"), strict=True) if sym == "Mn"
+        (q, w)
+        for sym, q, w in zip(
+            fw.atoms.get_chemical_symbols(),
+            fw.atoms.get_array("oxi_states"),
+            fw.atoms.get_array("weight"),
+            strict=True,
+        )
+        if sym == "Mn"
     )
     assert mn == [(3, pytest.approx(0.5)), (4, pytest.approx(0.5))]
     assert fw.mixed_valence == {"Mn": 3.5}

@@ -64,7 +64,9 @@ def test_candidate_id_is_stable_and_discriminating(li2s, li2te):
     again = Structure.from_str(li2s.to(fmt="cif"), fmt="cif")
     assert candidate_id(li2s) == candidate_id(again)
     shifted = li2s.copy()
-    shifted.translate_sites(range(len(shifted)), [1.0, 0, 0])  # whole-cell translation by a lattice vector
+    shifted.translate_sites(
+        range(len(shifted)), [1.0, 0, 0]
+    )  # whole-cell translation by a lattice vector
     assert candidate_id(shifted) == candidate_id(li2s)
     assert candidate_id(li2s) != candidate_id(li2te)
     assert candidate_id(li2s).startswith("sse-")
@@ -86,8 +88,12 @@ def test_rejections_each_have_a_reason_and_the_batch_goes_on(tmp_path, li2s):
     (tmp_path / "empty.json").write_text("[]")
     (tmp_path / "structure.xyz").write_text("1\n\nLi 0 0 0\n")
     no_li = Structure(Lattice.cubic(4.2), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    overlapping = Structure(Lattice.cubic(5), ["Li", "Li", "S"], [[0, 0, 0], [0.02, 0, 0], [0.5, 0.5, 0.5]])
-    flat = Structure(Lattice([[4, 0, 0], [0, 4, 0], [0, 0, 1e-4]]), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0]])
+    overlapping = Structure(
+        Lattice.cubic(5), ["Li", "Li", "S"], [[0, 0, 0], [0.02, 0, 0], [0.5, 0.5, 0.5]]
+    )
+    flat = Structure(
+        Lattice([[4, 0, 0], [0, 4, 0], [0, 0, 1e-4]]), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0]]
+    )
     impossible = Structure(Lattice.cubic(4), ["Li", "Al"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     doc = ingest(
         [

@@ -85,7 +85,9 @@ def test_rerun_reuses_finished_work_and_new_gate_rejudges(store_dir):
     _run(ScreeningFunnelMaker().make(inputs), store)
     strict = ScreeningFunnelMaker(stages=[Stage([BVSEMaker()], bvse_gate(0.3, "1D"))])
     responses = _run(strict.make(inputs), store)
-    summaries = [r[1].output for r in responses.values() if type(r[1].output).__name__ == "StageSummary"]
+    summaries = [
+        r[1].output for r in responses.values() if type(r[1].output).__name__ == "StageSummary"
+    ]
     (summary,) = summaries
     assert summary.reused and summary.rejected == summary.reused
     store.connect()
@@ -101,7 +103,10 @@ def test_custom_stage_plugs_in_and_failures_do_not_stop_the_batch(store_dir):
         ]
     )
     store = get_job_store(data_dir=store_dir)
-    _run(funnel.make([EXAMPLES / "Li2O_antifluorite.cif", EXAMPLES / "Li2Te_antifluorite.cif"]), store)
+    _run(
+        funnel.make([EXAMPLES / "Li2O_antifluorite.cif", EXAMPLES / "Li2Te_antifluorite.cif"]),
+        store,
+    )
     store.connect()
     records = {r["formula"]: r for r in candidate_repository(store).find({})}
     assert records["Li2Te"]["status"] == "rejected"  # Li2Te ~3.4 g/cm3 > 2.5, Li2O ~2.0 passes
