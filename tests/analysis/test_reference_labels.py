@@ -20,6 +20,7 @@ def test_parse_conductivity():
             parse_conductivity(bad)
 
 
+@pytest.mark.slow
 def test_obelix_labels():
     labels = load_obelix_labels()
     assert len(labels) == 254

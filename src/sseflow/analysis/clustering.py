@@ -318,6 +318,8 @@ def cluster_with_labels(
         candidates that could not be featurized are in ``failed`` with the reason.
     """
     settings = settings or SOAPSettings()
+    if depth < 1:
+        raise ClusteringError(f"depth must be >= 1, got {depth}")
     label_keys = [f"label:{label_id}" for label_id in labels.ids]
     clash = {cid for cid, _ in candidates} & set(label_keys)
     if clash:

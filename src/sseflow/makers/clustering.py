@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -190,7 +191,7 @@ class SOAPClusteringMaker(TierMaker):
                 c.candidate_id,
                 settings,
                 self.packages,
-                lambda cid=c.candidate_id: compute_for(cid),
+                functools.partial(compute_for, c.candidate_id),
                 job_uuid=job_uuid,
             )
             for c in candidates
