@@ -11,7 +11,7 @@ energy needs a per-atom weight in bvlain's energy sum, which bvlain has no optio
 Morse term to counter-ions, screened Coulomb term to like-charged ions).
 
 Each calculation runs in a child process with a wall-time limit and an address-space
-cap, so one pathological structure is recorded as failed and never hangs the batch.
+memory watch, so one pathological structure is recorded as failed and never hangs the batch.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import psutil
 from ase import Atoms
 from bvlain import Lain
 from bvlain.potentials import BVSEPotential
@@ -61,8 +62,8 @@ class BVSESettings:
     time_limit_s
         Wall-time limit of one calculation, s.
     memory_limit_gb
-        Address-space cap of the calculation process, GB; also used to refuse grids
-        whose estimated memory is larger before starting.
+        Largest resident memory of the calculation process, GB (it is killed beyond);
+        also used to refuse grids whose estimated memory is larger before starting.
     """
 
     resolution_angstrom: float = 0.2
@@ -260,16 +261,39 @@ def _compute(framework_atoms: Atoms, settings: BVSESettings) -> dict[str, Any]:
 
 
 def _child(conn: Any, framework_atoms: Atoms, settings: BVSESettings) -> None:
-    limit = int(settings.memory_limit_gb * 1e9)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         conn.send(("ok", _compute(framework_atoms, settings)))
     except MemoryError:
-        conn.send(("error", f"out of memory (address-space cap {settings.memory_limit_gb} GB)"))
+        conn.send(("error", "out of memory"))
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def _wait_within_limits(proc: Any, conn: Any, settings: BVSESettings, start: float) -> None:
+    """Wait for the child's answer; raise if it runs too long or uses too much memory.
+
+    Memory is watched as the child's resident set size (an address-space rlimit makes
+    BLAS/KD-tree worker threads fail to start and the child hang instead of failing).
+    """
+    limit_bytes = settings.memory_limit_gb * 1e9
+    watched = psutil.Process(proc.pid)
+    while not conn.poll(0.2):
+        elapsed = time.monotonic() - start
+        if elapsed > settings.time_limit_s:
+            raise BVSEError(f"time limit of {settings.time_limit_s:.0f} s exceeded")
+        try:
+            rss = watched.memory_info().rss
+        except psutil.NoSuchProcess:
+            return  # finished between checks; recv() tells how
+        if rss > limit_bytes:
+            raise BVSEError(
+                f"memory limit exceeded: {rss / 1e9:.2f} GB resident > "
+                f"memory_limit_gb={settings.memory_limit_gb}"
+            )
+        if not proc.is_alive() and not conn.poll(0):
+            return
 
 
 def bvse_barriers(
@@ -315,8 +339,7 @@ def bvse_barriers(
         proc.start()
         child.close()
         try:
-            if not parent.poll(settings.time_limit_s):
-                raise BVSEError(f"time limit of {settings.time_limit_s:.0f} s exceeded")
+            _wait_within_limits(proc, parent, settings, start)
             status, out = parent.recv()
         except EOFError as exc:
             raise BVSEError(

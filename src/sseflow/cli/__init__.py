@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from sseflow.cli import candidates, screen  # noqa: F401  (commands register on import)
+from sseflow.cli import candidates, cluster, screen  # noqa: F401  (commands register on import)
 from sseflow.cli.app import app
+
+cluster.register(app)
 
 
 def main() -> None:
