@@ -268,7 +268,7 @@ def _level1_batch(graphs: Sequence[_Graph], parent: _ParentModel) -> list[np.nda
 
 
 def atom_features(
-    structures: Sequence[Structure], level: int = 1, max_atoms_per_batch: int = 4000
+    structures: Sequence[Structure], level: int = 1, max_atoms_per_batch: int = 1000
 ) -> list[np.ndarray]:
     """Return MEGNet atom feature matrices (one row per site) for several structures.
 
@@ -281,6 +281,8 @@ def atom_features(
         graph convolution (V1, 32 features).
     max_atoms_per_batch
         Structures are grouped into disjoint-graph batches of at most this many atoms.
+        Measured on the 254 OBELiX training structures (26k atoms, 1.4M bonds, 1 thread):
+        1000 -> 7.0 s, 300 -> 10.6 s, 4000 -> 15.2 s, one structure at a time ~13.5 s.
 
     Returns
     -------
