@@ -8,6 +8,7 @@ Stages (run all by default; results accumulate in benchmarks/atomsets_results.js
 - ``kfold``: stratified 5-fold CV of candidate hyperparameter sets (1 seed each) and the
   selection of the sets kept for the ensemble.
 - ``loco``: leave-one-cluster-out CV of the best set.
+- ``batching``: MEGNet V1 featurization time for several batch sizes.
 - ``train``: trains the default ensemble on all structures with the sets kept by CV and
   writes it to src/sseflow/data/models/atomsets_v1_camns.
 
@@ -217,6 +218,29 @@ def stage_timing(results: dict) -> None:
     _save_results(results)
 
 
+def stage_batching(results: dict) -> None:
+    """Time MEGNet V1 featurization of the 254 structures for several batch sizes."""
+    from sseflow.analysis import atomsets as A  # noqa: N812
+    from sseflow.analysis import megnet_features as mf
+
+    data = A.load_label_table(A.default_training_table())
+    mf.load_parent_model()
+    t0 = time.perf_counter()
+    simplified = [A.simplify_for_features(s, "CAMNS") for s in data.structures]
+    out: dict = {"simplify_s": round(time.perf_counter() - t0, 2)}
+    mf.atom_features(simplified[:5], level=1)  # warm-up
+    for atoms in (300, 1000, 4000):
+        t0 = time.perf_counter()
+        mf.atom_features(simplified, level=1, max_atoms_per_batch=atoms)
+        out[f"batch_{atoms}_atoms_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    for s in simplified:
+        mf.atom_features([s], level=1)
+    out["one_at_a_time_s"] = round(time.perf_counter() - t0, 2)
+    results["batching"] = out
+    _save_results(results)
+
+
 def _fmt(summary: dict, key: str) -> str:
     v = summary[key]
     return f"{v['mean']:.2f} ± {v['std']:.2f}"
@@ -294,6 +318,20 @@ def stage_docs(results: dict) -> None:
             f"| warm: featurize (simplify + MEGNet V1, batched) | {t['warm_featurize_s']} |",
             f"| warm: score with the ensemble | {t['warm_score_s']} |",
         ]
+    b = results.get("batching")
+    if b:
+        lines += [
+            "",
+            "**MEGNet V1 featurization of the 254 simplified structures** (1 thread; "
+            f"CAMNS simplification {b['simplify_s']} s)",
+            "",
+            "| batching | seconds |",
+            "|---|---|",
+            f"| one structure at a time | {b['one_at_a_time_s']} |",
+            f"| disjoint graphs of <= 300 atoms | {b['batch_300_atoms_s']} |",
+            f"| disjoint graphs of <= 1000 atoms (default) | {b['batch_1000_atoms_s']} |",
+            f"| disjoint graphs of <= 4000 atoms | {b['batch_4000_atoms_s']} |",
+        ]
     tr = results.get("train")
     if tr:
         lines += ["", f"Training the shipped ensemble ({tr['members']} members): {tr['wall_s']} s."]
@@ -310,11 +348,11 @@ def main() -> None:
     parser.add_argument(
         "--stage",
         action="append",
-        choices=["baseline", "kfold", "loco", "train", "timing", "docs"],
+        choices=["baseline", "kfold", "loco", "train", "timing", "batching", "docs"],
     )
     parser.add_argument("--sets", default="0,1,2,3,4", help="candidate sets for k-fold")
     args = parser.parse_args()
-    stages = args.stage or ["baseline", "kfold", "loco", "train", "timing", "docs"]
+    stages = args.stage or ["baseline", "kfold", "loco", "train", "timing", "batching", "docs"]
     sets = [int(k) for k in args.sets.split(",")]
     results = _load_results()
     runners = {
@@ -323,6 +361,7 @@ def main() -> None:
         "loco": stage_loco,
         "train": stage_train,
         "timing": stage_timing,
+        "batching": stage_batching,
         "docs": stage_docs,
     }
     for stage in stages:

@@ -281,8 +281,8 @@ def atom_features(
         graph convolution (V1, 32 features).
     max_atoms_per_batch
         Structures are grouped into disjoint-graph batches of at most this many atoms.
-        Measured on the 254 OBELiX training structures (26k atoms, 1.4M bonds, 1 thread):
-        1000 -> 7.0 s, 300 -> 10.6 s, 4000 -> 15.2 s, one structure at a time ~13.5 s.
+        1000 was fastest on the 254 OBELiX training structures (26k atoms, 1.4M bonds;
+        ``benchmarks/atomsets.py --stage batching``, numbers in docs/atomsets.md).
 
     Returns
     -------
