@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
 
@@ -7,6 +8,7 @@ from sseflow.analysis.oxidation import decorate_with_oxidation_states, guess_oxi
 from sseflow.makers.atomsets import AtomSetsMaker
 from sseflow.schemas.atomsets import AtomSetsDocument
 from sseflow.schemas.candidate import Candidate, SourceInfo
+from tests.conftest import EXAMPLES
 
 
 def candidate(cid: str, structure: Structure, states: dict | None = None) -> Candidate:
@@ -52,3 +54,18 @@ def test_maker_batch_documents():
     # the same result as scoring directly
     direct = A.score_structures([c.structure for c in cands[:2]], A.load_default_ensemble())
     np.testing.assert_allclose([ok.p_si, vac.p_si], [s.p_si for s in direct], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_maker_predicts_band_gaps():
+    li2o = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(4.61), ["O", "Li"], [[0, 0, 0], [0.25] * 3]
+    )
+    li3n = Structure.from_file(EXAMPLES / "Li3N_alpha.cif")
+    maker = AtomSetsMaker(user_band_gaps_ev={"li3n": 1.1})  # band_gap_mode="predict"
+    job = maker.make([candidate("li2o", li2o), candidate("li3n", li3n)])
+    responses = run_locally(job, log=False, ensure_success=True)
+    li2o_doc, li3n_doc = (AtomSetsDocument.model_validate(d) for d in responses[job.uuid][1].output)
+    assert li2o_doc.band_gap_source.startswith("megnet-mf_2020")
+    assert li2o_doc.band_gap_ev > 3.0 and li2o_doc.band_gap_std_ev >= 0
+    assert li3n_doc.band_gap_source == "user" and li3n_doc.band_gap_ev == 1.1
