@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sseflow.cli import candidates, cluster, screen  # noqa: F401  (commands register on import)
+from sseflow.cli import candidates, cluster, screen, train  # noqa: F401  (commands register on import)
 from sseflow.cli.app import app
 
 cluster.register(app)
+train.register(app)
 
 
 def main() -> None:
