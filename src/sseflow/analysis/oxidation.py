@@ -111,7 +111,9 @@ def guess_oxidation_states(
     if best is not None:
         return {el.symbol: float(ox) for el, ox in zip(elements, best[2], strict=True)}
     fallback = _pymatgen_fallback(comp, fallback_max_atoms)
-    if fallback is not None and all(fallback.get(k) == v for k, v in fixed.items() if k in fallback):
+    if fallback is not None and all(
+        fallback.get(k) == v for k, v in fixed.items() if k in fallback
+    ):
         return fallback
     raise OxidationStateError(
         f"no charge-balanced oxidation states fit {comp.reduced_formula} "
