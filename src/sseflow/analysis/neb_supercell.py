@@ -210,7 +210,7 @@ def minimum_length_supercell_matrix(
     reduced = _lll_reduce(matrix)
     to_reduced = np.round(reduced @ np.linalg.inv(matrix)).astype(int)
     diagonal = np.diag([int(np.ceil(min_length_angstrom / np.linalg.norm(v))) for v in reduced])
-    det_max = int(round(np.linalg.det(diagonal)))
+    det_max = round(np.linalg.det(diagonal))
     det_min = int(np.floor(min_length_angstrom**3 / (np.sqrt(2) * lattice.volume)))
     for det in range(max(det_min, 2), det_max):
         best, best_width = None, -1.0
