@@ -57,6 +57,7 @@ class NEBRunSettings:
     relax_endpoints: bool = True
     climb: bool = True
     spring_constant_ev_per_angstrom2: float = 0.1
+    neb_method: str = "improvedtangent"
     optimizer: str = "FIRE"
     max_steps_relax: int = 200
     max_steps_neb: int = 200
@@ -84,6 +85,22 @@ class NEBRunResult:
     barrier_reverse_ev: float
     barrier_analysis: dict[str, Any] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _calculator_hint(calculator: Any) -> str:
+    """Return QE's own error message (the ``%%%%`` block of the output) if there is one."""
+    directory = getattr(calculator, "directory", None)
+    if directory is None:
+        return ""
+    output = Path(directory) / "espresso.pwo"
+    if not output.exists():
+        return f" (no output in {directory})"
+    lines = output.read_text(errors="replace").splitlines()
+    marks = [i for i, line in enumerate(lines) if line.strip().startswith("%%%%")]
+    if len(marks) >= 2:
+        message = " ".join(x.strip() for x in lines[marks[0] + 1 : marks[1]] if x.strip())
+        return f"; pw.x says: {message} (see {output})"
+    return f" (see {output})"
 
 
 def _call(stage: str, step: int, func: Callable[[], Any]) -> Any:
@@ -120,8 +137,17 @@ def relax_fixed_cell(
     work.calc = calculator
     opt = _OPTIMIZERS[optimizer](work, logfile=None)
     steps = 0
-    converged = False
-    for converged in opt.irun(fmax=fmax_ev_per_angstrom, steps=max_steps):
+    iterator = opt.irun(fmax=fmax_ev_per_angstrom, steps=max_steps)
+    while True:
+        try:
+            converged = next(iterator)
+        except StopIteration:
+            break
+        except Exception as exc:
+            raise NEBCalculatorError(
+                f"calculator failed during {label} (step {steps}): "
+                f"{type(exc).__name__}: {exc}{_calculator_hint(calculator)}"
+            ) from exc
         if converged or (deadline is not None and time.monotonic() > deadline):
             break
         steps += 1
@@ -250,7 +276,12 @@ def run_neb(
         state["stage"] = stage
         key = f"n_steps_{stage}"
         t0 = time.monotonic()
-        neb = NEB(images, k=settings.spring_constant_ev_per_angstrom2, climb=climb)
+        neb = NEB(
+            images,
+            k=settings.spring_constant_ev_per_angstrom2,
+            climb=climb,
+            method=settings.neb_method,
+        )
         opt = _OPTIMIZERS[settings.optimizer](neb, logfile=None)
         converged = False
         with Trajectory(str(traj_path), "a") as traj:
@@ -266,6 +297,7 @@ def run_neb(
                     raise NEBCalculatorError(
                         f"calculator failed during the {stage.upper()} stage (step "
                         f"{state[key]}): {type(exc).__name__}: {exc}"
+                        f"{_calculator_hint(images[1].calc)}"
                     ) from exc
                 for atoms in images:
                     traj.write(atoms)
@@ -293,7 +325,12 @@ def run_neb(
         _write_state(workdir, state)
 
     energies = [float(a.get_potential_energy()) for a in images]
-    forces = NEB(images, k=settings.spring_constant_ev_per_angstrom2, climb=settings.climb)
+    forces = NEB(
+        images,
+        k=settings.spring_constant_ev_per_angstrom2,
+        climb=settings.climb,
+        method=settings.neb_method,
+    )
     max_force = float(np.sqrt((forces.get_forces() ** 2).sum(axis=1).max()))
     interior = energies[1:-1]
     climbing = int(np.argmax(interior)) + 1 if settings.climb else None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from monty.json import jsanitize
 from ase.calculators.calculator import Calculator
 from pymatgen.core import Structure
 
@@ -109,7 +110,7 @@ def run_structure_neb(
                 barrier_reverse_ev=outcome.barrier_reverse_ev,
                 energies_ev=outcome.energies_ev,
                 relative_energies_ev=[e - e0 for e in outcome.energies_ev],
-                images=[image.as_dict() for image in outcome.images],
+                images=[jsanitize(image.as_dict()) for image in outcome.images],
                 climbing_image_index=outcome.climbing_image_index,
                 max_force_ev_per_angstrom=outcome.max_force_ev_per_angstrom,
                 converged=outcome.converged,
