@@ -14,7 +14,6 @@ from sseflow.analysis.neb_hops import (
 from sseflow.analysis.neb_images import (
     images_along_path,
     moving_ion_path_deviation,
-    vacancy_hop_endpoints,
 )
 from sseflow.analysis.neb_setup import prepare_neb_hops
 from sseflow.analysis.neb_supercell import (
@@ -88,7 +87,7 @@ def test_landscape_grid_convention():
     cart = np.array([[2 * 0.5, 3 * 0.5, 1 * 0.5], [0.0, 0.0, 0.0]])
     assert np.allclose(landscape.energy_at(cart), [data[2, 3, 1], data[0, 0, 0]])
     # periodic: one lattice vector away gives the same energy
-    assert np.allclose(landscape.energy_at(cart + [3.0, 0, 0]), landscape.energy_at(cart))
+    assert np.allclose(landscape.energy_at(cart + np.array([3.0, 0, 0])), landscape.energy_at(cart))
     with pytest.raises(BVSELandscapeError):
         BVSELandscape(lattice=np.eye(3), energies_ev=np.zeros((4, 4)))
 

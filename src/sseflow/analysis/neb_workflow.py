@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from monty.json import jsanitize
 from ase.calculators.calculator import Calculator
+from monty.json import jsanitize
 from pymatgen.core import Structure
 
 from sseflow.analysis.bvse_landscape import BVSELandscape

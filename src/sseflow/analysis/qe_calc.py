@@ -176,21 +176,32 @@ def make_espresso(
     )
 
 
+def kpoint_grid(atoms: Atoms, kspacing_per_angstrom: float) -> tuple[int, int, int]:
+    """Return the Monkhorst-Pack grid ASE builds for ``kspacing`` (1/A, 2 pi included).
+
+    ``N_i = max(1, ceil(2 pi |b_i| / kspacing))`` with ``b_i`` the reciprocal vectors
+    without the factor 2 pi, as in ASE's ``kspacing`` for Espresso.
+    """
+    reciprocal = np.linalg.norm(atoms.cell.reciprocal(), axis=1)
+    return tuple(int(max(1, np.ceil(2 * np.pi * r / kspacing_per_angstrom))) for r in reciprocal)
+
+
 def converge_cutoff_and_kpoints(
     atoms: Atoms,
     settings: QESettings,
     workdir: str | Path,
     ecutwfc_values_ry: list[float] | None = None,
-    kpoint_densities: list[int] | None = None,
+    kspacing_values_per_angstrom: list[float] | None = None,
     tolerance_ev_per_atom: float = 1e-3,
 ) -> tuple[QESettings, dict[str, Any]]:
     """Return settings converged to ``tolerance_ev_per_atom`` and the test's record.
 
     The cutoff is raised through ``ecutwfc_values_ry`` (``ecutrho`` scaled by the same
-    factor when set) until the total energy per atom changes by less than the tolerance
-    from one value to the next; then the k-point grid (``n`` per reciprocal-Angstrom of
-    each reciprocal vector length, i.e. k_i = ceil(n * |b_i| / (2 pi))) is refined the
-    same way. The first value of each pair that agrees is kept.
+    factor when set) at the coarsest k-point grid until the total energy per atom
+    changes by less than the tolerance from one value to the next; then the k-point
+    spacing is refined through ``kspacing_values_per_angstrom`` the same way at that
+    cutoff. The first value of each agreeing pair is kept. The chosen k-point *spacing*
+    is returned (``kspacing_per_angstrom``), so it transfers to supercells.
 
     Parameters
     ----------
@@ -202,13 +213,13 @@ def converge_cutoff_and_kpoints(
         Directory for the test SCF runs.
     ecutwfc_values_ry
         Increasing cutoffs to test (Ry).
-    kpoint_densities
-        Increasing k-point densities (points per inverse Angstrom of |b|/(2 pi)).
+    kspacing_values_per_angstrom
+        Decreasing k-point spacings to test (1/A, ASE convention).
     tolerance_ev_per_atom
         Convergence criterion (eV/atom).
     """
     ecut_values = ecutwfc_values_ry or [30.0, 40.0, 50.0, 60.0, 80.0]
-    densities = kpoint_densities or [2, 3, 4, 6, 8]
+    spacings = kspacing_values_per_angstrom or [0.8, 0.6, 0.45, 0.3, 0.2]
     record: dict[str, Any] = {
         "ecutwfc_ry": [],
         "kpoints": [],
@@ -222,46 +233,41 @@ def converge_cutoff_and_kpoints(
         work.calc = make_espresso(work.get_chemical_symbols(), trial, Path(workdir) / label)
         return float(work.get_potential_energy()) / n_atoms
 
-    reciprocal = np.linalg.norm(atoms.cell.reciprocal(), axis=1)  # 1/A, no 2 pi
-    grids = []
-    for density in densities:
-        grid = tuple(int(max(1, np.ceil(density * r))) for r in reciprocal)
-        if grid not in grids:
-            grids.append(grid)
-    base_k = settings.kpoints or grids[0]
-    chosen = replace(settings)
-    previous = None
-    converged_cutoff = False
-    for ecut in ecut_values:
-        trial = replace(
-            settings,
-            ecutwfc_ry=ecut,
-            ecutrho_ry=None if ratio is None else ratio * ecut,
-            kpoints=base_k,
+    # distinct grids only: two spacings giving the same grid would "agree" trivially
+    grids: dict[tuple[int, int, int], float] = {}
+    for spacing in spacings:
+        grids.setdefault(kpoint_grid(atoms, spacing), spacing)
+    grid_list = list(grids)
+
+    def scan(trials: list[tuple[Any, QESettings]], key: str) -> tuple[QESettings, bool]:
+        previous: tuple[QESettings, float] | None = None
+        for value, trial in trials:
+            e = energy(trial, f"{key}_{value}")
+            record[key].append([value, e])
+            if previous is not None and abs(e - previous[1]) < tolerance_ev_per_atom:
+                return previous[0], True
+            previous = (trial, e)
+        return trials[-1][1], False
+
+    cutoff_trials = [
+        (
+            ecut,
+            replace(
+                settings,
+                ecutwfc_ry=ecut,
+                ecutrho_ry=None if ratio is None else ratio * ecut,
+                kpoints=grid_list[0],
+                kspacing_per_angstrom=None,
+            ),
         )
-        e = energy(trial, f"ecut_{ecut:g}")
-        record["ecutwfc_ry"].append([ecut, e])
-        if previous is not None and abs(e - previous[1]) < tolerance_ev_per_atom:
-            chosen = previous[0]
-            converged_cutoff = True
-            break
-        previous = (trial, e)
-    if not converged_cutoff:
-        chosen = previous[0] if previous else chosen
-    previous = None
-    converged_k = False
-    for grid in grids:
-        trial = replace(chosen, kpoints=grid)
-        e = energy(trial, f"k_{'x'.join(map(str, grid))}")
-        record["kpoints"].append([list(grid), e])
-        if previous is not None and abs(e - previous[1]) < tolerance_ev_per_atom:
-            chosen = previous[0]
-            converged_k = True
-            break
-        previous = (trial, e)
-    if not converged_k and previous:
-        chosen = previous[0]
-    record["converged"] = converged_cutoff and converged_k
+        for ecut in ecut_values
+    ]
+    chosen, cutoff_ok = scan(cutoff_trials, "ecutwfc_ry")
+    k_trials = [("x".join(map(str, grid)), replace(chosen, kpoints=grid)) for grid in grid_list]
+    chosen, k_ok = scan(k_trials, "kpoints")
+    spacing = grids[tuple(chosen.kpoints)]
+    record["converged"] = cutoff_ok and k_ok
     record["ecutwfc_ry_chosen"] = chosen.ecutwfc_ry
-    record["kpoints_chosen"] = list(chosen.kpoints) if chosen.kpoints else None
-    return chosen, record
+    record["kpoints_chosen"] = list(chosen.kpoints)
+    record["kspacing_chosen"] = spacing
+    return replace(chosen, kpoints=None, kspacing_per_angstrom=spacing), record

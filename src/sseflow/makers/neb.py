@@ -21,14 +21,17 @@ from typing import Any, ClassVar
 
 from ase.calculators.calculator import Calculator
 from jobflow import job
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from sseflow.analysis.bvse_landscape import BVSELandscape
 from sseflow.analysis.neb_run import NEBCalculatorError, NEBRunSettings
+from sseflow.analysis.neb_supercell import order_structure
 from sseflow.analysis.neb_workflow import run_structure_neb
 from sseflow.analysis.qe_calc import (
     QESettings,
     QESetupError,
     check_pw_command,
+    converge_cutoff_and_kpoints,
     find_pseudopotentials,
     make_espresso,
 )
@@ -196,6 +199,10 @@ class QENEBMaker(_NEBTierMaker):
     name: str = "neb_dft"
     qe: QESettings = field(default_factory=QESettings)
     charged_vacancy: bool = True
+    convergence_test: bool = False
+    convergence_ecutwfc_ry: tuple[float, ...] = (30.0, 40.0, 50.0, 60.0, 80.0)
+    convergence_kspacing_per_angstrom: tuple[float, ...] = (0.8, 0.6, 0.45, 0.3, 0.2)
+    convergence_tolerance_ev_per_atom: float = 1e-3
 
     tier: ClassVar[str] = "neb_dft"
     batch: ClassVar[bool] = False
@@ -216,13 +223,35 @@ class QENEBMaker(_NEBTierMaker):
         elements = sorted({el.symbol for el in candidate.structure.composition.elements})
         check_pw_command(self.qe)
         pseudos = find_pseudopotentials(elements, self.qe.pseudo_dir, self.qe.pseudopotentials)
-        runner = replace(self, qe=replace(self.qe, pseudopotentials=pseudos))
+        qe = replace(self.qe, pseudopotentials=pseudos)
+        record = None
+        if self.convergence_test:
+            qe, record = self._converge(candidate, qe)
+        runner = replace(self, qe=qe)
         return runner, {
             "calculator": "Quantum ESPRESSO pw.x (ASE Espresso)",
             "calculator_settings": runner.qe.as_dict(),
             "pseudopotentials": pseudos,
             "vacancy_charge_e": self.tot_charge,
+            "convergence_test": record,
         }
+
+    def _converge(self, candidate: Candidate, qe: QESettings) -> tuple[QESettings, dict[str, Any]]:
+        """Converge cutoff and k-points on the ordered unit cell (1 meV/atom default)."""
+        structure = order_structure(candidate.structure).structure
+        structure.remove_oxidation_states()
+        chosen, record = converge_cutoff_and_kpoints(
+            AseAtomsAdaptor.get_atoms(structure),
+            qe,
+            self.job_dir(candidate.candidate_id) / "convergence",
+            ecutwfc_values_ry=list(self.convergence_ecutwfc_ry),
+            kspacing_values_per_angstrom=list(self.convergence_kspacing_per_angstrom),
+            tolerance_ev_per_atom=self.convergence_tolerance_ev_per_atom,
+        )
+        # transfer the k-point density (not the grid) to the NEB supercell
+        return replace(
+            chosen, kpoints=None, kspacing_per_angstrom=record["kspacing_chosen"]
+        ), record
 
     @job
     def make(
