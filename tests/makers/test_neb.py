@@ -137,3 +137,16 @@ def test_unconverged_neb_is_failed_with_reason(tmp_path):
     assert doc.status == TierStatus.FAILED
     assert "not converged" in doc.reason and "resumes" in doc.reason
     assert doc.hops and doc.barrier_forward_ev is not None  # numbers kept for inspection
+
+
+def test_energy_profile_plot(tmp_path):
+    from sseflow.analysis.neb_plots import plot_energy_profile, reaction_coordinate
+
+    maker = CHGNetNEBMaker(min_length_angstrom=5.5, n_images=3, work_dir=str(tmp_path))
+    doc = run(maker.make(li2s_candidate()))
+    hop = doc.hops[0]
+    out = plot_energy_profile(hop, tmp_path / "profile.png")
+    assert out.stat().st_size > 5000
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    x = reaction_coordinate([Structure.from_dict(d) for d in hop.images])
+    assert np.all(np.diff(x) > 0)
