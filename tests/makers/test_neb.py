@@ -150,3 +150,24 @@ def test_energy_profile_plot(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     x = reaction_coordinate([Structure.from_dict(d) for d in hop.images])
     assert np.all(np.diff(x) > 0)
+
+
+@pytest.mark.slow
+def test_qe_bulk_relaxation_before_neb(tmp_path):
+    primitive = li2s_candidate().structure.get_primitive_structure()
+    primitive.scale_lattice(primitive.volume * 0.9)
+    candidate = li2s_candidate().model_copy(update={"structure": primitive})
+    landscape = BVSELandscape.from_structure(primitive, resolution_angstrom=0.3)
+    maker = QENEBMaker(
+        relax_bulk=True,
+        bulk_fmax_ev_per_angstrom=0.05,
+        qe=QESettings(pseudo_dir=str(PSEUDO_DIR), ecutwfc_ry=60.0, kpoints=(3, 3, 3)),
+        work_dir=str(tmp_path),
+    )
+    runner, structure, new_landscape, extra = maker.preflight(candidate, landscape)
+    bulk = extra["calculator_settings"]["bulk_relax"]
+    assert bulk["converged"] and bulk["volume_change_percent"] > 5  # compressed cell expands
+    assert structure.volume > primitive.volume
+    # the fractional BVSE grid follows the strained cell
+    assert np.allclose(new_landscape.lattice, structure.lattice.matrix)
+    assert np.array_equal(new_landscape.energies_ev, landscape.energies_ev)

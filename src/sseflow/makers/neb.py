@@ -19,8 +19,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from ase.calculators.calculator import Calculator
 from jobflow import job
+from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from sseflow.analysis.bvse_landscape import BVSELandscape
@@ -105,19 +107,25 @@ class _NEBTierMaker(TierMaker):
         root = Path(self.work_dir) if self.work_dir else Path.cwd() / "sseflow-neb"
         return root / self.tier / candidate_id
 
-    def preflight(self, candidate: Candidate) -> tuple[_NEBTierMaker, dict[str, Any]]:
-        """Check the calculator can run; return the Maker to run with and extra fields."""
-        return self, {}
+    def preflight(
+        self, candidate: Candidate, landscape: BVSELandscape | None
+    ) -> tuple[_NEBTierMaker, Structure, BVSELandscape | None, dict[str, Any]]:
+        """Check the calculator can run.
+
+        Returns the Maker to run with, the structure and landscape to use and extra
+        document fields.
+        """
+        return self, candidate.structure, landscape, {}
 
     def _run(self, candidate: Candidate, landscape: BVSELandscape | None) -> NEBDocument:
         def compute() -> dict[str, Any]:
             try:
-                runner, extra = self.preflight(candidate)
+                runner, structure, land, extra = self.preflight(candidate, landscape)
                 values = run_structure_neb(
-                    candidate.structure,
+                    structure,
                     runner.calculator_factory,
                     self.job_dir(candidate.candidate_id),
-                    landscape=landscape,
+                    landscape=land,
                     min_length_angstrom=self.min_length_angstrom,
                     n_hops=self.n_hops,
                     max_hop_angstrom=self.max_hop_angstrom,
@@ -169,15 +177,22 @@ class CHGNetNEBMaker(_NEBTierMaker):
         model = CHGNet.load(verbose=False)
         return lambda label: CHGNetCalculator(model=model, use_device="cpu")
 
-    def preflight(self, candidate: Candidate) -> tuple[_NEBTierMaker, dict[str, Any]]:
-        """Return self and the calculator description."""
+    def preflight(
+        self, candidate: Candidate, landscape: BVSELandscape | None
+    ) -> tuple[_NEBTierMaker, Structure, BVSELandscape | None, dict[str, Any]]:
+        """Return self, the candidate's structure and the calculator description."""
         from importlib.metadata import version
 
-        return self, {
-            "calculator": f"CHGNet {version('chgnet')}",
-            "calculator_settings": {"model": "chgnet package default (CHGNet.load())"},
-            "vacancy_charge_e": None,
-        }
+        return (
+            self,
+            candidate.structure,
+            landscape,
+            {
+                "calculator": f"CHGNet {version('chgnet')}",
+                "calculator_settings": {"model": "chgnet package default (CHGNet.load())"},
+                "vacancy_charge_e": None,
+            },
+        )
 
     @job
     def make(
@@ -194,6 +209,15 @@ class QENEBMaker(_NEBTierMaker):
     ``charged_vacancy=True`` (default) removes a Li+ and sets ``tot_charge = -1``: the
     cell keeps the electrons of the removed Li, compensated by QE's uniform background.
     ``False`` removes a neutral Li atom (``tot_charge = 0``).
+
+    Cutoffs and k-points come from ``qe`` or, with ``convergence_test=True``, from
+    :func:`~sseflow.analysis.qe_calc.converge_cutoff_and_kpoints` on the unit cell
+    (``convergence_tolerance_ev_per_atom``, 1 meV/atom by default; the converged
+    k-point spacing is reused for the supercell). ``relax_bulk=True`` relaxes cell and
+    positions of the ordered unit cell first (``tstress=True``). Production settings
+    follow thesis A.4: PAW pseudopotentials (pslibrary), ``min_length_angstrom=10``,
+    ``endpoint_fmax_ev_per_angstrom=3e-4``, ``fmax_ev_per_angstrom=0.05``; ``qe``
+    carries the MPI launcher (e.g. ``"mpirun -np 64"``) for HPC.
     """
 
     name: str = "neb_dft"
@@ -203,6 +227,8 @@ class QENEBMaker(_NEBTierMaker):
     convergence_ecutwfc_ry: tuple[float, ...] = (30.0, 40.0, 50.0, 60.0, 80.0)
     convergence_kspacing_per_angstrom: tuple[float, ...] = (0.8, 0.6, 0.45, 0.3, 0.2)
     convergence_tolerance_ev_per_atom: float = 1e-3
+    relax_bulk: bool = False
+    bulk_fmax_ev_per_angstrom: float = 0.01
 
     tier: ClassVar[str] = "neb_dft"
     batch: ClassVar[bool] = False
@@ -218,8 +244,10 @@ class QENEBMaker(_NEBTierMaker):
         elements = list(qe.pseudopotentials)
         return lambda label: make_espresso(elements, qe, hop_dir / label, charge)
 
-    def preflight(self, candidate: Candidate) -> tuple[_NEBTierMaker, dict[str, Any]]:
-        """Check pw.x and the pseudopotentials; return a Maker with them resolved."""
+    def preflight(
+        self, candidate: Candidate, landscape: BVSELandscape | None
+    ) -> tuple[_NEBTierMaker, Structure, BVSELandscape | None, dict[str, Any]]:
+        """Check pw.x and pseudopotentials, converge settings and relax the bulk if asked."""
         elements = sorted({el.symbol for el in candidate.structure.composition.elements})
         check_pw_command(self.qe)
         pseudos = find_pseudopotentials(elements, self.qe.pseudo_dir, self.qe.pseudopotentials)
@@ -228,13 +256,62 @@ class QENEBMaker(_NEBTierMaker):
         if self.convergence_test:
             qe, record = self._converge(candidate, qe)
         runner = replace(self, qe=qe)
-        return runner, {
+        structure = candidate.structure
+        extra: dict[str, Any] = {
             "calculator": "Quantum ESPRESSO pw.x (ASE Espresso)",
             "calculator_settings": runner.qe.as_dict(),
             "pseudopotentials": pseudos,
             "vacancy_charge_e": self.tot_charge,
             "convergence_test": record,
         }
+        if self.relax_bulk:
+            structure, landscape, bulk = runner._relax_bulk(candidate, landscape)
+            extra["calculator_settings"] = {**extra["calculator_settings"], "bulk_relax": bulk}
+        return runner, structure, landscape, extra
+
+    def _relax_bulk(
+        self, candidate: Candidate, landscape: BVSELandscape | None
+    ) -> tuple[Structure, BVSELandscape | None, dict[str, Any]]:
+        """Relax cell and positions of the ordered unit cell (neutral, tstress=True)."""
+        from ase.filters import FrechetCellFilter
+        from ase.optimize import BFGS
+
+        ordering = order_structure(candidate.structure)
+        structure = ordering.structure
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.calc = make_espresso(
+            atoms.get_chemical_symbols(),
+            self.qe,
+            self.job_dir(candidate.candidate_id) / "bulk_relax",
+            tstress=True,
+        )
+        try:
+            opt = BFGS(FrechetCellFilter(atoms), logfile=None)
+            converged = bool(
+                opt.run(fmax=self.bulk_fmax_ev_per_angstrom, steps=self.max_steps_relax)
+            )
+        except Exception as exc:
+            raise NEBCalculatorError(
+                f"calculator failed during the bulk relaxation: {exc}"
+            ) from exc
+        relaxed = structure.copy()
+        relaxed.lattice = AseAtomsAdaptor.get_structure(atoms).lattice
+        for i, site in enumerate(AseAtomsAdaptor.get_structure(atoms)):
+            relaxed.replace(i, relaxed[i].species, site.frac_coords)
+        if landscape is not None:
+            same_cell = np.allclose(landscape.lattice, structure.lattice.matrix, atol=1e-3)
+            # a BVSE grid of the same cell is fractional: it follows the strained cell;
+            # otherwise the landscape is recomputed on the relaxed cell
+            landscape = (
+                BVSELandscape(relaxed.lattice.matrix, landscape.energies_ev) if same_cell else None
+            )
+        record = {
+            "converged": converged,
+            "n_steps": opt.nsteps,
+            "volume_change_percent": 100 * (relaxed.volume / structure.volume - 1),
+            "energy_ev": float(atoms.get_potential_energy()),
+        }
+        return relaxed, landscape, record
 
     def _converge(self, candidate: Candidate, qe: QESettings) -> tuple[QESettings, dict[str, Any]]:
         """Converge cutoff and k-points on the ordered unit cell (1 meV/atom default)."""
