@@ -234,10 +234,23 @@ def make_neb_supercell(
 ) -> tuple[Structure, NDArray[np.int64]]:
     """Return the supercell used for NEB and its integer scaling matrix.
 
-    The supercell keeps the Cartesian frame of ``structure`` (pymatgen ``make_supercell``),
-    so a BVSE landscape of the unit cell can be read at supercell positions.
+    Superlattices of the primitive cell are searched as well (they include every
+    superlattice of the given cell), so a conventional input does not force a larger
+    supercell than needed. Both pymatgen's ``get_primitive_structure`` and
+    ``make_supercell`` keep the Cartesian frame, so a BVSE landscape of the input cell
+    can be read at supercell positions. The returned matrix is relative to the cell the
+    supercell was built from (primitive or input; see the lattice of the supercell).
     """
-    scaling = minimum_length_supercell_matrix(structure.lattice, min_length_angstrom)
-    supercell = structure.copy()
-    supercell.make_supercell(scaling, to_unit_cell=True)
-    return supercell, scaling
+    options = [structure]
+    primitive = structure.get_primitive_structure()
+    if len(primitive) < len(structure):
+        options.append(primitive)
+    best: tuple[Structure, NDArray[np.int64]] | None = None
+    for cell in options:
+        scaling = minimum_length_supercell_matrix(cell.lattice, min_length_angstrom)
+        supercell = cell.copy()
+        supercell.make_supercell(scaling, to_unit_cell=True)
+        if best is None or len(supercell) < len(best[0]):
+            best = (supercell, scaling)
+    assert best is not None
+    return best
