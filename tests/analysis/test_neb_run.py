@@ -86,3 +86,16 @@ def test_unconverged_run_is_reported(tmp_path, chgnet_factory):
     assert not result.converged
     assert result.termination == "CI stage not converged in 2 steps"
     assert result.n_steps_neb == 3 and result.n_steps_ci <= 3
+
+
+def test_finished_run_is_not_recomputed(tmp_path, chgnet_factory):
+    _, ends, seed = _prepared(5.5)
+    first = run_neb(ends.initial, ends.final, seed, chgnet_factory, tmp_path, NEBRunSettings())
+    assert first.converged
+
+    def no_calculator(label):
+        raise AssertionError(f"a finished run must not build calculator {label}")
+
+    again = run_neb(ends.initial, ends.final, seed, no_calculator, tmp_path, NEBRunSettings())
+    assert again.resumed and again.converged
+    assert again.energies_ev == pytest.approx(first.energies_ev)

@@ -164,10 +164,22 @@ def test_qe_bulk_relaxation_before_neb(tmp_path):
         qe=QESettings(pseudo_dir=str(PSEUDO_DIR), ecutwfc_ry=60.0, kpoints=(3, 3, 3)),
         work_dir=str(tmp_path),
     )
-    runner, structure, new_landscape, extra = maker.preflight(candidate, landscape)
+    _, structure, new_landscape, extra = maker.preflight(candidate, landscape)
     bulk = extra["calculator_settings"]["bulk_relax"]
     assert bulk["converged"] and bulk["volume_change_percent"] > 5  # compressed cell expands
     assert structure.volume > primitive.volume
     # the fractional BVSE grid follows the strained cell
     assert np.allclose(new_landscape.lattice, structure.lattice.matrix)
     assert np.array_equal(new_landscape.energies_ev, landscape.energies_ev)
+
+
+def test_makers_serialize_for_workflow_managers():
+    from jobflow import Job
+
+    landscape = BVSELandscape(lattice=np.eye(3) * 4.0, energies_ev=np.zeros((4, 4, 4)))
+    maker = QENEBMaker(qe=QESettings(pseudo_dir="/pseudo", ecutwfc_ry=45.0))
+    job = maker.make(li2s_candidate(), bvse_landscape=landscape)
+    restored = Job.from_dict(job.as_dict())
+    assert restored.maker.qe.ecutwfc_ry == 45.0
+    assert isinstance(restored.function_kwargs["bvse_landscape"], BVSELandscape)
+    assert CHGNetNEBMaker.from_dict(CHGNetNEBMaker(n_hops=2).as_dict()).n_hops == 2

@@ -250,7 +250,7 @@ def run_neb(
     traj_path = workdir / _TRAJ_FILE
     if resumed and traj_path.exists() and len(read(traj_path, index=":")) >= n_total:
         frames = read(traj_path, index=":")
-        images = [frame.copy() for frame in frames[-n_total:]]
+        images = [_freeze(frame) for frame in frames[-n_total:]]
     else:
         initial_rel = adaptor.get_structure(ends[0])
         final_rel = adaptor.get_structure(ends[1])
@@ -261,7 +261,11 @@ def run_neb(
     images[0], images[-1] = ends[0].copy(), ends[-1].copy()
     images[0].calc = ends[0].calc
     images[-1].calc = ends[-1].calc
+    finished = settings.climb and "ci" in state.get("stages_done", [])
+    finished = finished or (not settings.climb and "neb" in state.get("stages_done", []))
     for i in range(1, n_total - 1):
+        if finished and images[i].calc is not None:
+            continue  # a finished run: keep the stored energies and forces
         images[i].calc = calculator_factory(f"image_{i:02d}")
 
     termination = "converged"

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.calculators.espresso import Espresso, EspressoProfile
+from monty.json import MSONable
 
 
 class QESetupError(ValueError):
@@ -25,7 +26,7 @@ class QESetupError(ValueError):
 
 
 @dataclass
-class QESettings:
+class QESettings(MSONable):
     """Settings of pw.x calculations (energies in Ry as QE expects them).
 
     Attributes
@@ -65,8 +66,8 @@ class QESettings:
     mixing_beta: float = 0.5
     input_data: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict."""
+    def to_plain_dict(self) -> dict[str, Any]:
+        """Return the settings as a plain dict (no ``@module``/``@class`` keys)."""
         return asdict(self)
 
 

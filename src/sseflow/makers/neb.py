@@ -259,7 +259,7 @@ class QENEBMaker(_NEBTierMaker):
         structure = candidate.structure
         extra: dict[str, Any] = {
             "calculator": "Quantum ESPRESSO pw.x (ASE Espresso)",
-            "calculator_settings": runner.qe.as_dict(),
+            "calculator_settings": runner.qe.to_plain_dict(),
             "pseudopotentials": pseudos,
             "vacancy_charge_e": self.tot_charge,
             "convergence_test": record,

@@ -100,7 +100,7 @@ class QERelaxMaker(TierMaker):
                 "converged": converged,
                 "structure": final.as_dict(),
                 "pseudopotentials": pseudos,
-                "calculator_settings": self.qe.as_dict(),
+                "calculator_settings": self.qe.to_plain_dict(),
             }
 
         return run_tier(
