@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -38,3 +38,11 @@ class TierDocument(BaseModel):
     finished_at: datetime | None = Field(None, description="UTC end time.")
     wall_time_s: float | None = Field(None, description="Wall time of the tier, seconds.")
     job_uuid: str | None = Field(None, description="uuid of the jobflow job that made it.")
+
+    #: Large fields kept in the job output (and its data store) but not copied into
+    #: the candidate record.
+    record_exclude: ClassVar[set[str]] = set()
+
+    def record_dump(self) -> dict[str, Any]:
+        """Return the JSON-ready dict stored as ``tiers.<tier>`` in the candidate record."""
+        return self.model_dump(mode="json", exclude=self.record_exclude)

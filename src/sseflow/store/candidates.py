@@ -57,7 +57,7 @@ class CandidateRepository:
             try:
                 self.collection.create_index(field)
                 made.append(field)
-            except Exception:  # noqa: S112 - backend without index support
+            except Exception:
                 continue
         return made
 
@@ -79,7 +79,7 @@ class CandidateRepository:
 
     def set_tier(self, doc: TierDocument | Mapping[str, Any]) -> None:
         """Store a tier's document under ``tiers.<tier>`` and update the overall status."""
-        data = doc.model_dump(mode="json") if isinstance(doc, TierDocument) else dict(doc)
+        data = doc.record_dump() if isinstance(doc, TierDocument) else dict(doc)
         tier = data["tier"]
         status = TierStatus(data["status"])
         update: dict[str, Any] = {

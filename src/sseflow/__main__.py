@@ -1,0 +1,5 @@
+"""``python -m sseflow`` runs the command line."""
+
+from sseflow.cli import main
+
+main()

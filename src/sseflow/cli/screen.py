@@ -1,0 +1,129 @@
+"""``sseflow screen``: run the funnel locally on structure files."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from jobflow import run_locally
+
+from sseflow.analysis.ingest import IngestSettings
+from sseflow.cli._store import open_store
+from sseflow.cli.app import DataDirOption, DbUriOption, app, console, fail, id_table
+from sseflow.flows.config import FunnelConfigError, load_funnel
+from sseflow.flows.funnel import ScreeningFunnelMaker, Stage
+from sseflow.flows.gates import bvse_gate
+from sseflow.makers.bvse import BVSEMaker
+from sseflow.store import candidate_repository
+
+
+class _ProgressFilter(logging.Filter):
+    """Show jobflow's 'Starting job' lines as short progress lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Starting job - "):
+            name = message.removeprefix("Starting job - ").rsplit(" (", 1)[0]
+            console.print(f"  [dim]running[/] {name}")
+        return False
+
+
+def _run_with_progress(flow: object, store: object) -> dict:
+    logger = logging.getLogger("jobflow")
+    progress = _ProgressFilter()
+    handler = logging.StreamHandler()
+    handler.addFilter(progress)
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # jobflow's use of monty's cd
+            return run_locally(flow, store=store, create_folders=False, log=False)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+@app.command()
+def screen(
+    paths: Annotated[list[Path], typer.Argument(help="CIF/POSCAR/JSON files or folders.")],
+    data_dir: DataDirOption = None,
+    db_uri: DbUriOption = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Funnel YAML (see config/funnel.yaml).")
+    ] = None,
+    max_ea: Annotated[float, typer.Option(help="BVSE gate: highest barrier, eV.")] = 0.6,
+    dimension: Annotated[str, typer.Option(help="BVSE gate dimension: 1D, 2D or 3D.")] = "1D",
+    occupancy_mode: Annotated[
+        str, typer.Option(help="Partial framework sites: weighted or majority.")
+    ] = "weighted",
+    resolution: Annotated[float, typer.Option(help="BVSE grid spacing, A.")] = 0.2,
+    time_limit: Annotated[float, typer.Option(help="BVSE time limit per structure, s.")] = 600,
+    memory_limit: Annotated[float, typer.Option(help="BVSE memory cap per structure, GB.")] = 8,
+    max_atoms: Annotated[int, typer.Option(help="Reject inputs with more sites.")] = 1000,
+) -> None:
+    """Run the screening funnel on PATHS and store one record per structure.
+
+    Exit code 0 when the funnel ran (rejections and per-candidate failures are recorded,
+    not errors); 1 when no input was found, the store cannot be opened, the funnel
+    configuration is invalid or the funnel itself crashed.
+    """
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+    if config is not None:
+        try:
+            funnel = load_funnel(config)
+        except FunnelConfigError as exc:
+            fail(str(exc))
+    else:
+        if dimension not in ("1D", "2D", "3D") or occupancy_mode not in ("weighted", "majority"):
+            fail("--dimension must be 1D/2D/3D and --occupancy-mode weighted/majority")
+        bvse = BVSEMaker(
+            dimension=dimension,  # type: ignore[arg-type]
+            occupancy_mode=occupancy_mode,  # type: ignore[arg-type]
+            resolution_angstrom=resolution,
+            time_limit_s=time_limit,
+            memory_limit_gb=memory_limit,
+        )
+        funnel = ScreeningFunnelMaker(
+            stages=[Stage(makers=[bvse], gate=bvse_gate(max_ea, dimension))],  # type: ignore[arg-type]
+            ingest_settings=IngestSettings(max_atoms=max_atoms),
+        )
+    store = open_store(data_dir, db_uri)
+    flow = funnel.make(list(paths))
+    console.print(
+        f"[bold]sseflow screen[/]: {len(paths)} input path(s), {len(funnel.stages)} stage(s)"
+    )
+    responses = _run_with_progress(flow, store)
+    ingest_uuid = flow.jobs[0].uuid
+    if ingest_uuid not in responses:
+        fail("the funnel did not run (ingest failed); see the log above")
+    ingest_doc = responses[ingest_uuid][1].output
+    ids = [c.candidate_id for c in ingest_doc.accepted] + [
+        r.candidate_id for r in ingest_doc.rejected
+    ]
+    repo = candidate_repository(store)
+    table = id_table("candidate_id", "formula", "status", "last tier", "BVSE E_1D (eV)", "reason")
+    for cid in ids:
+        rec = repo.get(cid) or {}
+        bvse = rec.get("tiers", {}).get("bvse", {})
+        ea = bvse.get("ea_1d_ev")
+        table.add_row(
+            cid,
+            rec.get("formula") or "-",
+            rec.get("status", "?"),
+            rec.get("last_tier") or "-",
+            "-" if ea is None else f"{ea:.3f}",
+            (rec.get("reason") or "")[:70],
+        )
+    console.print(table)
+    n_dup = len(ingest_doc.duplicates)
+    console.print(
+        f"{len(ingest_doc.accepted)} accepted, {len(ingest_doc.rejected)} rejected at ingest, "
+        f"{n_dup} duplicate(s) merged. Records: `sseflow candidates`, `sseflow show ID`."
+    )

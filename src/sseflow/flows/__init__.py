@@ -1,0 +1,1 @@
+"""Flows that chain the tiers of the funnel."""
