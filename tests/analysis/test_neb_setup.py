@@ -165,3 +165,15 @@ def test_images_from_relaxed_endpoints_start_and_end_there(li2s_landscape):
     images = images_along_path(initial, final, ends.moving_index, prep.hops[0].seed_path_cart, 3)
     assert np.allclose(images[0].cart_coords, initial.cart_coords, atol=1e-8)
     assert np.allclose(images[-1].cart_coords, final.cart_coords, atol=1e-8)
+
+
+def test_landscape_from_bvse_tier_grid():
+    from sseflow.schemas.bvse import BVSEGrid
+
+    data = np.random.default_rng(2).random((5, 6, 7)).astype(np.float32)
+    full = np.pad(data, ((0, 1), (0, 1), (0, 1)), mode="wrap")
+    grid = BVSEGrid.from_array(full, np.diag([4.0, 5.0, 6.0]), resolution=0.8)
+    for source in (grid, grid.model_dump()):
+        landscape = BVSELandscape.from_bvse_grid(source)
+        assert landscape.shape == (5, 6, 7)
+        assert np.allclose(landscape.energies_ev, data)

@@ -103,6 +103,22 @@ class BVSELandscape(MSONable):
         return cls(lattice=np.asarray(lattice, dtype=float), energies_ev=grid[:-1, :-1, :-1])
 
     @classmethod
+    def from_bvse_grid(cls, grid: Any) -> BVSELandscape:
+        """Build a landscape from the BVSE tier's stored grid.
+
+        Parameters
+        ----------
+        grid
+            A :class:`sseflow.schemas.bvse.BVSEGrid` or its dict (bvlain's grid, end
+            planes included, zlib-compressed).
+        """
+        from sseflow.schemas.bvse import BVSEGrid
+
+        if isinstance(grid, dict):
+            grid = BVSEGrid.model_validate(grid)
+        return cls.from_bvlain_grid(grid.lattice_matrix, grid.to_array())
+
+    @classmethod
     def from_structure(
         cls,
         structure: Structure,

@@ -7,7 +7,8 @@ converges (step limit, walltime) or whose calculator crashes is recorded with
 the same job resumes from them.
 
 BVSE landscape: pass the BVSE tier's landscape as ``make(candidate, bvse_landscape=...)``
-(a :class:`~sseflow.analysis.bvse_landscape.BVSELandscape` or its dict). Without it the
+(a :class:`~sseflow.analysis.bvse_landscape.BVSELandscape`, the BVSE tier's
+:class:`~sseflow.schemas.bvse.BVSEGrid`, or the dict of either). Without it the
 landscape is computed with bvlain at ``bvse_resolution_angstrom`` (0.3 A by default:
 coarse, but only used to rank hops and seed the path).
 """
@@ -38,14 +39,18 @@ from sseflow.analysis.qe_calc import (
     make_espresso,
 )
 from sseflow.makers.base import TierFailure, TierMaker, run_tier
+from sseflow.schemas.bvse import BVSEGrid
 from sseflow.schemas.candidate import Candidate
 from sseflow.schemas.neb import NEBDocument
 from sseflow.schemas.tier import TierStatus
 
 
-def _landscape(value: BVSELandscape | dict[str, Any] | None) -> BVSELandscape | None:
+def _landscape(value: Any) -> BVSELandscape | None:
+    """Accept a BVSELandscape, its dict, or the BVSE tier's BVSEGrid (or its dict)."""
     if value is None or isinstance(value, BVSELandscape):
         return value
+    if isinstance(value, BVSEGrid) or (isinstance(value, dict) and "energies_ev_zlib_b64" in value):
+        return BVSELandscape.from_bvse_grid(value)
     return BVSELandscape.from_dict(value)
 
 
