@@ -56,7 +56,7 @@ def test_chgnet_maker_with_given_landscape(tmp_path):
     assert Path(hop.work_dir, "neb_images.traj").exists()
     # the document round-trips through JSON as stored by jobflow
     again = NEBDocument.model_validate_json(doc.model_dump_json())
-    assert Structure.from_dict(again.hops[0].images[2]).composition["Li"] == 7
+    assert again.hops[0].images[2].composition["Li"] == 7
 
 
 @pytest.mark.slow
@@ -148,7 +148,7 @@ def test_energy_profile_plot(tmp_path):
     out = plot_energy_profile(hop, tmp_path / "profile.png")
     assert out.stat().st_size > 5000
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    x = reaction_coordinate([Structure.from_dict(d) for d in hop.images])
+    x = reaction_coordinate(hop.images)
     assert np.all(np.diff(x) > 0)
 
 

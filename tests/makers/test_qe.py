@@ -41,7 +41,7 @@ def test_qe_cell_relaxation_of_compressed_li2s(tmp_path):
     assert doc.volume_change_percent > 5  # a compressed cell expands
     assert doc.max_force_ev_per_angstrom < 0.05
     assert set(doc.pseudopotentials) == {"Li", "S"}
-    relaxed = Structure.from_dict(doc.structure)
+    relaxed = doc.structure
     assert relaxed.composition.reduced_formula == "Li2S"
     a_conventional = (4 * relaxed.volume) ** (1 / 3)
     print(f"relaxed a = {a_conventional:.3f} A, steps {doc.n_steps}, {doc.wall_time_s} s")

@@ -51,7 +51,7 @@ def plot_energy_profile(
     """
     data = hop_result if isinstance(hop_result, dict) else hop_result.model_dump()
     energies = np.asarray(data["relative_energies_ev"], dtype=float)
-    images = [Structure.from_dict(d) for d in data["images"]]
+    images = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in data["images"]]
     x = reaction_coordinate(images)
     fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=150)
     fine = np.linspace(x[0], x[-1], 200)

@@ -110,7 +110,7 @@ def run_structure_neb(
                 barrier_reverse_ev=outcome.barrier_reverse_ev,
                 energies_ev=outcome.energies_ev,
                 relative_energies_ev=[e - e0 for e in outcome.energies_ev],
-                images=[jsanitize(image.as_dict()) for image in outcome.images],
+                images=[_plain_structure(image) for image in outcome.images],
                 climbing_image_index=outcome.climbing_image_index,
                 max_force_ev_per_angstrom=outcome.max_force_ev_per_angstrom,
                 converged=outcome.converged,
@@ -139,6 +139,11 @@ def run_structure_neb(
         "percolating_hop_labels": prep.percolating_labels,
         "was_ordered": prep.was_ordered,
         "ordering_ewald_energy_ev": prep.ordering_ewald_energy_ev,
-        "unit_cell": prep.unit_cell.as_dict(),
+        "unit_cell": prep.unit_cell,
         "supercell": prep.supercell_summary(),
     }
+
+
+def _plain_structure(structure: Structure) -> Structure:
+    """Return a copy whose properties hold plain Python numbers (JSON-safe)."""
+    return Structure.from_dict(jsanitize(structure.as_dict()))

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from ase.calculators.calculator import Calculator
-from jobflow import job
+from jobflow import CURRENT_JOB, job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -149,6 +149,7 @@ class _NEBTierMaker(TierMaker):
             self.tier_settings(),
             self.packages,
             compute,
+            job_uuid=CURRENT_JOB.job.uuid if CURRENT_JOB.job else None,
         )
         return _judge_convergence(doc)
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from ase.filters import FrechetCellFilter
-from jobflow import job
+from jobflow import CURRENT_JOB, job
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from sseflow.analysis.neb_run import relax_fixed_cell
@@ -98,7 +98,7 @@ class QERelaxMaker(TierMaker):
                 "volume_change_percent": 100 * (final.volume / structure.volume - 1),
                 "n_steps": steps,
                 "converged": converged,
-                "structure": final.as_dict(),
+                "structure": final,
                 "pseudopotentials": pseudos,
                 "calculator_settings": self.qe.to_plain_dict(),
             }
@@ -110,6 +110,7 @@ class QERelaxMaker(TierMaker):
             self.tier_settings(),
             self.packages,
             compute,
+            job_uuid=CURRENT_JOB.job.uuid if CURRENT_JOB.job else None,
         )
 
 

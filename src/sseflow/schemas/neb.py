@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emmet.core.types.pymatgen_types.structure_adapter import StructureType
 from pydantic import BaseModel, Field
 
 from sseflow.schemas.tier import TierDocument
@@ -34,8 +35,8 @@ class NEBHopResult(BaseModel):
     relative_energies_ev: list[float] = Field(
         ..., description="Image energies minus the initial endpoint energy (eV)."
     )
-    images: list[dict[str, Any]] = Field(
-        ..., description="Final images, pymatgen Structure.as_dict(), endpoints included."
+    images: list[StructureType] = Field(
+        ..., description="Final images (pymatgen Structures), endpoints included."
     )
     climbing_image_index: int | None = Field(None, description="Index of the climbing image.")
     max_force_ev_per_angstrom: float = Field(..., description="Largest NEB force at the end.")
@@ -76,8 +77,8 @@ class NEBDocument(TierDocument):
         None, description="True when a disordered input was ordered (lowest Ewald energy)."
     )
     ordering_ewald_energy_ev: float | None = None
-    unit_cell: dict[str, Any] | None = Field(
-        None, description="Ordered (and possibly relaxed) unit cell, Structure.as_dict()."
+    unit_cell: StructureType | None = Field(
+        None, description="Ordered (and possibly relaxed) unit cell."
     )
     supercell: dict[str, Any] = Field(
         default_factory=dict,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emmet.core.types.pymatgen_types.structure_adapter import StructureType
 from pydantic import Field
 
 from sseflow.schemas.tier import TierDocument
@@ -18,6 +19,6 @@ class QERelaxDocument(TierDocument):
     volume_change_percent: float | None = Field(None, description="100 (V_final/V_0 - 1).")
     n_steps: int | None = Field(None, description="Optimizer steps.")
     converged: bool | None = Field(None, description="Force threshold reached.")
-    structure: dict[str, Any] | None = Field(None, description="Relaxed Structure.as_dict().")
+    structure: StructureType | None = Field(None, description="Relaxed structure.")
     pseudopotentials: dict[str, str] = Field(default_factory=dict)
     calculator_settings: dict[str, Any] = Field(default_factory=dict)
