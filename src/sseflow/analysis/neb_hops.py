@@ -122,7 +122,8 @@ def distinct_hops(
     lattice = structure.lattice.matrix
     edges = []
     for u, v, data in graph.m_graph.graph.edges(data=True):
-        edges.append((u, v, tuple(int(x) for x in data["to_jimage"]), int(data["hop_label"])))
+        a, b, c = (int(x) for x in data["to_jimage"])
+        edges.append((int(u), int(v), (a, b, c), int(data["hop_label"])))
     counts: dict[int, int] = {}
     for *_, label in edges:
         counts[label] = counts.get(label, 0) + 1

@@ -206,12 +206,14 @@ def run_neb(
     # endpoints
     t0 = time.monotonic()
     endpoint_path = workdir / _ENDPOINTS_FILE
+    ends: list[Atoms]
     if state.get("endpoints_done") and endpoint_path.exists():
         ends = [_freeze_from_file(a) for a in read(endpoint_path, index=":")]
         relax_steps = state["endpoint_relax_steps"]
         endpoints_converged = state["endpoints_converged"]
     else:
-        ends, relax_steps, flags = [], [], []
+        ends = []
+        relax_steps, flags = [], []
         for label, structure in (("endpoint_initial", initial), ("endpoint_final", final)):
             atoms = adaptor.get_atoms(structure)
             if settings.relax_endpoints:
@@ -232,8 +234,8 @@ def run_neb(
             flags.append(ok)
         endpoints_converged = all(flags)
         with Trajectory(str(endpoint_path), "w") as traj:
-            for atoms in ends:
-                traj.write(atoms)
+            for end in ends:
+                traj.write(end)
         state = {
             "endpoints_done": True,
             "endpoint_relax_steps": relax_steps,
@@ -303,8 +305,8 @@ def run_neb(
                         f"{state[key]}): {type(exc).__name__}: {exc}"
                         f"{_calculator_hint(images[1].calc)}"
                     ) from exc
-                for atoms in images:
-                    traj.write(atoms)
+                for image in images:
+                    traj.write(image)
                 state[key] += 1
                 _write_state(workdir, state)
                 now = time.monotonic()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -84,7 +85,7 @@ def order_structure(structure: Structure, max_cell_size: int = 4) -> OrderingRes
     ranked = transformation.apply_transformation(scaled, return_ranked_list=10)
     if not ranked:
         raise StructurePreparationError("no ordering found")
-    best = min(ranked, key=lambda entry: entry["energy"])
+    best: dict[str, Any] = min(ranked, key=lambda entry: entry["energy"])  # type: ignore[arg-type,return-value]
     return OrderingResult(
         structure=best["structure"],
         was_ordered=True,

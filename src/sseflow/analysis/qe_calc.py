@@ -184,7 +184,8 @@ def kpoint_grid(atoms: Atoms, kspacing_per_angstrom: float) -> tuple[int, int, i
     without the factor 2 pi, as in ASE's ``kspacing`` for Espresso.
     """
     reciprocal = np.linalg.norm(atoms.cell.reciprocal(), axis=1)
-    return tuple(int(max(1, np.ceil(2 * np.pi * r / kspacing_per_angstrom))) for r in reciprocal)
+    n = [int(max(1, np.ceil(2 * np.pi * r / kspacing_per_angstrom))) for r in reciprocal]
+    return (n[0], n[1], n[2])
 
 
 def converge_cutoff_and_kpoints(
@@ -266,7 +267,8 @@ def converge_cutoff_and_kpoints(
     chosen, cutoff_ok = scan(cutoff_trials, "ecutwfc_ry")
     k_trials = [("x".join(map(str, grid)), replace(chosen, kpoints=grid)) for grid in grid_list]
     chosen, k_ok = scan(k_trials, "kpoints")
-    spacing = grids[tuple(chosen.kpoints)]
+    assert chosen.kpoints is not None  # every k-point trial sets a grid
+    spacing = grids[chosen.kpoints]
     record["converged"] = cutoff_ok and k_ok
     record["ecutwfc_ry_chosen"] = chosen.ecutwfc_ry
     record["kpoints_chosen"] = list(chosen.kpoints)

@@ -244,7 +244,7 @@ class QENEBMaker(_NEBTierMaker):
         """Total cell charge (e) passed to pw.x."""
         return -1.0 if self.charged_vacancy else 0.0
 
-    def calculator_factory(self, hop_dir: Path) -> Callable[[str], Calculator]:
+    def calculator_factory(self, hop_dir: Path) -> Callable[[str], Any]:
         """Return a factory of Espresso calculators, one directory per image."""
         qe, charge = self.qe, self.tot_charge
         elements = list(qe.pseudopotentials)
@@ -292,7 +292,7 @@ class QENEBMaker(_NEBTierMaker):
             tstress=True,
         )
         try:
-            opt = BFGS(FrechetCellFilter(atoms), logfile=None)
+            opt = BFGS(FrechetCellFilter(atoms), logfile=None)  # type: ignore[arg-type]
             converged = bool(
                 opt.run(fmax=self.bulk_fmax_ev_per_angstrom, steps=self.max_steps_relax)
             )

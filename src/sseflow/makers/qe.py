@@ -120,7 +120,7 @@ def _relax(target: Any, calc: Any, maker: QERelaxMaker) -> tuple[Any, bool, int]
         from ase.optimize import BFGS
 
         target.atoms.calc = calc
-        opt = BFGS(target, logfile=None)
+        opt = BFGS(target, logfile=None)  # type: ignore[arg-type]
         converged = bool(opt.run(fmax=maker.fmax_ev_per_angstrom, steps=maker.max_steps))
         return target.atoms, converged, opt.nsteps
     return relax_fixed_cell(target, calc, maker.fmax_ev_per_angstrom, maker.max_steps)
