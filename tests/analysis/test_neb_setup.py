@@ -177,3 +177,12 @@ def test_landscape_from_bvse_tier_grid():
         landscape = BVSELandscape.from_bvse_grid(source)
         assert landscape.shape == (5, 6, 7)
         assert np.allclose(landscape.energies_ev, data)
+
+
+def test_path_barrier_counts_wells_inside_the_path():
+    from sseflow.analysis.neb_hops import path_barrier
+
+    assert path_barrier(np.array([0.0, 0.3, 0.0])) == pytest.approx(0.3)
+    # a path that dips 1 eV below its ends must climb 1 eV out of the well
+    assert path_barrier(np.array([0.0, -1.0, -0.2, 0.0])) == pytest.approx(1.0)
+    assert path_barrier(np.array([0.0, 0.5, 0.2])) == pytest.approx(0.5)

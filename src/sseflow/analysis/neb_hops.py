@@ -45,7 +45,7 @@ class LiHop:
     n_equivalent
         Number of graph edges (hops in the unit cell) in this family.
     bvse_barrier_ev
-        Bottleneck energy along the BVSE path minus the lower endpoint energy.
+        Largest energy rise along the BVSE path (eV), see :func:`path_barrier`.
     bvse_path_cart
         Points of the BVSE minimum-energy path from start to end (Angstrom).
     """
@@ -177,7 +177,8 @@ def bvse_minimum_energy_path(
     path_energies_ev
         Landscape energies at those points (eV).
     barrier_ev
-        Bottleneck energy minus the lower of the two endpoint energies (eV).
+        Largest energy rise along the path in either direction (eV), see
+        :func:`path_barrier`.
     """
     start = np.asarray(start_cart, dtype=float)
     end = np.asarray(end_cart, dtype=float)
@@ -243,8 +244,20 @@ def bvse_minimum_energy_path(
     path = points[order].copy()
     path[0], path[-1] = start, end
     path_energies = landscape.energy_at(path)
-    barrier = float(bottleneck - min(energies[i_start], energies[i_end]))
-    return path, path_energies, barrier
+    return path, path_energies, path_barrier(path_energies)
+
+
+def path_barrier(path_energies_ev: NDArray[np.float64]) -> float:
+    """Return the largest energy rise along a path, in either direction (eV).
+
+    Forward: ``max_j (E_j - min_{i<=j} E_i)``; backward the same on the reversed path.
+    Unlike "maximum minus start", this counts the climb out of a well *inside* the path
+    (a path through an interstitial site deeper than the Li sites).
+    """
+    e = np.asarray(path_energies_ev, dtype=float)
+    forward = float(np.max(e - np.minimum.accumulate(e)))
+    backward = float(np.max(e[::-1] - np.minimum.accumulate(e[::-1])))
+    return max(forward, backward)
 
 
 def percolating_hop_labels(
