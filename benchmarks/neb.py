@@ -65,8 +65,9 @@ def main() -> None:
     parser.add_argument("--ecutwfc", type=float, default=25.0)
     parser.add_argument("--mpi", default=None, help="e.g. 'mpirun --allow-run-as-root -np 2'")
     parser.add_argument("--work-dir", default="/tmp/sseflow-neb-bench")
-    parser.add_argument("--out", default="benchmarks/neb_results.jsonl")
+    parser.add_argument("--out", default="/tmp/sseflow-neb-bench/results.jsonl")
     args = parser.parse_args()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
 
     rows = []
     for name in args.structures:
