@@ -1,0 +1,276 @@
+"""Quantum ESPRESSO (pw.x) calculators through ASE, and cutoff/k-point convergence.
+
+pw.x runs through ASE's file-based :class:`~ase.calculators.espresso.Espresso` with an
+:class:`~ase.calculators.espresso.EspressoProfile`. Every setting that depends on the
+machine (pw.x command, MPI launcher, pseudopotential directory) is a field of
+:class:`QESettings`; nothing is read from fixed paths.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.espresso import Espresso, EspressoProfile
+from monty.json import MSONable
+
+
+class QESetupError(ValueError):
+    """Quantum ESPRESSO cannot be set up (missing executable or pseudopotential)."""
+
+
+@dataclass
+class QESettings(MSONable):
+    """Settings of pw.x calculations (energies in Ry as QE expects them).
+
+    Attributes
+    ----------
+    pw_command
+        pw.x executable (name on PATH or absolute path).
+    mpi_command
+        Launcher prefix, e.g. ``"mpirun --allow-run-as-root -np 2"``; None runs serially.
+    pseudo_dir
+        Directory holding the UPF files.
+    pseudopotentials
+        Element -> UPF file name; elements missing here are looked up in ``pseudo_dir``
+        by file-name prefix (``Li.``, ``Li_``, ``Li-``, case-insensitive).
+    ecutwfc_ry, ecutrho_ry
+        Plane-wave and charge-density cutoffs (Ry); ``ecutrho_ry=None`` lets QE use 4x.
+    kpoints
+        Monkhorst-Pack grid; None with ``kspacing_per_angstrom=None`` means Gamma only.
+    kspacing_per_angstrom
+        Alternative to ``kpoints``: ASE's ``kspacing`` (2*pi/A units as ASE defines it).
+    conv_thr_ry
+        SCF convergence threshold (Ry).
+    mixing_beta
+        SCF mixing factor.
+    input_data
+        Extra pw.x namelist entries (flat dict), merged last.
+    """
+
+    pw_command: str = "pw.x"
+    mpi_command: str | None = None
+    pseudo_dir: str = "."
+    pseudopotentials: dict[str, str] = field(default_factory=dict)
+    ecutwfc_ry: float = 40.0
+    ecutrho_ry: float | None = None
+    kpoints: tuple[int, int, int] | None = None
+    kspacing_per_angstrom: float | None = None
+    conv_thr_ry: float = 1e-8
+    mixing_beta: float = 0.5
+    input_data: dict[str, Any] = field(default_factory=dict)
+
+    def to_plain_dict(self) -> dict[str, Any]:
+        """Return the settings as a plain dict (no ``@module``/``@class`` keys)."""
+        return asdict(self)
+
+
+def find_pseudopotentials(
+    elements: list[str], pseudo_dir: str | Path, explicit: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Return element -> UPF file name for ``elements``.
+
+    Raises
+    ------
+    QESetupError
+        When the directory or a pseudopotential is missing.
+    """
+    directory = Path(pseudo_dir)
+    if not directory.is_dir():
+        raise QESetupError(f"pseudopotential directory {directory} does not exist")
+    explicit = explicit or {}
+    files = sorted(p.name for p in directory.iterdir() if p.suffix.lower() == ".upf")
+    found: dict[str, str] = {}
+    for element in sorted(set(elements)):
+        if element in explicit:
+            if not (directory / explicit[element]).is_file():
+                raise QESetupError(
+                    f"pseudopotential {explicit[element]} for {element} not found in {directory}"
+                )
+            found[element] = explicit[element]
+            continue
+        pattern = re.compile(rf"^{element}[._-]", re.IGNORECASE)
+        matches = [f for f in files if pattern.match(f)]
+        if not matches:
+            raise QESetupError(f"no pseudopotential for {element} in {directory}")
+        found[element] = matches[0]
+    return found
+
+
+def check_pw_command(settings: QESettings) -> None:
+    """Raise :class:`QESetupError` if pw.x (or the MPI launcher) is not executable."""
+    if shutil.which(settings.pw_command) is None:
+        raise QESetupError(
+            f"pw.x command {settings.pw_command!r} not found (install Quantum ESPRESSO, "
+            "e.g. apt-get install quantum-espresso, or set pw_command)"
+        )
+    if settings.mpi_command:
+        launcher = shlex.split(settings.mpi_command)[0]
+        if shutil.which(launcher) is None:
+            raise QESetupError(f"MPI launcher {launcher!r} not found")
+
+
+def make_espresso(
+    elements: list[str],
+    settings: QESettings,
+    directory: str | Path,
+    tot_charge: float = 0.0,
+    calculation: str = "scf",
+    tstress: bool = False,
+) -> Espresso:
+    """Return an ASE Espresso calculator for ``atoms`` writing into ``directory``.
+
+    Parameters
+    ----------
+    elements
+        Element symbols of the structures the calculator will see (select the UPFs).
+    settings
+        pw.x settings.
+    directory
+        Working directory of this calculator (one per image).
+    tot_charge
+        Total charge of the cell in units of e (``-1`` for a removed Li+ compensated by
+        a uniform background).
+    calculation
+        pw.x ``calculation`` (``scf`` for ASE-driven optimisations).
+    tstress
+        Compute the stress (needed for cell relaxations).
+    """
+    check_pw_command(settings)
+    pseudos = find_pseudopotentials(elements, settings.pseudo_dir, settings.pseudopotentials)
+    command = settings.pw_command
+    if settings.mpi_command:
+        command = f"{settings.mpi_command} {settings.pw_command}"
+    profile = EspressoProfile(command=command, pseudo_dir=str(Path(settings.pseudo_dir).resolve()))
+    input_data: dict[str, Any] = {
+        "calculation": calculation,
+        "tprnfor": True,
+        "tstress": tstress,
+        "ecutwfc": settings.ecutwfc_ry,
+        "conv_thr": settings.conv_thr_ry,
+        "mixing_beta": settings.mixing_beta,
+        "occupations": "fixed",
+        "tot_charge": float(tot_charge),
+        "disk_io": "low",
+    }
+    if settings.ecutrho_ry is not None:
+        input_data["ecutrho"] = settings.ecutrho_ry
+    input_data.update(settings.input_data)
+    kwargs: dict[str, Any] = {}
+    if settings.kpoints is not None:
+        kwargs["kpts"] = tuple(settings.kpoints)
+    elif settings.kspacing_per_angstrom is not None:
+        kwargs["kspacing"] = settings.kspacing_per_angstrom
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    return Espresso(
+        profile=profile,
+        directory=str(directory),
+        input_data=input_data,
+        pseudopotentials=pseudos,
+        **kwargs,
+    )
+
+
+def kpoint_grid(atoms: Atoms, kspacing_per_angstrom: float) -> tuple[int, int, int]:
+    """Return the Monkhorst-Pack grid ASE builds for ``kspacing`` (1/A, 2 pi included).
+
+    ``N_i = max(1, ceil(2 pi |b_i| / kspacing))`` with ``b_i`` the reciprocal vectors
+    without the factor 2 pi, as in ASE's ``kspacing`` for Espresso.
+    """
+    reciprocal = np.linalg.norm(atoms.cell.reciprocal(), axis=1)
+    n = [int(max(1, np.ceil(2 * np.pi * r / kspacing_per_angstrom))) for r in reciprocal]
+    return (n[0], n[1], n[2])
+
+
+def converge_cutoff_and_kpoints(
+    atoms: Atoms,
+    settings: QESettings,
+    workdir: str | Path,
+    ecutwfc_values_ry: list[float] | None = None,
+    kspacing_values_per_angstrom: list[float] | None = None,
+    tolerance_ev_per_atom: float = 1e-3,
+) -> tuple[QESettings, dict[str, Any]]:
+    """Return settings converged to ``tolerance_ev_per_atom`` and the test's record.
+
+    The cutoff is raised through ``ecutwfc_values_ry`` (``ecutrho`` scaled by the same
+    factor when set) at the coarsest k-point grid until the total energy per atom
+    changes by less than the tolerance from one value to the next; then the k-point
+    spacing is refined through ``kspacing_values_per_angstrom`` the same way at that
+    cutoff. The first value of each agreeing pair is kept. The chosen k-point *spacing*
+    is returned (``kspacing_per_angstrom``), so it transfers to supercells.
+
+    Parameters
+    ----------
+    atoms
+        Bulk structure.
+    settings
+        Starting settings (pseudopotentials, command).
+    workdir
+        Directory for the test SCF runs.
+    ecutwfc_values_ry
+        Increasing cutoffs to test (Ry).
+    kspacing_values_per_angstrom
+        Decreasing k-point spacings to test (1/A, ASE convention).
+    tolerance_ev_per_atom
+        Convergence criterion (eV/atom).
+    """
+    ecut_values = ecutwfc_values_ry or [30.0, 40.0, 50.0, 60.0, 80.0]
+    spacings = kspacing_values_per_angstrom or [0.8, 0.6, 0.45, 0.3, 0.2]
+    record: dict[str, Any] = {
+        "ecutwfc_ry": [],
+        "kpoints": [],
+        "tolerance_ev_per_atom": tolerance_ev_per_atom,
+    }
+    n_atoms = len(atoms)
+    ratio = None if settings.ecutrho_ry is None else settings.ecutrho_ry / settings.ecutwfc_ry
+
+    def energy(trial: QESettings, label: str) -> float:
+        work = atoms.copy()
+        work.calc = make_espresso(work.get_chemical_symbols(), trial, Path(workdir) / label)
+        return float(work.get_potential_energy()) / n_atoms
+
+    # distinct grids only: two spacings giving the same grid would "agree" trivially
+    grids: dict[tuple[int, int, int], float] = {}
+    for spacing in spacings:
+        grids.setdefault(kpoint_grid(atoms, spacing), spacing)
+    grid_list = list(grids)
+
+    def scan(trials: list[tuple[Any, QESettings]], key: str) -> tuple[QESettings, bool]:
+        previous: tuple[QESettings, float] | None = None
+        for value, trial in trials:
+            e = energy(trial, f"{key}_{value}")
+            record[key].append([value, e])
+            if previous is not None and abs(e - previous[1]) < tolerance_ev_per_atom:
+                return previous[0], True
+            previous = (trial, e)
+        return trials[-1][1], False
+
+    cutoff_trials = [
+        (
+            ecut,
+            replace(
+                settings,
+                ecutwfc_ry=ecut,
+                ecutrho_ry=None if ratio is None else ratio * ecut,
+                kpoints=grid_list[0],
+                kspacing_per_angstrom=None,
+            ),
+        )
+        for ecut in ecut_values
+    ]
+    chosen, cutoff_ok = scan(cutoff_trials, "ecutwfc_ry")
+    k_trials = [("x".join(map(str, grid)), replace(chosen, kpoints=grid)) for grid in grid_list]
+    chosen, k_ok = scan(k_trials, "kpoints")
+    assert chosen.kpoints is not None  # every k-point trial sets a grid
+    spacing = grids[chosen.kpoints]
+    record["converged"] = cutoff_ok and k_ok
+    record["ecutwfc_ry_chosen"] = chosen.ecutwfc_ry
+    record["kpoints_chosen"] = list(chosen.kpoints)
+    record["kspacing_chosen"] = spacing
+    return replace(chosen, kpoints=None, kspacing_per_angstrom=spacing), record
