@@ -28,6 +28,7 @@ from sseflow.analysis.soap import SOAPSettings
 from sseflow.schemas.candidate import Candidate
 from sseflow.schemas.clustering import ClusteringDocument
 from sseflow.schemas.tier import TierStatus
+from sseflow.store.candidates import identity_fields
 
 console = Console()
 err_console = Console(stderr=True)
@@ -122,20 +123,12 @@ def store_clustering_documents(
         Number of records written.
     """
     for candidate, doc in zip(candidates, docs, strict=True):
-        structure = candidate.structure
-        elements = sorted(el.symbol for el in structure.composition.elements)
         repository.collection.update_one(
             {"candidate_id": candidate.candidate_id},
             {
                 "$set": {f"tiers.{doc.tier}": doc.record_dump()},
                 "$setOnInsert": {
-                    "formula": candidate.formula,
-                    "chemsys": "-".join(elements),
-                    "elements": elements,
-                    "nsites": len(structure),
-                    "is_ordered": structure.is_ordered,
-                    "structure": structure.as_dict(),
-                    "oxidation_states": candidate.oxidation_states,
+                    **identity_fields(candidate),
                     "status": TierStatus.PENDING.value,
                 },
             },

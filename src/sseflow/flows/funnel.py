@@ -32,7 +32,7 @@ from sseflow.provenance import host_name, settings_hash, software_versions, utc_
 from sseflow.schemas.candidate import Candidate
 from sseflow.schemas.ingest import IngestDocument
 from sseflow.schemas.tier import TierDocument, TierStatus
-from sseflow.store.candidates import CandidateRepository, candidate_repository
+from sseflow.store.candidates import CandidateRepository, candidate_repository, identity_fields
 
 INGEST_TIER = "ingest"
 #: Funnel bookkeeping jobs write candidate records, so they see the job store.
@@ -93,20 +93,6 @@ def _repository() -> CandidateRepository:
     return candidate_repository(store)
 
 
-def _record_fields(candidate: Candidate) -> dict[str, Any]:
-    structure = candidate.structure
-    elements = sorted(el.symbol for el in structure.composition.elements)
-    return {
-        "formula": candidate.formula,
-        "chemsys": "-".join(elements),
-        "elements": elements,
-        "nsites": len(structure),
-        "is_ordered": structure.is_ordered,
-        "structure": structure.as_dict(),
-        "oxidation_states": candidate.oxidation_states,
-    }
-
-
 def _ingest_doc(
     candidate_id: str, status: TierStatus, settings: dict, path: str, reason: str | None = None
 ) -> IngestTierDocument:
@@ -138,7 +124,7 @@ def ingest_inputs(inputs: list[Any], settings: dict[str, Any]) -> IngestDocument
 
     doc = ingest(inputs, IngestSettings(**settings), known=known)
     for candidate in doc.accepted:
-        repo.upsert_candidate(candidate.candidate_id, _record_fields(candidate), candidate.source)
+        repo.upsert_candidate(candidate.candidate_id, identity_fields(candidate), candidate.source)
         repo.set_tier(
             _ingest_doc(candidate.candidate_id, TierStatus.PASSED, settings, candidate.source.path)
         )

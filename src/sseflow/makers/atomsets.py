@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from jobflow import CURRENT_JOB, Job, job
+from jobflow import Job, job
 
-from sseflow.makers.base import TierFailure, TierMaker, run_tier
+from sseflow.makers.base import TierFailure, TierMaker
 from sseflow.schemas.atomsets import AtomSetsDocument
 from sseflow.schemas.candidate import Candidate
 
@@ -128,15 +128,7 @@ def atomsets_scores(candidates: list[Candidate], maker: AtomSetsMaker) -> list[A
                 "features": features,
             }
 
-        doc = run_tier(
-            AtomSetsDocument,
-            tier=maker.tier,
-            candidate_id=cand.candidate_id,
-            settings=maker.tier_settings(),
-            packages=maker.packages,
-            compute=compute,
-            job_uuid=CURRENT_JOB.job.uuid if CURRENT_JOB.job else None,
-        )
+        doc = maker.tier_document(AtomSetsDocument, cand.candidate_id, compute)
         # The work is done once for the batch: record each candidate's share of it.
         doc.wall_time_s = round(amortised_s, 3)
         docs.append(doc)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
-from jobflow import Maker
+from jobflow import CURRENT_JOB, Maker
 
 from sseflow.provenance import host_name, settings_hash, software_versions, utc_now
 from sseflow.schemas.tier import TierDocument, TierStatus
@@ -57,6 +57,25 @@ class TierMaker(Maker):
             value = getattr(self, field.name)
             out[field.name] = value.as_dict() if hasattr(value, "as_dict") else value
         return out
+
+    def tier_document(
+        self, doc_class: type[DocT], candidate_id: str, compute: Callable[[], dict[str, Any]]
+    ) -> DocT:
+        """Run ``compute`` for one candidate as this tier (see :func:`run_tier`).
+
+        Fills in the tier name, this Maker's settings and packages, and the uuid of the
+        running jobflow job (None outside jobflow).
+        """
+        current = CURRENT_JOB.job
+        return run_tier(
+            doc_class,
+            tier=self.tier,
+            candidate_id=candidate_id,
+            settings=self.tier_settings(),
+            packages=self.packages,
+            compute=compute,
+            job_uuid=current.uuid if current else None,
+        )
 
     def tier_settings_hash(self) -> str:
         """Return the hash that identifies finished work of this tier with these settings."""

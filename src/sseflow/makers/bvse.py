@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from jobflow import CURRENT_JOB, Job, job
+from jobflow import Job, job
 
 from sseflow.analysis.bvse import (
     BVSEError,
@@ -15,7 +15,7 @@ from sseflow.analysis.bvse import (
     bvse_barriers,
     prepare_bvse_framework,
 )
-from sseflow.makers.base import TierFailure, TierMaker, run_tier
+from sseflow.makers.base import TierFailure, TierMaker
 from sseflow.schemas.bvse import BVSEDocument, BVSEGrid
 from sseflow.schemas.candidate import Candidate
 
@@ -109,12 +109,4 @@ def bvse_activation_energy(candidate: Candidate, maker: BVSEMaker) -> BVSEDocume
             "grid": grid,
         }
 
-    return run_tier(
-        BVSEDocument,
-        tier=maker.tier,
-        candidate_id=candidate.candidate_id,
-        settings=maker.tier_settings(),
-        packages=maker.packages,
-        compute=compute,
-        job_uuid=CURRENT_JOB.job.uuid if CURRENT_JOB.job else None,
-    )
+    return maker.tier_document(BVSEDocument, candidate.candidate_id, compute)

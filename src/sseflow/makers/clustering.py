@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from jobflow import CURRENT_JOB, job
+from jobflow import job
 
 from sseflow.analysis.clustering import (
     HIGH_SIGMA_S_PER_CM,
@@ -20,7 +20,7 @@ from sseflow.analysis.reference_labels import (
     load_obelix_labels,
 )
 from sseflow.analysis.soap import SOAPSettings
-from sseflow.makers.base import TierFailure, TierMaker, run_tier
+from sseflow.makers.base import TierFailure, TierMaker
 from sseflow.schemas.candidate import Candidate
 from sseflow.schemas.clustering import ClusteringDocument
 
@@ -137,8 +137,6 @@ class SOAPClusteringMaker(TierMaker):
         candidates = [
             c if isinstance(c, Candidate) else Candidate.model_validate(c) for c in candidates
         ]
-        settings = self.tier_settings()
-        job_uuid = getattr(getattr(CURRENT_JOB, "job", None), "uuid", None)
         t0 = time.perf_counter()
         shared: dict[str, Any] = {}
         batch_error: str | None = None
@@ -185,14 +183,8 @@ class SOAPClusteringMaker(TierMaker):
             }
 
         docs = [
-            run_tier(
-                ClusteringDocument,
-                self.tier,
-                c.candidate_id,
-                settings,
-                self.packages,
-                functools.partial(compute_for, c.candidate_id),
-                job_uuid=job_uuid,
+            self.tier_document(
+                ClusteringDocument, c.candidate_id, functools.partial(compute_for, c.candidate_id)
             )
             for c in candidates
         ]

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from ase.calculators.calculator import Calculator
-from jobflow import CURRENT_JOB, job
+from jobflow import job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -38,7 +38,7 @@ from sseflow.analysis.qe_calc import (
     find_pseudopotentials,
     make_espresso,
 )
-from sseflow.makers.base import TierFailure, TierMaker, run_tier
+from sseflow.makers.base import TierFailure, TierMaker
 from sseflow.schemas.bvse import BVSEGrid
 from sseflow.schemas.candidate import Candidate
 from sseflow.schemas.neb import NEBDocument
@@ -142,15 +142,7 @@ class _NEBTierMaker(TierMaker):
                 raise TierFailure(str(exc)) from exc
             return {**values, **extra}
 
-        doc = run_tier(
-            NEBDocument,
-            self.tier,
-            candidate.candidate_id,
-            self.tier_settings(),
-            self.packages,
-            compute,
-            job_uuid=CURRENT_JOB.job.uuid if CURRENT_JOB.job else None,
-        )
+        doc = self.tier_document(NEBDocument, candidate.candidate_id, compute)
         return _judge_convergence(doc)
 
     def calculator_factory(self, hop_dir: Path) -> Callable[[str], Calculator]:

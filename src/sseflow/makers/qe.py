@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from ase.filters import FrechetCellFilter
-from jobflow import CURRENT_JOB, job
+from jobflow import job
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from sseflow.analysis.neb_run import relax_fixed_cell
@@ -26,7 +26,7 @@ from sseflow.analysis.qe_calc import (
     find_pseudopotentials,
     make_espresso,
 )
-from sseflow.makers.base import TierFailure, TierMaker, run_tier
+from sseflow.makers.base import TierFailure, TierMaker
 from sseflow.schemas.candidate import Candidate
 from sseflow.schemas.qe import QERelaxDocument
 
@@ -103,15 +103,7 @@ class QERelaxMaker(TierMaker):
                 "calculator_settings": self.qe.to_plain_dict(),
             }
 
-        return run_tier(
-            QERelaxDocument,
-            self.tier,
-            candidate.candidate_id,
-            self.tier_settings(),
-            self.packages,
-            compute,
-            job_uuid=CURRENT_JOB.job.uuid if CURRENT_JOB.job else None,
-        )
+        return self.tier_document(QERelaxDocument, candidate.candidate_id, compute)
 
 
 def _relax(target: Any, calc: Any, maker: QERelaxMaker) -> tuple[Any, bool, int]:

@@ -17,7 +17,7 @@ from maggma.core import Store
 
 from sseflow import __version__
 from sseflow.provenance import utc_now
-from sseflow.schemas.candidate import SourceInfo
+from sseflow.schemas.candidate import Candidate, SourceInfo
 from sseflow.schemas.tier import TierDocument, TierStatus
 from sseflow.store.jobstore import CANDIDATES_STORE
 
@@ -29,6 +29,21 @@ INDEXED_FIELDS = (
     "status",
     "last_tier",
 )
+
+
+def identity_fields(candidate: Candidate) -> dict[str, Any]:
+    """Return the record fields that identify a candidate (formula, structure, ...)."""
+    structure = candidate.structure
+    elements = sorted(el.symbol for el in structure.composition.elements)
+    return {
+        "formula": candidate.formula,
+        "chemsys": "-".join(elements),
+        "elements": elements,
+        "nsites": len(structure),
+        "is_ordered": structure.is_ordered,
+        "structure": structure.as_dict(),
+        "oxidation_states": candidate.oxidation_states,
+    }
 
 
 class CandidateRepository:
