@@ -111,6 +111,9 @@ def main() -> None:
                 "n_sites_with_vacancy": doc.supercell.get("n_sites_perfect", 1) - 1,
                 "min_image_distance_angstrom": doc.supercell.get("min_image_distance_angstrom"),
                 "n_steps": doc.n_steps,
+                "endpoint_relax_steps": hop.endpoint_relax_steps if hop else None,
+                "timings_s": hop.timings_s if hop else None,
+                "bvse_landscape_source": doc.bvse_landscape_source,
                 "converged": doc.converged,
                 "wall_time_s": round(wall, 1),
                 "settings": {

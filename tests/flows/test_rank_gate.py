@@ -100,7 +100,7 @@ def test_yaml_example_in_the_docs_builds_the_mlip_then_dft_funnel(tmp_path):
     (tmp_path / "funnel.yaml").write_text(block)
     funnel = load_funnel(tmp_path / "funnel.yaml")
     bvse, mlip, dft = funnel.stages
-    assert isinstance(mlip.makers[0], CHGNetNEBMaker)
+    assert bvse.tiers == ["bvse"] and isinstance(mlip.makers[0], CHGNetNEBMaker)
     assert mlip.gate == RankGate(
         "neb_mlip", "barrier_forward_ev", top_n=10, max_value=0.8, unit="eV"
     )

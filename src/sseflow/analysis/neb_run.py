@@ -56,13 +56,13 @@ class NEBRunSettings:
 
     n_images: int = 5
     fmax_ev_per_angstrom: float = 0.05
-    endpoint_fmax_ev_per_angstrom: float = 0.01
+    endpoint_fmax_ev_per_angstrom: float = 3e-4
     relax_endpoints: bool = True
     climb: bool = True
     spring_constant_ev_per_angstrom2: float = 0.1
     neb_method: str = "improvedtangent"
     optimizer: str = "FIRE"
-    max_steps_relax: int = 200
+    max_steps_relax: int = 1000
     max_steps_neb: int = 200
     max_steps_ci: int = 200
     walltime_s: float | None = None
