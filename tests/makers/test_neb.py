@@ -147,9 +147,9 @@ def test_unconverged_neb_is_failed_with_reason(tmp_path):
     assert doc.status == TierStatus.FAILED
     assert "not converged" in doc.reason and "resumes" in doc.reason
     assert doc.hops and doc.barrier_forward_ev is not None  # numbers kept for inspection
-    # run alone (jobflow's default memory store): no stored BVSE grid, recomputed
+    # run alone (jobflow's default memory store): no BVSE record, landscape recomputed
     assert doc.bvse_landscape_source == "recomputed (bvlain, 0.3 A)"
-    assert doc.bvse_landscape_note == "the job store has no candidate records"
+    assert doc.bvse_landscape_note == "candidate has no 'bvse' record"
 
 
 def test_energy_profile_plot(tmp_path):
@@ -193,7 +193,12 @@ def test_thesis_settings_and_yaml_style_qe_settings():
     assert maker.endpoint_fmax_ev_per_angstrom == THESIS_ENDPOINT_FMAX_EV_PER_ANGSTROM == 3e-4
     assert maker.fmax_ev_per_angstrom == 0.05 and maker.min_length_angstrom == 10.0
     assert maker.relax_bulk and maker.convergence_test and maker.charged_vacancy
-    assert maker.qe.conv_thr_ry <= 1e-10 and maker.qe.mpi_command == "mpirun -np 64"
+    assert maker.qe.mpi_command == "mpirun -np 64"
+    # the thesis endpoint threshold is also the default now
+    assert (
+        QENEBMaker().endpoint_fmax_ev_per_angstrom == CHGNetNEBMaker().endpoint_fmax_ev_per_angstrom
+    )
+    assert CHGNetNEBMaker().endpoint_fmax_ev_per_angstrom == 3e-4
     assert QENEBMaker.thesis(qe=QESettings(), n_hops=2).n_hops == 2
     # a funnel YAML gives qe as a plain mapping
     assert QENEBMaker(qe={"ecutwfc_ry": 55.0}).qe == QESettings(ecutwfc_ry=55.0)
