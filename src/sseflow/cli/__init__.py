@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from sseflow.cli import candidates, cluster, screen, train  # noqa: F401  (commands register on import)
+from sseflow.cli import (  # noqa: F401  (commands register on import)
+    candidates,
+    cluster,
+    screen,
+    submit,
+    train,
+)
 from sseflow.cli.app import app
 
 cluster.register(app)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from jobflow import JobStore
 from maggma.core import Store
@@ -59,7 +60,9 @@ def get_job_store(
     db_name
         Database name. Default: ``SSEFLOW_DB_NAME`` or ``sseflow``.
     mongo_client_kwargs
-        Extra keyword arguments for ``pymongo.MongoClient`` (TLS, auth source, ...).
+        Keyword arguments for ``pymongo.MongoClient`` (TLS, auth source, ...); they
+        override those of the ``SSEFLOW_DB_*`` settings
+        (:meth:`~sseflow.settings.SseflowSettings.mongo_client_kwargs`).
 
     Returns
     -------
@@ -72,8 +75,9 @@ def get_job_store(
     folder: Path | None = None
     extra: dict[str, Any] = {}
     if uri:
-        if mongo_client_kwargs:
-            extra["mongoclient_kwargs"] = mongo_client_kwargs
+        client_kwargs = {**settings.mongo_client_kwargs(), **(mongo_client_kwargs or {})}
+        if client_kwargs:
+            extra["mongoclient_kwargs"] = client_kwargs
     else:
         folder = Path(data_dir if data_dir is not None else settings.data_dir).resolve()
         folder.mkdir(parents=True, exist_ok=True)
@@ -85,3 +89,19 @@ def get_job_store(
         docs_store=make("outputs"),
         additional_stores={CANDIDATES_STORE: make(CANDIDATES_STORE), DATA_STORE: make(DATA_STORE)},
     )
+
+
+def redact_uri(uri: str) -> str:
+    """Return ``uri`` with any password replaced by ``***`` (for messages and logs).
+
+    Examples
+    --------
+    >>> redact_uri("mongodb://ann:secret@db.example.org:27017/sseflow")
+    'mongodb://ann:***@db.example.org:27017/sseflow'
+    """
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
