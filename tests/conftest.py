@@ -94,7 +94,6 @@ def _start_secantus(exe: str, folder: Path) -> tuple[subprocess.Popen, str, Path
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 cwd=folder,
-                start_new_session=True,
             )
         uri = f"mongodb://127.0.0.1:{port}/"
         deadline = time.monotonic() + SECANTUS_START_TIMEOUT_S

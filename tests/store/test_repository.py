@@ -66,6 +66,8 @@ def test_read_only_repository_refuses_every_write(job_store, repo):
         lambda: ro.collection.drop(),
         lambda: ro.collection.create_index("x"),
         lambda: ro.collection.aggregate([{"$match": {}}, {"$out": "copy"}]),
+        lambda: ro.collection.find_one_and_update({}, {"$set": {"x": 1}}),
+        lambda: ro.collection.with_options().insert_one({"candidate_id": "sse-z"}),
     ):
         with pytest.raises(ReadOnlyStoreError, match="read-only mode"):
             write()

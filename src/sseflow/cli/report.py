@@ -11,8 +11,6 @@ from rich.table import Table
 
 from sseflow.cli._store import describe_store, open_candidates
 from sseflow.cli.app import DataDirOption, DbUriOption, console, fail
-from sseflow.report import REPORT_EXCLUDED_FIELDS, write_report
-from sseflow.report.markdown import format_duration
 
 
 class ChartFormat(StrEnum):
@@ -43,6 +41,10 @@ def report(
     pending; why they were rejected or failed (grouped); the wall time and memory spent.
     Then the top candidates. Never writes to the database.
     """
+    # imported here: matplotlib should not slow down every other command
+    from sseflow.report import REPORT_EXCLUDED_FIELDS, write_report
+    from sseflow.report.markdown import format_duration
+
     if top < 0:
         fail("--top must be >= 0", 2)
     order = [t.strip() for t in tiers.split(",") if t.strip()] if tiers else None

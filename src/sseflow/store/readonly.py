@@ -47,7 +47,8 @@ class ReadOnlyCollection:
     """Wrap a pymongo or montydb collection and refuse every write method.
 
     Reads (``find``, ``find_one``, ``count_documents``, ``distinct``, aggregations
-    without ``$out``/``$merge``, index listings) pass through unchanged.
+    without ``$out``/``$merge``, index listings) pass through unchanged. A guard against
+    mistakes, not access control: ``collection.database`` still reaches the raw database.
     """
 
     def __init__(self, collection: Any):
@@ -57,6 +58,10 @@ class ReadOnlyCollection:
         if name.startswith(WRITE_METHOD_PREFIXES):
             raise ReadOnlyStoreError(read_only_message(f"call {name}() on the database"))
         return getattr(self._wrapped, name)
+
+    def with_options(self, *args: Any, **kwargs: Any) -> ReadOnlyCollection:
+        """Return the collection with other options, still read-only."""
+        return ReadOnlyCollection(self._wrapped.with_options(*args, **kwargs))
 
     def aggregate(self, pipeline: Sequence[Mapping[str, Any]], *args: Any, **kwargs: Any) -> Any:
         """Run a read-only aggregation; pipelines that write a collection are refused."""
