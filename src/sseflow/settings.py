@@ -30,6 +30,11 @@ class SseflowSettings(BaseSettings):
     max_atoms: int = Field(
         1000, description="Inputs with more sites than this are rejected at ingest."
     )
+    read_only: bool = Field(
+        False,
+        description="Refuse every write to the database (a guard for query sessions; on a "
+        "shared MongoDB use a read-only database user for real protection).",
+    )
 
 
 def get_settings() -> SseflowSettings:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sseflow.cli import candidates, cluster, screen, train  # noqa: F401  (commands register on import)
+# candidates and screen register their commands on import
+from sseflow.cli import candidates, cluster, index, report, screen, train  # noqa: F401
 from sseflow.cli.app import app
 
 cluster.register(app)
 train.register(app)
+index.register(app)
+report.register(app)
 
 
 def main() -> None:
