@@ -31,6 +31,11 @@ class SseflowSettings(BaseSettings):
     max_atoms: int = Field(
         1000, description="Inputs with more sites than this are rejected at ingest."
     )
+    read_only: bool = Field(
+        False,
+        description="Refuse every write to the database (a guard for query sessions; on a "
+        "shared MongoDB use a read-only database user for real protection).",
+    )
     # Connection options for a MongoDB server, passed through to pymongo.MongoClient.
     # Credentials come from here (environment or a .env-style deployment secret) or from
     # the URI; sseflow never logs them or writes them into records.

@@ -1,18 +1,16 @@
-"""A real MongoDB-protocol server (secantusdb) and FireWorks files pointing at it."""
+"""FireWorks and jobflow files pointing at the test session's MongoDB-protocol server."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -20,49 +18,6 @@ import yaml
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """Start ``secantusd-py`` on a free loopback port; yield (host, port)."""
-    exe = shutil.which("secantusd-py", path=str(BIN)) or shutil.which("secantusd-py")
-    if exe is None:
-        pytest.skip("secantusdb is not installed (pip install secantusdb, a test dependency)")
-    import pymongo
-
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("secantus")
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--storage-path", str(folder / "db")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    client = pymongo.MongoClient("127.0.0.1", port, serverSelectionTimeoutMS=500)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.admin.command("ping")
-            break
-        except pymongo.errors.PyMongoError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"secantusd-py did not start: {(folder / 'server.log').read_text()}")
-            time.sleep(0.2)
-    client.close()
-    yield "127.0.0.1", port
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
 
 
 @dataclass
@@ -93,15 +48,20 @@ class FireWorksSite:
 
     def env(self) -> dict[str, str]:
         """Environment of a worker or submitting process."""
+        return self.env_for(self.jobflow_file)
+
+    @staticmethod
+    def env_for(jobflow_file: Path) -> dict[str, str]:
+        """Environment of an sseflow/rlaunch process using ``jobflow_file``."""
         env = dict(os.environ)
-        env["JOBFLOW_CONFIG_FILE"] = str(self.jobflow_file)
+        env["JOBFLOW_CONFIG_FILE"] = str(jobflow_file)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
         env.pop("FW_CONFIG_FILE", None)
         env["OMP_NUM_THREADS"] = "1"
         env["PYTHONUNBUFFERED"] = "1"  # worker logs are read while the worker runs
         return env
 
-    def launchpad(self):  # noqa: ANN201 - fireworks is untyped
+    def launchpad(self):
         from fireworks import LaunchPad
 
         return LaunchPad.from_file(str(self.launchpad_file))
@@ -151,9 +111,14 @@ def _jobflow_config(host: str, port: int, database: str) -> dict:
 
 
 @pytest.fixture
-def fireworks_site(mongo_server: tuple[str, int], tmp_path: Path) -> FireWorksSite:
-    """LaunchPad, FWorker and jobflow files (from the shipped templates) for one test."""
-    host, port = mongo_server
+def fireworks_site(mongo_uri: str, tmp_path: Path) -> FireWorksSite:
+    """LaunchPad, FWorker and jobflow files (from the shipped templates) for one test.
+
+    Uses the session's secantusdb server (``mongo_uri`` in tests/conftest.py) with a
+    LaunchPad database and a results database of this test alone.
+    """
+    parsed = urlsplit(mongo_uri)
+    host, port = str(parsed.hostname), int(parsed.port or 27017)
     tag = uuid.uuid4().hex[:8]
     site = FireWorksSite(tmp_path, host, port, f"fw_{tag}", f"sseflow_{tag}")
     launchpad = yaml.safe_load(

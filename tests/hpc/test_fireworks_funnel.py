@@ -7,6 +7,7 @@ nothing lost or duplicated after ``detect_lostruns --rerun`` and a second pass.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -125,8 +126,6 @@ def test_two_workers_run_every_firework_once(
     local = CliRunner().invoke(app, ["screen", *map(str, inputs), "--data-dir", str(data_dir)])
     assert local.exit_code == 0, local.output
     listed = CliRunner().invoke(app, ["candidates", "--data-dir", str(data_dir), "--json"])
-    import json
-
     local_records = {r["candidate_id"]: r for r in map(json.loads, listed.output.splitlines())}
     assert set(local_records) == {r["candidate_id"] for r in records}
     for rec in records:
@@ -169,7 +168,7 @@ def test_killed_worker_is_rerun_without_loss_or_duplicates(
     assert finished_before, "the worker finished nothing before it was killed"
 
     time.sleep(2)
-    lost_launches, lost_fws, _ = launchpad.detect_lostruns(expiration_secs=1, rerun=True)
+    _, lost_fws, _ = launchpad.detect_lostruns(expiration_secs=1, rerun=True)
     assert lost_fws == [killed_id]
 
     workers = [fireworks_site.start_worker("rerun_a"), fireworks_site.start_worker("rerun_b")]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sseflow.cli import (  # noqa: F401  (commands register on import)
+# these modules register their commands on import
+from sseflow.cli import (  # noqa: F401
     candidates,
     cluster,
+    index,
+    report,
     screen,
     submit,
     train,
@@ -13,6 +16,8 @@ from sseflow.cli.app import app
 
 cluster.register(app)
 train.register(app)
+index.register(app)
+report.register(app)
 
 
 def main() -> None:

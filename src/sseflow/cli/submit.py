@@ -21,6 +21,8 @@ from sseflow.cli._funnel import (
     funnel_from_options,
 )
 from sseflow.cli.app import app, console, fail
+from sseflow.settings import get_settings
+from sseflow.store.readonly import read_only_message
 
 
 @app.command()
@@ -31,7 +33,7 @@ def submit(
         typer.Option(
             "--launchpad",
             "-l",
-            help="my_launchpad.yaml [default: FireWorks' LAUNCHPAD_LOC / CONFIG_FILE_DIR].",
+            help="my_launchpad.yaml (default: FireWorks' LAUNCHPAD_LOC / CONFIG_FILE_DIR).",
             show_default=False,
         ),
     ] = None,
@@ -75,6 +77,8 @@ def submit(
         submit_funnel,
     )
 
+    if get_settings().read_only:
+        fail(read_only_message("submit a funnel (its workers write records; SSEFLOW_READ_ONLY)"))
     check_paths(paths)
     funnel = funnel_from_options(
         config, max_ea, dimension, occupancy_mode, resolution, time_limit, memory_limit, max_atoms

@@ -1,7 +1,7 @@
 """Build the jobflow :class:`~jobflow.JobStore` used by every sseflow run.
 
 The same code serves the embedded default (maggma ``MontyStore``: montydb on disk, no
-server) and a MongoDB server (maggma ``MongoURIStore`` given a ``mongodb://`` URI).
+server) and a MongoDB server (maggma ``MongoStore`` given a ``mongodb://`` URI).
 Besides jobflow's ``outputs`` collection the store carries two additional stores:
 
 ``candidates``
@@ -12,25 +12,26 @@ Besides jobflow's ``outputs`` collection the store carries two additional stores
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from jobflow import JobStore
 from maggma.core import Store
-from maggma.stores import MongoURIStore, MontyStore
+from maggma.stores import MongoStore, MontyStore
 
 from sseflow.settings import get_settings
 
 CANDIDATES_STORE = "candidates"
 DATA_STORE = "data"
+_USERINFO = re.compile(r"(?<=://)[^@/\s]+@")
 
 
 def _collection_store(
     collection: str, data_dir: Path | None, uri: str | None, db_name: str, **kwargs: Any
 ) -> Store:
     if uri:
-        return MongoURIStore(uri=uri, collection_name=collection, database=db_name, **kwargs)
+        return MongoStore.from_uri(uri, collection_name=collection, database=db_name, **kwargs)
     assert data_dir is not None
     return MontyStore(
         collection_name=collection,
@@ -91,17 +92,14 @@ def get_job_store(
     )
 
 
-def redact_uri(uri: str) -> str:
-    """Return ``uri`` with any password replaced by ``***`` (for messages and logs).
+def redact_uri(text: str) -> str:
+    """Return ``text`` with the user and password of any URI in it replaced by ``***``.
+
+    Used on URIs and on error messages that may quote one.
 
     Examples
     --------
     >>> redact_uri("mongodb://ann:secret@db.example.org:27017/sseflow")
-    'mongodb://ann:***@db.example.org:27017/sseflow'
+    'mongodb://***@db.example.org:27017/sseflow'
     """
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return _USERINFO.sub("***@", text)
