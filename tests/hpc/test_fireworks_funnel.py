@@ -121,6 +121,22 @@ def test_two_workers_run_every_firework_once(
 
     records = assert_records_complete(fireworks_site, n_accepted=len(INPUTS))
 
+    # submitting the same inputs again reuses the finished BVSE results (id + settings hash)
+    submit(fireworks_site, inputs)
+    wait_all([fireworks_site.start_worker("again")], fireworks_site)
+    again = [fw for fw in fireworks(fireworks_site) if fw["fw_id"] not in per_fw]
+    assert again and {fw["state"] for fw in again} == {"COMPLETED"}
+    assert not [fw for fw in again if fw["name"].startswith("bvse ")], "BVSE recomputed"
+    rerun_records = assert_records_complete(fireworks_site, n_accepted=len(INPUTS))
+    for before, after in zip(
+        sorted(records, key=lambda r: r["candidate_id"]),
+        sorted(rerun_records, key=lambda r: r["candidate_id"]),
+        strict=True,
+    ):
+        assert before["tiers"].get("bvse", {}).get("job_uuid") == after["tiers"].get(
+            "bvse", {}
+        ).get("job_uuid")
+
     # the same input screened locally (embedded store) gives the same records
     data_dir = tmp_path / "local-store"
     local = CliRunner().invoke(app, ["screen", *map(str, inputs), "--data-dir", str(data_dir)])
