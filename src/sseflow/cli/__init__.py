@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-# candidates and screen register their commands on import
-from sseflow.cli import candidates, cluster, index, report, screen, train  # noqa: F401
+# these modules register their commands on import
+from sseflow.cli import (  # noqa: F401
+    candidates,
+    cluster,
+    index,
+    report,
+    screen,
+    submit,
+    train,
+)
 from sseflow.cli.app import app
 
 cluster.register(app)

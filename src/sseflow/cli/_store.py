@@ -8,7 +8,6 @@ embedded store folder that does not exist is an error instead of being created.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from jobflow import JobStore
@@ -16,14 +15,8 @@ from jobflow import JobStore
 from sseflow.cli.app import fail
 from sseflow.settings import get_settings
 from sseflow.store import CandidateRepository, candidate_repository, get_job_store
+from sseflow.store.jobstore import redact_uri
 from sseflow.store.readonly import read_only_message
-
-_USERINFO = re.compile(r"(?<=://)[^@/]+@")
-
-
-def redact_uri(uri: str) -> str:
-    """Return ``uri`` with its user name and password replaced by ``***``."""
-    return _USERINFO.sub("***@", uri)
 
 
 def describe_store(data_dir: Path | None, db_uri: str | None) -> str:
