@@ -1,8 +1,16 @@
-"""Shared fixtures: small real structures and an embedded store in a temp folder."""
+"""Shared fixtures: small real structures, an embedded store in a temp folder, and a
+real MongoDB-protocol server (``mongo_uri``)."""
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +43,160 @@ def li2te() -> Structure:
 @pytest.fixture
 def store_dir(tmp_path: Path) -> Path:
     return tmp_path / "sseflow-data"
+
+
+# --- a real MongoDB-wire-protocol server (secantusdb) for the MongoDB code paths ---
+
+SECANTUS_START_TIMEOUT_S = 60.0
+
+
+def _secantus_executable() -> str | None:
+    beside_python = Path(sys.executable).with_name("secantusd-py")
+    if beside_python.exists():
+        return str(beside_python)
+    return shutil.which("secantusd-py")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _log_tail(path: Path, n_chars: int = 2000) -> str:
+    return path.read_text(errors="replace")[-n_chars:] if path.exists() else "(no log)"
+
+
+def _start_secantus(exe: str, folder: Path) -> tuple[subprocess.Popen, str, Path]:
+    """Start a server on a free loopback port; retry on a port taken in between."""
+    import pymongo
+
+    config = folder / "secantusd.toml"
+    config.write_text("# empty: passing --config turns off the search for other config files\n")
+    for attempt in range(3):
+        port = _free_port()
+        log = folder / f"secantusd-{attempt}.log"
+        with open(log, "w") as handle:
+            proc = subprocess.Popen(
+                [
+                    exe,
+                    "--config",
+                    str(config),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--storage-path",
+                    str(folder / f"data-{attempt}"),
+                    "--log-level",
+                    "WARNING",
+                ],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                cwd=folder,
+            )
+        uri = f"mongodb://127.0.0.1:{port}/"
+        deadline = time.monotonic() + SECANTUS_START_TIMEOUT_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500)
+            try:
+                client.admin.command("ping")
+                return proc, uri, log
+            except pymongo.errors.PyMongoError:
+                time.sleep(0.2)
+            finally:
+                client.close()
+        _stop(proc)
+        if time.monotonic() >= deadline:
+            pytest.fail(
+                f"secantusd-py did not answer within {SECANTUS_START_TIMEOUT_S} s:\n"
+                + _log_tail(log)
+            )
+    pytest.fail("secantusd-py exited at start three times; last log:\n" + _log_tail(log))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URI of a MongoDB-protocol server (secantusdb) running for the test session.
+
+    The server listens on a free loopback port with its own data folder and is stopped
+    at the end of the session. Tests share it: give each test its own database (see
+    ``mongo_db_name``). Skipped when ``secantusd-py`` (``pip install secantusdb``) is
+    not installed.
+    """
+    exe = _secantus_executable()
+    if exe is None:
+        pytest.skip("secantusd-py not found: `pip install secantusdb` to run MongoDB tests")
+    proc, uri, _ = _start_secantus(exe, tmp_path_factory.mktemp("secantus"))
+    try:
+        yield uri
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def mongo_db_name(mongo_uri: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database name of this test alone on the ``mongo_uri`` server (dropped after)."""
+    import pymongo
+
+    name = "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
+    client = pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=5000)
+    client.drop_database(name)
+    try:
+        yield name
+    finally:
+        client.drop_database(name)
+        client.close()
+
+
+# --- one real funnel run (BVSE tier) on the example structures, shared by query tests ---
+
+SCREENED_INPUTS = (
+    "Li2S_antifluorite.cif",  # passes BVSE (E_1D ~0.34 eV)
+    "Li3N_alpha.cif",  # passes BVSE (E_1D ~0.19 eV)
+    "obelix_gvd.cif",  # the same crystal as Li3N_alpha: merged into its record
+    "obelix_jqc.cif",  # Li7BiO6: rejected at BVSE (E_1D ~0.606 eV > 0.6 eV)
+)
+
+
+@pytest.fixture(scope="session")
+def screened_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Embedded store folder after the default funnel ran on four examples + a bad file.
+
+    Read-only for tests: copy it (``screened_copy``) before writing to it.
+    """
+    from jobflow import run_locally
+
+    from sseflow.flows.funnel import ScreeningFunnelMaker
+    from sseflow.store import get_job_store
+
+    folder = tmp_path_factory.mktemp("screened")
+    broken = folder / "broken.cif"
+    broken.write_text("data_broken\n_this is not a cif\n")
+    inputs = [EXAMPLES / name for name in SCREENED_INPUTS] + [broken]
+    data_dir = folder / "sseflow-data"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_locally(
+            ScreeningFunnelMaker().make(inputs),
+            store=get_job_store(data_dir=data_dir),
+            create_folders=False,
+            log=False,
+        )
+    return data_dir
+
+
+@pytest.fixture
+def screened_copy(screened_store: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of ``screened_store``."""
+    return Path(shutil.copytree(screened_store, tmp_path / "sseflow-data"))

@@ -8,8 +8,9 @@ take precedence over the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +31,55 @@ class SseflowSettings(BaseSettings):
     max_atoms: int = Field(
         1000, description="Inputs with more sites than this are rejected at ingest."
     )
+    read_only: bool = Field(
+        False,
+        description="Refuse every write to the database (a guard for query sessions; on a "
+        "shared MongoDB use a read-only database user for real protection).",
+    )
+    # Connection options for a MongoDB server, passed through to pymongo.MongoClient.
+    # Credentials come from here (environment or a .env-style deployment secret) or from
+    # the URI; sseflow never logs them or writes them into records.
+    db_username: str | None = Field(None, description="MongoDB user (pymongo ``username``).")
+    db_password: SecretStr | None = Field(
+        None, description="MongoDB password (pymongo ``password``); never printed."
+    )
+    db_auth_source: str | None = Field(
+        None, description="Database holding the user (pymongo ``authSource``)."
+    )
+    db_tls: bool | None = Field(None, description="Use TLS (pymongo ``tls``).")
+    db_tls_ca_file: Path | None = Field(
+        None, description="CA bundle for the server certificate (pymongo ``tlsCAFile``)."
+    )
+    db_tls_certificate_key_file: Path | None = Field(
+        None,
+        description="Client certificate + key, for X.509 auth (``tlsCertificateKeyFile``).",
+    )
+    db_client_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any other pymongo.MongoClient keyword arguments, as JSON, e.g. "
+        '``{"replicaSet": "rs0", "serverSelectionTimeoutMS": 5000}``.',
+    )
+
+    def mongo_client_kwargs(self) -> dict[str, Any]:
+        """Return the pymongo ``MongoClient`` keyword arguments of these settings.
+
+        Only options that are set are returned, so a URI's own options are not
+        overridden by defaults.
+        """
+        kwargs: dict[str, Any] = {}
+        if self.db_username is not None:
+            kwargs["username"] = self.db_username
+        if self.db_password is not None:
+            kwargs["password"] = self.db_password.get_secret_value()
+        if self.db_auth_source is not None:
+            kwargs["authSource"] = self.db_auth_source
+        if self.db_tls is not None:
+            kwargs["tls"] = self.db_tls
+        if self.db_tls_ca_file is not None:
+            kwargs["tlsCAFile"] = str(self.db_tls_ca_file)
+        if self.db_tls_certificate_key_file is not None:
+            kwargs["tlsCertificateKeyFile"] = str(self.db_tls_certificate_key_file)
+        return {**kwargs, **self.db_client_options}
 
 
 def get_settings() -> SseflowSettings:

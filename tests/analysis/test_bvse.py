@@ -7,6 +7,7 @@ from sseflow.analysis.bvse import (
     BVSEError,
     BVSESettings,
     bvse_barriers,
+    missing_bvse_parameters,
     prepare_bvse_framework,
 )
 from sseflow.analysis.oxidation import decorate_with_oxidation_states
@@ -128,3 +129,17 @@ def test_memory_watch_kills_a_process_over_the_limit(li2s):
     settings = BVSESettings(resolution_angstrom=0.25, memory_limit_gb=0.25)
     with pytest.raises(BVSEError, match="memory limit exceeded"):
         bvse_barriers(prepare_bvse_framework(structure), settings)
+
+
+def test_anion_without_softbv_parameters_is_a_clear_failure():
+    # Li3P (Na3As type): bvlain has no Li+-P3- pair and itself raises a bare KeyError(15)
+    li3p = Structure.from_spacegroup(
+        "P6_3/mmc",
+        Lattice.hexagonal(4.27, 7.59),
+        ["Li", "Li", "P"],
+        [[0, 0, 0.25], [1 / 3, 2 / 3, 0.583], [1 / 3, 2 / 3, 0.25]],
+    )
+    framework = prepare_bvse_framework(_decorated(li3p, {"Li": 1, "P": -3}))
+    assert missing_bvse_parameters(framework.atoms) == ["P3-"]
+    with pytest.raises(BVSEError, match=r"no softBV parameters for Li\+ with the anion\(s\) P3-"):
+        bvse_barriers(framework)

@@ -296,6 +296,29 @@ def _wait_within_limits(proc: Any, conn: Any, settings: BVSESettings, start: flo
             return
 
 
+def missing_bvse_parameters(framework_atoms: Atoms) -> list[str]:
+    """Return framework anions (e.g. ``P3-``) that bvlain has no Li+ parameters for.
+
+    bvlain's softBV table pairs the mobile Li+ with each anion species and charge;
+    bvlain itself only prints "Oops" and raises a bare ``KeyError`` (an atomic number)
+    for a missing pair, so the BVSE tier checks first and reports which one is missing.
+    """
+    import pickle
+
+    from ase.data import chemical_symbols
+    from bvlain import Lain  # deferred: bvlain is slow to import
+
+    with open(Lain(verbose=False).cation_file, "rb") as handle:
+        li_pairs = pickle.load(handle)[3][1]  # mobile ion Li (Z = 3), charge +1
+    missing = set()
+    for number, charge in zip(
+        framework_atoms.numbers, framework_atoms.get_array("oxi_states"), strict=True
+    ):
+        if charge < 0 and charge not in li_pairs.get(int(number), {}):
+            missing.add(f"{chemical_symbols[int(number)]}{abs(int(charge))}-")
+    return sorted(missing)
+
+
 def bvse_barriers(
     framework: BVSEFramework, settings: BVSESettings | None = None, isolate: bool = True
 ) -> BVSEResult:
@@ -322,6 +345,12 @@ def bvse_barriers(
         bond-valence parameters for an oxidation state).
     """
     settings = settings or BVSESettings()
+    missing = missing_bvse_parameters(framework.atoms)
+    if missing:
+        raise BVSEError(
+            f"bvlain has no softBV parameters for Li+ with the anion(s) {', '.join(missing)} "
+            "(e.g. phosphides, hydrides): BVSE cannot rank this framework"
+        )
     abc = tuple(framework.atoms.cell.cellpar()[:3])
     estimate = estimated_memory_gb(abc, settings)  # type: ignore[arg-type]
     if estimate > settings.memory_limit_gb:

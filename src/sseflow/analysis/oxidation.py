@@ -5,7 +5,8 @@ many minutes on a disordered cell, and ``Composition.oxi_state_guesses`` needs i
 amounts, so fractional (disordered) compositions must first be rounded, which breaks
 their charge balance. Here each element gets one oxidation state chosen from its
 ICSD-observed states so that the *fractional* composition balances within a tolerance,
-ranked by pymatgen's own ICSD occurrence statistics. Only when no single state per
+ranked by pymatgen's own ICSD occurrence statistics, with no cation more electronegative
+than an anion. Only when no single state per
 element balances (mixed valence, e.g. Fe3O4) do we fall back to pymatgen's guesser on a
 small integer formula, which returns element-averaged (possibly non-integer) states.
 """
@@ -36,6 +37,17 @@ def _allowed_states(element: Element) -> tuple[int, ...]:
     states = element.icsd_oxidation_states or element.common_oxidation_states
     states = states or element.oxidation_states
     return tuple(sorted(set(states))) or (0,)
+
+
+def _ionic_order(electronegativity: list[float], states: tuple[int, ...]) -> bool:
+    """Return False when a cation is more electronegative than an anion (Pauling scale).
+
+    Without this, a composition that balances only with rare ICSD states can be
+    "balanced" by absurd pairs such as Br5+ with P2- (OBELiX entry dlj).
+    """
+    cations = [x for x, ox in zip(electronegativity, states, strict=True) if ox > 0]
+    anions = [x for x, ox in zip(electronegativity, states, strict=True) if ox < 0]
+    return not (cations and anions and max(cations) > min(anions))
 
 
 def _pymatgen_fallback(comp: Composition, max_atoms: int) -> dict[str, float] | None:
@@ -96,7 +108,10 @@ def guess_oxidation_states(
     amounts = [comp[el] for el in elements]
     occurrence = _occurrence()
     best: tuple[float, float, tuple[int, ...]] | None = None
+    electronegativity = [el.X for el in elements]
     for combo in itertools.product(*options):
+        if not _ionic_order(electronegativity, combo):
+            continue
         positive = sum(a * ox for a, ox in zip(amounts, combo, strict=True) if ox > 0)
         charge = sum(a * ox for a, ox in zip(amounts, combo, strict=True))
         if positive <= 0 or abs(charge) > tolerance * positive:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from sseflow.cli import candidates, cluster, screen, train  # noqa: F401  (commands register on import)
+# these modules register their commands on import
+from sseflow.cli import (  # noqa: F401
+    candidates,
+    cluster,
+    index,
+    report,
+    screen,
+    submit,
+    train,
+)
 from sseflow.cli.app import app
 
 cluster.register(app)
 train.register(app)
+index.register(app)
+report.register(app)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ DataDirOption = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        help="Folder of the embedded store [env: SSEFLOW_DATA_DIR; default ./sseflow-data].",
+        help="Folder of the embedded store (env SSEFLOW_DATA_DIR; default ./sseflow-data).",
         show_default=False,
     ),
 ]
@@ -37,7 +37,7 @@ DbUriOption = Annotated[
     str | None,
     typer.Option(
         "--db-uri",
-        help="MongoDB URI; overrides --data-dir [env: SSEFLOW_DB_URI].",
+        help="MongoDB URI; overrides --data-dir (env SSEFLOW_DB_URI).",
         show_default=False,
     ),
 ]

@@ -1,15 +1,89 @@
-"""``sseflow candidates`` and ``sseflow show``: query candidate records."""
+"""``sseflow candidates`` and ``sseflow show``: query candidate records (read-only)."""
 
 from __future__ import annotations
 
+import csv
 import json
-from typing import Annotated
+import sys
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
 
 import typer
 
 from sseflow.cli._store import open_candidates
-from sseflow.cli.app import DataDirOption, DbUriOption, app, console, fail, id_table
-from sseflow.store.queries import candidate_query
+from sseflow.cli.app import (
+    EXIT_USAGE,
+    DataDirOption,
+    DbUriOption,
+    app,
+    console,
+    err_console,
+    fail,
+    id_table,
+)
+from sseflow.store.fields import (
+    DEFAULT_NEB_TIER,
+    FieldNameError,
+    bvse_path,
+    field_label,
+    field_path,
+    neb_path,
+    record_value,
+)
+from sseflow.store.queries import QueryError, candidate_query, inclusion_projection, parse_where
+
+P_SI_PATH = field_path("p_si")
+NEB_PATHS = (neb_path("neb_mlip"), neb_path("neb_dft"))
+
+
+class OutputFormat(StrEnum):
+    """How ``sseflow candidates`` prints records."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def default_columns(ea_path: str, neb: str) -> list[str]:
+    """Return the default columns: identity, status, BVSE barrier, P_SI, NEB barriers."""
+    nebs = list(dict.fromkeys([neb, *NEB_PATHS]))
+    return ["candidate_id", "formula", "status", "last_tier", ea_path, P_SI_PATH, *nebs, "reason"]
+
+
+def format_cell(value: Any, path: str = "") -> str:
+    """Return a value as table text (floats to 3 decimals, None as '-')."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, list):
+        return ", ".join(format_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    text = str(value)
+    return text[:70] if path == "reason" else text
+
+
+def csv_cell(value: Any) -> str:
+    """Return a value as CSV text (full precision, empty for None)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ";".join(csv_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _fields(fields: str | None, dimension: str, neb_tier: str) -> list[str] | None:
+    if not fields:
+        return None
+    return [field_path(name, dimension, neb_tier) for name in fields.split(",") if name.strip()]
 
 
 @app.command()
@@ -25,49 +99,128 @@ def candidates(
     element: Annotated[
         list[str] | None, typer.Option("--element", "-e", help="Must contain (repeatable).")
     ] = None,
+    exclude_element: Annotated[
+        list[str] | None,
+        typer.Option("--exclude-element", "-x", help="Must not contain (repeatable)."),
+    ] = None,
+    min_p_si: Annotated[float | None, typer.Option(help="Lowest AtomSets P_SI.")] = None,
+    max_p_si: Annotated[float | None, typer.Option(help="Highest AtomSets P_SI.")] = None,
     min_ea: Annotated[float | None, typer.Option(help="Lowest BVSE barrier, eV.")] = None,
     max_ea: Annotated[float | None, typer.Option(help="Highest BVSE barrier, eV.")] = None,
-    dimension: Annotated[str, typer.Option(help="Barrier used by --min/max-ea.")] = "1D",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    dimension: Annotated[
+        str, typer.Option(help="BVSE barrier of --min/max-ea and the 'ea' field: 1D, 2D, 3D.")
+    ] = "1D",
+    min_neb: Annotated[float | None, typer.Option(help="Lowest NEB barrier, eV.")] = None,
+    max_neb: Annotated[float | None, typer.Option(help="Highest NEB barrier, eV.")] = None,
+    neb_tier: Annotated[
+        str, typer.Option(help="NEB tier of --min/max-neb and the 'neb' field.")
+    ] = DEFAULT_NEB_TIER,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            "-w",
+            help="FIELD<op>VALUE, op one of <= >= < > = != (repeatable), e.g. "
+            "'tiers.bvse.wall_time_s<60' or 'p_si>=0.5'.",
+        ),
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="Sort field: ea, p_si, neb, formula, id, updated, status, tier or a dotted "
+            "path. Records without a value come last.",
+        ),
+    ] = "ea",
+    desc: Annotated[bool, typer.Option("--desc", help="Sort largest first.")] = False,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        OutputFormat.TABLE
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    fields: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated columns (aliases or dotted paths), e.g. id,ea,p_si."),
+    ] = None,
+    structure: Annotated[
+        bool, typer.Option(help="Include the structure (JSON without --fields).")
+    ] = False,
     limit: Annotated[int, typer.Option(help="At most this many (0 = all).")] = 0,
 ) -> None:
-    """List candidate records matching the filters, lowest BVSE barrier first."""
-    if dimension not in ("1D", "2D", "3D"):
-        fail("--dimension must be 1D, 2D or 3D")
-    ea_field = f"tiers.bvse.ea_{dimension.lower()}_ev"
-    ranges = {ea_field: (min_ea, max_ea)} if (min_ea is not None or max_ea is not None) else {}
-    query = candidate_query(tier, status, formula, element, ranges)
+    """List candidate records matching all filters, sorted by the database.
+
+    JSON output is one record per line (JSON Lines); CSV has a header row of record paths.
+    Never writes to the database.
+    """
+    output = OutputFormat.JSON if as_json else output
+    dimension = dimension.upper()
+    try:
+        ea_path = bvse_path(dimension)
+        neb = neb_path(neb_tier)
+        ranges = {
+            path: (low, high)
+            for path, low, high in (
+                (ea_path, min_ea, max_ea),
+                (P_SI_PATH, min_p_si, max_p_si),
+                (neb, min_neb, max_neb),
+            )
+            if low is not None or high is not None
+        }
+        conditions = [parse_where(w, dimension, neb_tier) for w in where or ()]
+        query = candidate_query(tier, status, formula, element, ranges, exclude_element, conditions)
+        sort_path = field_path(sort, dimension, neb_tier)
+        columns = _fields(fields, dimension, neb_tier)
+    except (QueryError, FieldNameError) as exc:
+        fail(str(exc), EXIT_USAGE)
+    if limit < 0:
+        fail("--limit must be >= 0", EXIT_USAGE)
+
+    if output is OutputFormat.JSON and columns is None:
+        projection = None if structure else {"structure": 0}
+    else:
+        columns = columns or default_columns(ea_path, neb)
+        projection = inclusion_projection([*columns, sort_path])
     repo = open_candidates(data_dir, db_uri)
-    records = list(repo.find(query, limit=limit, projection={"structure": 0}))
-    records.sort(
-        key=lambda r: (_ea(r, ea_field) is None, _ea(r, ea_field) or 0.0, r["candidate_id"])
-    )
-    if as_json:
-        for rec in records:
-            typer.echo(json.dumps(rec, default=str))
-        return
-    table = id_table(
-        "candidate_id", "formula", "status", "last tier", f"E_{dimension} (eV)", "reason"
-    )
-    for rec in records:
-        ea = _ea(rec, ea_field)
-        table.add_row(
-            rec["candidate_id"],
-            rec.get("formula") or "-",
-            rec.get("status", "?"),
-            rec.get("last_tier") or "-",
-            "-" if ea is None else f"{ea:.3f}",
-            (rec.get("reason") or "")[:70],
+    try:
+        records = list(repo.find_sorted(query, sort_path, desc, limit, projection))
+        total = repo.count(query) if limit and len(records) == limit else len(records)
+    except Exception as exc:  # a query the backend refuses (bad operator value, ...)
+        fail(f"query failed: {type(exc).__name__}: {exc}")
+
+    if output is OutputFormat.JSON:
+        for record in records:
+            typer.echo(json.dumps(record, default=str))
+    elif output is OutputFormat.CSV:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        for record in records:
+            writer.writerow([csv_cell(record_value(record, c)) for c in columns])
+    else:
+        _print_table(records, columns, sort_path, explicit=fields is not None)
+        shown = f"{len(records)} of {total}" if total > len(records) else str(total)
+        console.print(f"{shown} candidate(s)")
+    no_neb_yet = not records and neb in ranges and neb_tier == DEFAULT_NEB_TIER
+    if no_neb_yet and repo.count({f"tiers.{neb_tier}": {"$exists": True}}) == 0:
+        err_console.print(
+            f"no record has a {neb_tier} barrier yet; --neb-tier neb_mlip filters on "
+            "the CHGNet pre-tier"
         )
+
+
+def _print_table(
+    records: list[dict[str, Any]], columns: list[str], sort_path: str, explicit: bool
+) -> None:
+    if not explicit:  # optional columns only when some record has a value
+        optional = {P_SI_PATH, *NEB_PATHS}
+        columns = [
+            c
+            for c in columns
+            if c not in optional or any(record_value(r, c) is not None for r in records)
+        ]
+        if sort_path not in columns:
+            columns.insert(-1, sort_path)
+    table = id_table(*(field_label(c) for c in columns))
+    for record in records:
+        table.add_row(*(format_cell(record_value(record, c), c) for c in columns))
     console.print(table)
-    console.print(f"{len(records)} candidate(s)")
-
-
-def _ea(record: dict, path: str) -> float | None:
-    value: object = record
-    for key in path.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    return value if isinstance(value, int | float) else None
 
 
 @app.command()

@@ -278,13 +278,10 @@ def cluster_command(
             out = plot_w_sigma_curves([curve], plots / "w_sigma.png")
             console.print(f"W_sigma curve written to {out}")
     if store:
-        from sseflow.store import candidate_repository, get_job_store
+        from sseflow.cli._store import open_store
+        from sseflow.store import candidate_repository
 
-        try:
-            job_store = get_job_store(data_dir=data_dir, uri=db_uri)
-            job_store.connect()
-        except Exception as exc:
-            _fail(f"cannot open the store: {type(exc).__name__}: {exc}")
+        job_store = open_store(data_dir, db_uri, write=True)
         n = store_clustering_documents(candidate_repository(job_store), candidates, docs)
         console.print(f"{n} candidate record(s) updated (tiers.soap_clustering)")
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import logging
 import warnings
-from pathlib import Path
-from typing import Annotated
 
-import typer
 from jobflow import run_locally
 
-from sseflow.analysis.ingest import IngestSettings
+from sseflow.cli._funnel import (
+    ConfigOption,
+    DimensionOption,
+    MaxAtomsOption,
+    MaxEaOption,
+    MemoryLimitOption,
+    OccupancyOption,
+    PathsArgument,
+    ResolutionOption,
+    TimeLimitOption,
+    check_paths,
+    funnel_from_options,
+)
 from sseflow.cli._store import open_store
 from sseflow.cli.app import DataDirOption, DbUriOption, app, console, fail, id_table
-from sseflow.flows.config import FunnelConfigError, load_funnel
-from sseflow.flows.funnel import ScreeningFunnelMaker, Stage
-from sseflow.flows.gates import bvse_gate
-from sseflow.makers.bvse import BVSEMaker
 from sseflow.store import candidate_repository
 
 
@@ -50,21 +55,17 @@ def _run_with_progress(flow: object, store: object) -> dict:
 
 @app.command()
 def screen(
-    paths: Annotated[list[Path], typer.Argument(help="CIF/POSCAR/JSON files or folders.")],
+    paths: PathsArgument,
     data_dir: DataDirOption = None,
     db_uri: DbUriOption = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Funnel YAML (see config/funnel.yaml).")
-    ] = None,
-    max_ea: Annotated[float, typer.Option(help="BVSE gate: highest barrier, eV.")] = 0.6,
-    dimension: Annotated[str, typer.Option(help="BVSE gate dimension: 1D, 2D or 3D.")] = "1D",
-    occupancy_mode: Annotated[
-        str, typer.Option(help="Partial framework sites: weighted or majority.")
-    ] = "weighted",
-    resolution: Annotated[float, typer.Option(help="BVSE grid spacing, A.")] = 0.2,
-    time_limit: Annotated[float, typer.Option(help="BVSE time limit per structure, s.")] = 600,
-    memory_limit: Annotated[float, typer.Option(help="BVSE memory cap per structure, GB.")] = 8,
-    max_atoms: Annotated[int, typer.Option(help="Reject inputs with more sites.")] = 1000,
+    config: ConfigOption = None,
+    max_ea: MaxEaOption = 0.6,
+    dimension: DimensionOption = "1D",
+    occupancy_mode: OccupancyOption = "weighted",
+    resolution: ResolutionOption = 0.2,
+    time_limit: TimeLimitOption = 600,
+    memory_limit: MemoryLimitOption = 8,
+    max_atoms: MaxAtomsOption = 1000,
 ) -> None:
     """Run the screening funnel on PATHS and store one record per structure.
 
@@ -72,28 +73,10 @@ def screen(
     not errors); 1 when no input was found, the store cannot be opened, the funnel
     configuration is invalid or the funnel itself crashed.
     """
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        fail(f"no such file or folder: {', '.join(missing)}")
-    if config is not None:
-        try:
-            funnel = load_funnel(config)
-        except FunnelConfigError as exc:
-            fail(str(exc))
-    else:
-        if dimension not in ("1D", "2D", "3D") or occupancy_mode not in ("weighted", "majority"):
-            fail("--dimension must be 1D/2D/3D and --occupancy-mode weighted/majority")
-        bvse = BVSEMaker(
-            dimension=dimension,  # type: ignore[arg-type]
-            occupancy_mode=occupancy_mode,  # type: ignore[arg-type]
-            resolution_angstrom=resolution,
-            time_limit_s=time_limit,
-            memory_limit_gb=memory_limit,
-        )
-        funnel = ScreeningFunnelMaker(
-            stages=[Stage(makers=[bvse], gate=bvse_gate(max_ea, dimension))],  # type: ignore[arg-type]
-            ingest_settings=IngestSettings(max_atoms=max_atoms),
-        )
+    check_paths(paths)
+    funnel = funnel_from_options(
+        config, max_ea, dimension, occupancy_mode, resolution, time_limit, memory_limit, max_atoms
+    )
     store = open_store(data_dir, db_uri)
     flow = funnel.make(list(paths))
     console.print(

@@ -277,7 +277,10 @@ def gate_stage(
         next_stage = run_stage(survivors, stages, index + 1)
         next_stage.name = f"stage {index + 1}"
         return Response(output=summary, addition=next_stage)
-    return Response(output=summary, stop_children=True)
+    # Only an emptied funnel stops what follows it (jobs a user attached to the funnel's
+    # output); under FireWorks stop_children defuses them, so a funnel that kept some
+    # candidates to the end finishes COMPLETED, one that lost all ends DEFUSED.
+    return Response(output=summary, stop_children=not survivors)
 
 
 @dataclass

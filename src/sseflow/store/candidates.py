@@ -4,31 +4,31 @@ Writes use partial ``$set`` updates on the raw collection rather than maggma's
 whole-document ``Store.update``: different tiers (and different workers) update different
 parts of the same record, and a whole-document replace would lose a concurrent write.
 The collection is a pymongo collection on MongoDB or a montydb collection on the embedded
-store; only operations both support are used here (no aggregation, no unique indexes).
+store; only operations both support are used here (no aggregation; indexes only where
+the backend has them, see :mod:`sseflow.store.indexes`).
+
+In read-only mode (``SSEFLOW_READ_ONLY=1`` or ``read_only=True``) every write raises
+:class:`~sseflow.store.readonly.ReadOnlyStoreError`, including writes through
+:attr:`CandidateRepository.collection`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from jobflow import JobStore
 from maggma.core import Store
+from pymongo.errors import DuplicateKeyError
 
 from sseflow import __version__
 from sseflow.provenance import utc_now
 from sseflow.schemas.candidate import Candidate, SourceInfo
 from sseflow.schemas.tier import TierDocument, TierStatus
+from sseflow.settings import get_settings
+from sseflow.store.indexes import IndexResult, ensure_indexes
 from sseflow.store.jobstore import CANDIDATES_STORE
-
-#: Fields that queries filter or sort on; indexed where the backend supports it.
-INDEXED_FIELDS = (
-    "candidate_id",
-    "formula",
-    "elements",
-    "status",
-    "last_tier",
-)
+from sseflow.store.readonly import ReadOnlyCollection, ReadOnlyStoreError, read_only_message
 
 
 def identity_fields(candidate: Candidate) -> dict[str, Any]:
@@ -47,34 +47,58 @@ def identity_fields(candidate: Candidate) -> dict[str, Any]:
 
 
 class CandidateRepository:
-    """Candidate records in a maggma store (connected on first use)."""
+    """Candidate records in a maggma store (connected on first use).
 
-    def __init__(self, store: Store):
+    Parameters
+    ----------
+    store
+        The ``candidates`` maggma store.
+    read_only
+        Refuse every write. Default: the ``SSEFLOW_READ_ONLY`` setting.
+    """
+
+    def __init__(self, store: Store, read_only: bool | None = None):
         self.store = store
+        self.read_only = get_settings().read_only if read_only is None else read_only
 
     @property
     def collection(self) -> Any:
-        """Return the raw (pymongo or montydb) collection, connecting if needed."""
+        """Return the raw (pymongo or montydb) collection, connecting if needed.
+
+        In read-only mode the collection is wrapped so that write methods raise
+        :class:`ReadOnlyStoreError`.
+        """
         try:
-            return self.store._collection
+            collection = self.store._collection
         except Exception:
             self.store.connect()
-            return self.store._collection
+            collection = self.store._collection
+        return ReadOnlyCollection(collection) if self.read_only else collection
 
-    def ensure_indexes(self, extra_fields: tuple[str, ...] = ()) -> list[str]:
-        """Create indexes on queried fields; return those created.
+    def _check_writable(self, action: str) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(read_only_message(action))
 
-        montydb (embedded) supports few index types; a backend that refuses an index
-        is skipped silently, queries still work without it.
+    def _update_one(self, query: dict[str, Any], update: dict[str, Any]) -> None:
+        """Upsert one record; retry once when a concurrent upsert inserted it first."""
+        try:
+            self.collection.update_one(query, update, upsert=True)
+        except DuplicateKeyError:  # another worker created the record in between
+            self.collection.update_one(query, update, upsert=True)
+
+    def ensure_indexes(self, extra_fields: Iterable[str] = ()) -> IndexResult:
+        """Create indexes on the fields queries use (see :mod:`sseflow.store.indexes`).
+
+        Never fails on a backend without indexes (montydb): skipped indexes are logged
+        and listed in the result.
+
+        Raises
+        ------
+        ReadOnlyStoreError
+            In read-only mode.
         """
-        made = []
-        for field in (*INDEXED_FIELDS, *extra_fields):
-            try:
-                self.collection.create_index(field)
-                made.append(field)
-            except Exception:
-                continue
-        return made
+        self._check_writable("create indexes")
+        return ensure_indexes(self.collection, extra_fields)
 
     def upsert_candidate(
         self,
@@ -90,7 +114,8 @@ class CandidateRepository:
         }
         if source is not None:
             update["$addToSet"] = {"sources": source.model_dump()}
-        self.collection.update_one({"candidate_id": candidate_id}, update, upsert=True)
+        self._check_writable(f"write candidate {candidate_id}")
+        self._update_one({"candidate_id": candidate_id}, update)
 
     def set_tier(self, doc: TierDocument | Mapping[str, Any]) -> None:
         """Store a tier's document under ``tiers.<tier>`` and update the overall status."""
@@ -104,9 +129,8 @@ class CandidateRepository:
             "reason": data.get("reason"),
             "updated_at": utc_now(),
         }
-        self.collection.update_one(
-            {"candidate_id": data["candidate_id"]}, {"$set": update}, upsert=True
-        )
+        self._check_writable(f"write tier {tier} of {data['candidate_id']}")
+        self._update_one({"candidate_id": data["candidate_id"]}, {"$set": update})
 
     def get(self, candidate_id: str) -> dict[str, Any] | None:
         """Return one record (without Mongo's ``_id``), or None."""
@@ -135,13 +159,64 @@ class CandidateRepository:
             doc.pop("_id", None)
             yield doc
 
+    def find_sorted(
+        self,
+        query: Mapping[str, Any] | None,
+        sort_path: str,
+        descending: bool = False,
+        limit: int = 0,
+        projection: Mapping[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield records sorted by ``sort_path`` in the database, missing values last.
+
+        MongoDB sorts missing and null values before all numbers; here records that
+        have a value come first (ascending or descending, ties by ``candidate_id``),
+        then those without one (by ``candidate_id``). Two queries, both sorted by the
+        database, so it works on MongoDB and montydb alike.
+
+        Parameters
+        ----------
+        query
+            Mongo filter.
+        sort_path
+            Dotted record path to sort on.
+        descending
+            Largest first.
+        limit
+            At most this many records (0 = all).
+        projection
+            Mongo projection (``_id`` is always dropped).
+        """
+        base = dict(query or {})
+        direction = -1 if descending else 1
+        sort = [(sort_path, direction)]
+        if sort_path != "candidate_id":
+            sort.append(("candidate_id", 1))
+        with_value = {"$and": [base, {sort_path: {"$ne": None}}]}
+        n = 0
+        for record in self.find(with_value, sort=sort, limit=limit, projection=projection):
+            n += 1
+            yield record
+        if limit and n >= limit:
+            return
+        without = {"$and": [base, {sort_path: None}]}
+        rest = limit - n if limit else 0
+        yield from self.find(without, sort=[("candidate_id", 1)], limit=rest, projection=projection)
+
     def count(self, query: Mapping[str, Any] | None = None) -> int:
         """Return the number of records matching ``query``."""
         return int(self.collection.count_documents(dict(query or {})))
 
 
-def candidate_repository(job_store: JobStore) -> CandidateRepository:
+def candidate_repository(job_store: JobStore, read_only: bool | None = None) -> CandidateRepository:
     """Return the candidate repository of a JobStore built by :func:`get_job_store`.
+
+    Parameters
+    ----------
+    job_store
+        JobStore with a ``candidates`` additional store.
+    read_only
+        Refuse writes. Default: the ``SSEFLOW_READ_ONLY`` setting.
 
     Raises
     ------
@@ -156,4 +231,4 @@ def candidate_repository(job_store: JobStore) -> CandidateRepository:
             "sseflow.store.get_job_store() or add additional_stores.candidates "
             "to your jobflow config."
         ) from exc
-    return CandidateRepository(store)
+    return CandidateRepository(store, read_only=read_only)

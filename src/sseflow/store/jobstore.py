@@ -1,7 +1,7 @@
 """Build the jobflow :class:`~jobflow.JobStore` used by every sseflow run.
 
 The same code serves the embedded default (maggma ``MontyStore``: montydb on disk, no
-server) and a MongoDB server (maggma ``MongoURIStore`` given a ``mongodb://`` URI).
+server) and a MongoDB server (maggma ``MongoStore`` given a ``mongodb://`` URI).
 Besides jobflow's ``outputs`` collection the store carries two additional stores:
 
 ``candidates``
@@ -12,24 +12,26 @@ Besides jobflow's ``outputs`` collection the store carries two additional stores
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from jobflow import JobStore
 from maggma.core import Store
-from maggma.stores import MongoURIStore, MontyStore
+from maggma.stores import MongoStore, MontyStore
 
 from sseflow.settings import get_settings
 
 CANDIDATES_STORE = "candidates"
 DATA_STORE = "data"
+_USERINFO = re.compile(r"(?<=://)[^@/\s]+@")
 
 
 def _collection_store(
     collection: str, data_dir: Path | None, uri: str | None, db_name: str, **kwargs: Any
 ) -> Store:
     if uri:
-        return MongoURIStore(uri=uri, collection_name=collection, database=db_name, **kwargs)
+        return MongoStore.from_uri(uri, collection_name=collection, database=db_name, **kwargs)
     assert data_dir is not None
     return MontyStore(
         collection_name=collection,
@@ -59,7 +61,9 @@ def get_job_store(
     db_name
         Database name. Default: ``SSEFLOW_DB_NAME`` or ``sseflow``.
     mongo_client_kwargs
-        Extra keyword arguments for ``pymongo.MongoClient`` (TLS, auth source, ...).
+        Keyword arguments for ``pymongo.MongoClient`` (TLS, auth source, ...); they
+        override those of the ``SSEFLOW_DB_*`` settings
+        (:meth:`~sseflow.settings.SseflowSettings.mongo_client_kwargs`).
 
     Returns
     -------
@@ -72,8 +76,9 @@ def get_job_store(
     folder: Path | None = None
     extra: dict[str, Any] = {}
     if uri:
-        if mongo_client_kwargs:
-            extra["mongoclient_kwargs"] = mongo_client_kwargs
+        client_kwargs = {**settings.mongo_client_kwargs(), **(mongo_client_kwargs or {})}
+        if client_kwargs:
+            extra["mongoclient_kwargs"] = client_kwargs
     else:
         folder = Path(data_dir if data_dir is not None else settings.data_dir).resolve()
         folder.mkdir(parents=True, exist_ok=True)
@@ -85,3 +90,16 @@ def get_job_store(
         docs_store=make("outputs"),
         additional_stores={CANDIDATES_STORE: make(CANDIDATES_STORE), DATA_STORE: make(DATA_STORE)},
     )
+
+
+def redact_uri(text: str) -> str:
+    """Return ``text`` with the user and password of any URI in it replaced by ``***``.
+
+    Used on URIs and on error messages that may quote one.
+
+    Examples
+    --------
+    >>> redact_uri("mongodb://ann:secret@db.example.org:27017/sseflow")
+    'mongodb://***@db.example.org:27017/sseflow'
+    """
+    return _USERINFO.sub("***@", text)

@@ -1,0 +1,70 @@
+"""Funnel options shared by ``sseflow screen`` and ``sseflow submit``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sseflow.analysis.ingest import IngestSettings
+from sseflow.cli.app import fail
+from sseflow.flows.config import FunnelConfigError, load_funnel
+from sseflow.flows.funnel import ScreeningFunnelMaker, Stage
+from sseflow.flows.gates import bvse_gate
+from sseflow.makers.bvse import BVSEMaker
+
+PathsArgument = Annotated[list[Path], typer.Argument(help="CIF/POSCAR/JSON files or folders.")]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Funnel YAML (see config/funnel.yaml).")
+]
+MaxEaOption = Annotated[float, typer.Option(help="BVSE gate: highest barrier, eV.")]
+DimensionOption = Annotated[str, typer.Option(help="BVSE gate dimension: 1D, 2D or 3D.")]
+OccupancyOption = Annotated[
+    str, typer.Option(help="Partial framework sites: weighted or majority.")
+]
+ResolutionOption = Annotated[float, typer.Option(help="BVSE grid spacing, A.")]
+TimeLimitOption = Annotated[float, typer.Option(help="BVSE time limit per structure, s.")]
+MemoryLimitOption = Annotated[float, typer.Option(help="BVSE memory cap per structure, GB.")]
+MaxAtomsOption = Annotated[int, typer.Option(help="Reject inputs with more sites.")]
+
+
+def check_paths(paths: list[Path]) -> None:
+    """Exit with code 1 unless every path exists."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+
+
+def funnel_from_options(
+    config: Path | None,
+    max_ea: float,
+    dimension: str,
+    occupancy_mode: str,
+    resolution: float,
+    time_limit: float,
+    memory_limit: float,
+    max_atoms: int,
+) -> ScreeningFunnelMaker:
+    """Return the funnel of a YAML file, or the BVSE funnel of the command-line options.
+
+    Exits with code 1 on an invalid configuration.
+    """
+    if config is not None:
+        try:
+            return load_funnel(config)
+        except FunnelConfigError as exc:
+            fail(str(exc))
+    if dimension not in ("1D", "2D", "3D") or occupancy_mode not in ("weighted", "majority"):
+        fail("--dimension must be 1D/2D/3D and --occupancy-mode weighted/majority")
+    bvse = BVSEMaker(
+        dimension=dimension,  # type: ignore[arg-type]
+        occupancy_mode=occupancy_mode,  # type: ignore[arg-type]
+        resolution_angstrom=resolution,
+        time_limit_s=time_limit,
+        memory_limit_gb=memory_limit,
+    )
+    return ScreeningFunnelMaker(
+        stages=[Stage(makers=[bvse], gate=bvse_gate(max_ea, dimension))],  # type: ignore[arg-type]
+        ingest_settings=IngestSettings(max_atoms=max_atoms),
+    )

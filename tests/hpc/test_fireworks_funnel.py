@@ -1,0 +1,203 @@
+"""The funnel through FireWorks against a real MongoDB-protocol server (secantusdb).
+
+Two concurrent ``rlaunch rapidfire`` workers must run every Firework exactly once and
+fill the same candidate records a local run does; a worker killed mid-job must leave
+nothing lost or duplicated after ``detect_lostruns --rerun`` and a second pass.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pymongo
+import pytest
+from typer.testing import CliRunner
+
+from sseflow.cli import app
+from tests.conftest import EXAMPLES
+from tests.hpc.conftest import FireWorksSite
+
+pytestmark = pytest.mark.slow
+
+SLOW_ONE = "Li6PS5Cl"  # ~6 s of BVSE: the job killed mid-run
+INPUTS = [
+    "Li2O_antifluorite.cif",
+    "Li2S_antifluorite.cif",
+    "Li3N_alpha.cif",
+    "obelix_122.cif",  # Li6PS5Cl argyrodite, disordered
+]
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in INPUTS:
+        shutil.copy(EXAMPLES / name, folder / name)
+    (folder / "broken.cif").write_text("data_broken\n_cell_length_a 5.0\nnot a cif at all\n")
+    return sorted(folder.iterdir())
+
+
+def submit(site: FireWorksSite, paths: list[Path]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "sseflow", "submit", "-l", str(site.launchpad_file)]
+        + [str(p) for p in paths],
+        env=site.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+def wait_all(workers: list[subprocess.Popen], site: FireWorksSite, timeout: float = 600) -> None:
+    for i, worker in enumerate(workers):
+        try:
+            worker.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            pytest.fail(f"worker {i} did not finish")
+
+
+def results_db(site: FireWorksSite) -> pymongo.database.Database:
+    return pymongo.MongoClient(site.host, site.port)[site.results_db]
+
+
+def fireworks(site: FireWorksSite) -> list[dict]:
+    return list(site.launchpad().fireworks.find({}, {"spec": 0}))
+
+
+def assert_records_complete(site: FireWorksSite, n_accepted: int) -> list[dict]:
+    records = list(results_db(site).candidates.find({}, {"_id": 0, "structure": 0}))
+    ids = Counter(r["candidate_id"] for r in records)
+    assert all(n == 1 for n in ids.values()), f"duplicated records: {ids}"
+    rejected = [r for r in records if r["last_tier"] == "ingest"]
+    assert len(rejected) == 1 and rejected[0]["status"] == "rejected"
+    assert "broken.cif" in rejected[0]["sources"][0]["path"]
+    screened = [r for r in records if "bvse" in r["tiers"]]
+    assert len(screened) == n_accepted
+    for rec in screened:
+        bvse = rec["tiers"]["bvse"]
+        assert bvse["status"] in ("passed", "rejected"), bvse
+        assert 0.0 < bvse["ea_1d_ev"] < 2.0
+        assert bvse["job_uuid"] and bvse["host"] and bvse["wall_time_s"] > 0
+        assert bvse["software"]["sseflow"] and bvse["settings_hash"]
+        assert rec["tiers"]["ingest"]["status"] == "passed"
+    outputs = Counter(
+        (d["uuid"], d["index"]) for d in results_db(site).outputs.find({}, {"uuid": 1, "index": 1})
+    )
+    assert all(n == 1 for n in outputs.values()), "a job output was stored twice"
+    return records
+
+
+def test_two_workers_run_every_firework_once(
+    fireworks_site: FireWorksSite, inputs: list[Path], tmp_path: Path
+) -> None:
+    out = submit(fireworks_site, inputs)
+    assert "Firework(s)" in out and "password" not in out
+    workers = [fireworks_site.start_worker("worker_a"), fireworks_site.start_worker("worker_b")]
+    wait_all(workers, fireworks_site)
+
+    fws = fireworks(fireworks_site)
+    assert {fw["state"] for fw in fws} == {"COMPLETED"}, [(f["name"], f["state"]) for f in fws]
+    launchpad = fireworks_site.launchpad()
+    (workflow,) = launchpad.workflows.find()
+    assert workflow["state"] == "COMPLETED"
+    launches = list(launchpad.launches.find())
+    per_fw = Counter(launch["fw_id"] for launch in launches)
+    assert sorted(per_fw) == sorted(fw["fw_id"] for fw in fws)
+    assert set(per_fw.values()) == {1}, f"a Firework ran more than once: {per_fw}"
+    by_worker = Counter(Path(launch["launch_dir"]).parent.name for launch in launches)
+    assert set(by_worker) <= {"worker_a", "worker_b"}
+    bvse_fws = [fw for fw in fws if fw["name"].startswith("bvse ")]
+    assert len(bvse_fws) == len(INPUTS)
+
+    records = assert_records_complete(fireworks_site, n_accepted=len(INPUTS))
+
+    # submitting the same inputs again reuses the finished BVSE results (id + settings hash)
+    submit(fireworks_site, inputs)
+    wait_all([fireworks_site.start_worker("again")], fireworks_site)
+    again = [fw for fw in fireworks(fireworks_site) if fw["fw_id"] not in per_fw]
+    assert again and {fw["state"] for fw in again} == {"COMPLETED"}
+    assert not [fw for fw in again if fw["name"].startswith("bvse ")], "BVSE recomputed"
+    rerun_records = assert_records_complete(fireworks_site, n_accepted=len(INPUTS))
+    for before, after in zip(
+        sorted(records, key=lambda r: r["candidate_id"]),
+        sorted(rerun_records, key=lambda r: r["candidate_id"]),
+        strict=True,
+    ):
+        assert before["tiers"].get("bvse", {}).get("job_uuid") == after["tiers"].get(
+            "bvse", {}
+        ).get("job_uuid")
+
+    # the same input screened locally (embedded store) gives the same records
+    data_dir = tmp_path / "local-store"
+    local = CliRunner().invoke(app, ["screen", *map(str, inputs), "--data-dir", str(data_dir)])
+    assert local.exit_code == 0, local.output
+    listed = CliRunner().invoke(app, ["candidates", "--data-dir", str(data_dir), "--json"])
+    local_records = {r["candidate_id"]: r for r in map(json.loads, listed.output.splitlines())}
+    assert set(local_records) == {r["candidate_id"] for r in records}
+    for rec in records:
+        mine = local_records[rec["candidate_id"]]
+        assert mine["status"] == rec["status"]
+        if "bvse" in rec["tiers"]:
+            assert mine["tiers"]["bvse"]["ea_1d_ev"] == pytest.approx(
+                rec["tiers"]["bvse"]["ea_1d_ev"], abs=1e-6
+            )
+
+
+def test_killed_worker_is_rerun_without_loss_or_duplicates(
+    fireworks_site: FireWorksSite, inputs: list[Path]
+) -> None:
+    submit(fireworks_site, inputs)
+    launchpad = fireworks_site.launchpad()
+    worker = fireworks_site.start_worker("doomed")
+    deadline = time.monotonic() + 300
+    while True:
+        # kill inside the job itself, not while the worker holds the workflow lock
+        # (FireWorks locks a workflow only while it updates it)
+        running = launchpad.fireworks.find_one(
+            {"state": "RUNNING", "name": {"$regex": f"^bvse {SLOW_ONE}"}}
+        )
+        if (
+            running is not None
+            and f"Starting job - bvse {SLOW_ONE}" in fireworks_site.worker_log("doomed")
+            and launchpad.workflows.find_one({"locked": True}) is None
+        ):
+            break
+        assert worker.poll() is None, fireworks_site.worker_log("doomed")
+        assert time.monotonic() < deadline, "the slow BVSE job never started"
+        time.sleep(0.1)
+    fireworks_site.kill(worker)
+    killed_id = running["fw_id"]
+    assert launchpad.get_fw_dict_by_id(killed_id)["state"] == "RUNNING"  # stuck, as on a node crash
+    finished_before = {
+        fw["fw_id"] for fw in launchpad.fireworks.find({"state": "COMPLETED"}, {"fw_id": 1})
+    }
+    assert finished_before, "the worker finished nothing before it was killed"
+
+    time.sleep(2)
+    _, lost_fws, _ = launchpad.detect_lostruns(expiration_secs=1, rerun=True)
+    assert lost_fws == [killed_id]
+
+    workers = [fireworks_site.start_worker("rerun_a"), fireworks_site.start_worker("rerun_b")]
+    wait_all(workers, fireworks_site)
+
+    fws = fireworks(fireworks_site)
+    assert {fw["state"] for fw in fws} == {"COMPLETED"}
+    for fw in fws:
+        launches = list(launchpad.launches.find({"fw_id": fw["fw_id"], "state": "COMPLETED"}))
+        assert len(launches) == 1, f"{fw['name']} completed {len(launches)} times"
+        where = Path(launches[0]["launch_dir"]).parent.name
+        if fw["fw_id"] in finished_before:
+            assert where == "doomed", f"{fw['name']} was recomputed after the kill"
+        else:
+            assert where in ("rerun_a", "rerun_b")
+    assert_records_complete(fireworks_site, n_accepted=len(INPUTS))
