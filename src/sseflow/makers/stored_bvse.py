@@ -59,7 +59,7 @@ def stored_bvse_landscape(
     if job_store is None:
         return StoredLandscape(None, reason="no job store (Maker run outside the funnel)")
     try:
-        record = candidate_repository(job_store).get_tier(candidate_id, bvse_tier)
+        record = candidate_repository(job_store, read_only=True).get_tier(candidate_id, bvse_tier)
     except KeyError:
         return StoredLandscape(None, reason="the job store has no candidate records")
     if not record:
