@@ -10,6 +10,7 @@ Usage::
     PYTHONPATH=src python benchmarks/neb.py --tiers mlip --min-length 10
     PYTHONPATH=src python benchmarks/neb.py --tiers mlip dft --min-length 5.5 \
         --structures Li2S --ecutwfc 25
+    PYTHONPATH=src python benchmarks/neb.py --tiers mlip --structures Li3N --max-hop 3.0
 
 Results are appended as JSON lines to ``--out`` and printed as a markdown table.
 """
@@ -62,6 +63,9 @@ def main() -> None:
     parser.add_argument("--structures", nargs="+", default=["Li2S", "Li2O", "Li3N"])
     parser.add_argument("--min-length", type=float, default=10.0)
     parser.add_argument("--n-images", type=int, default=5)
+    parser.add_argument(
+        "--max-hop", type=float, default=4.0, help="longest Li-Li hop considered (A)"
+    )
     parser.add_argument("--ecutwfc", type=float, default=25.0)
     parser.add_argument("--mpi", default=None, help="e.g. 'mpirun --allow-run-as-root -np 2'")
     parser.add_argument("--work-dir", default="/tmp/sseflow-neb-bench")
@@ -76,6 +80,7 @@ def main() -> None:
             common = {
                 "min_length_angstrom": args.min_length,
                 "n_images": args.n_images,
+                "max_hop_angstrom": args.max_hop,
                 "work_dir": f"{args.work_dir}/{tier}-{args.min_length}",
             }
             if tier == "mlip":
@@ -101,14 +106,20 @@ def main() -> None:
                 "barrier_forward_ev": doc.barrier_forward_ev,
                 "bvse_hop_barrier_ev": doc.bvse_hop_barrier_ev,
                 "hop_length_angstrom": hop.hop["length_angstrom"] if hop else None,
+                "hop_start_end_cart": [hop.hop["start_cart"], hop.hop["end_cart"]] if hop else None,
+                "percolating_hop_labels": doc.percolating_hop_labels,
                 "n_sites_with_vacancy": doc.supercell.get("n_sites_perfect", 1) - 1,
                 "min_image_distance_angstrom": doc.supercell.get("min_image_distance_angstrom"),
                 "n_steps": doc.n_steps,
+                "endpoint_relax_steps": hop.endpoint_relax_steps if hop else None,
+                "timings_s": hop.timings_s if hop else None,
+                "bvse_landscape_source": doc.bvse_landscape_source,
                 "converged": doc.converged,
                 "wall_time_s": round(wall, 1),
                 "settings": {
                     "min_length_angstrom": args.min_length,
                     "n_images": args.n_images,
+                    "max_hop_angstrom": args.max_hop,
                     "ecutwfc_ry": args.ecutwfc if tier == "dft" else None,
                     "kpoints": "Gamma" if tier == "dft" else None,
                     "mpi": args.mpi,

@@ -99,3 +99,50 @@ def test_finished_run_is_not_recomputed(tmp_path, chgnet_factory):
     again = run_neb(ends.initial, ends.final, seed, no_calculator, tmp_path, NEBRunSettings())
     assert again.resumed and again.converged
     assert again.energies_ev == pytest.approx(first.energies_ev)
+
+
+def test_intermediate_minimum_reason():
+    from sseflow.analysis.neb_run import intermediate_minimum
+
+    assert intermediate_minimum([0.0, 0.1, 0.3, 0.1, 0.0], 0.05) is None
+    assert intermediate_minimum([0.0, -0.04, 0.2, 0.0], 0.05) is None  # within tolerance
+    reason = intermediate_minimum([0.0, -0.33, 0.2, -0.1, 0.05], 0.05)
+    assert reason.startswith("intermediate minimum: image 1 lies 0.330 eV below")
+
+
+def test_band_with_intermediate_minimum_stops_before_the_climbing_image(tmp_path):
+    """Lennard-Jones dimer: the moving atom passes closer to its partner than at either
+    endpoint, so the middle of the band is ~0.2 eV below both endpoints."""
+    from ase.calculators.lj import LennardJones
+
+    box = Lattice.cubic(20.0)
+    initial = Structure(
+        box, ["Ar", "Ar"], [[10, 10, 10], [11.5, 9.0, 10]], coords_are_cartesian=True
+    )
+    final = Structure(
+        box, ["Ar", "Ar"], [[10, 10, 10], [11.5, 11.0, 10]], coords_are_cartesian=True
+    )
+    images = initial.interpolate(final, nimages=4)
+    settings = NEBRunSettings(n_images=3, relax_endpoints=False, max_steps_neb=3)
+    result = run_neb(
+        initial,
+        final,
+        images,
+        lambda label: LennardJones(sigma=1.0, epsilon=1.0),
+        tmp_path,
+        settings,
+    )
+    assert not result.converged
+    assert result.termination.startswith("intermediate minimum")
+    assert result.n_steps_ci == 0
+    # the same band without the check goes on into the climbing-image stage
+    settings.intermediate_minimum_tolerance_ev = None
+    again = run_neb(
+        initial,
+        final,
+        images,
+        lambda label: LennardJones(sigma=1.0, epsilon=1.0),
+        tmp_path / "unchecked",
+        settings,
+    )
+    assert again.n_steps_ci > 0

@@ -12,6 +12,9 @@ from sseflow.analysis.qe_calc import (
     converge_cutoff_and_kpoints,
     find_pseudopotentials,
     make_espresso,
+    probe_pw_version,
+    pw_version,
+    pw_version_from_text,
 )
 
 PSEUDO_DIR = Path(__file__).parents[1] / "data" / "pseudo"
@@ -62,3 +65,16 @@ def test_convergence_test_picks_converged_values(tmp_path):
     assert chosen.kpoints is None and chosen.kspacing_per_angstrom == record["kspacing_chosen"]
     grids = [tuple(int(x) for x in g.split("x")) for g, _ in record["kpoints"]]
     assert len(set(grids)) == len(grids)  # only distinct grids are compared
+
+
+def test_pw_version_from_header_and_probe(tmp_path):
+    assert (
+        pw_version_from_text("\n     Program PWSCF v.7.2 starts on  1Jan2024 at 10: 0: 0\n")
+        == "7.2"
+    )
+    assert pw_version_from_text("no header here") is None
+    # the installed pw.x, run on empty input, prints its header and stops
+    probed = probe_pw_version("pw.x")
+    assert probed and probed[0].isdigit()
+    assert pw_version(QESettings(), tmp_path) == probed  # no outputs yet: probe
+    assert pw_version(QESettings(pw_command="pw.x-missing"), tmp_path) == "unknown"

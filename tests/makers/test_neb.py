@@ -53,6 +53,8 @@ def test_chgnet_maker_with_given_landscape(tmp_path):
     assert doc.was_ordered is False
     assert doc.calculator.startswith("CHGNet")
     assert doc.settings["n_images"] == 3
+    assert doc.bvse_landscape_source == "given (make argument)"
+    assert doc.qe_version is None
     assert Path(hop.work_dir, "neb_images.traj").exists()
     # the document round-trips through JSON as stored by jobflow
     again = NEBDocument.model_validate_json(doc.model_dump_json())
@@ -81,6 +83,10 @@ def test_qe_ci_neb_li2s_charged_vacancy(tmp_path):
     assert hop.climbing_image_index == int(np.argmax(hop.energies_ev))
     pw_input = (Path(hop.work_dir) / "image_02" / "espresso.pwi").read_text()
     assert "tot_charge" in pw_input and "-1" in pw_input.split("tot_charge")[1].splitlines()[0]
+    header = (Path(hop.work_dir) / "image_02" / "espresso.pwo").read_text()[:500]
+    assert f"Program PWSCF v.{doc.qe_version} starts" in header
+    assert doc.software["quantum-espresso"] == doc.qe_version
+    assert doc.calculator == f"Quantum ESPRESSO pw.x {doc.qe_version} (ASE Espresso)"
 
 
 def test_qe_missing_executable_fails_cleanly(tmp_path):
@@ -92,6 +98,7 @@ def test_qe_missing_executable_fails_cleanly(tmp_path):
     doc = run(maker.make(li2s_candidate()))
     assert doc.status == TierStatus.FAILED
     assert "pw.x-does-not-exist" in doc.reason and "not found" in doc.reason
+    assert doc.qe_version == "unknown"  # recorded, never a reason to fail
 
 
 def test_qe_missing_pseudopotential_fails_cleanly(tmp_path):
@@ -123,6 +130,9 @@ def test_qe_crash_during_run_is_recorded(tmp_path):
     assert doc.status == TierStatus.FAILED
     assert "calculator failed" in doc.reason
     assert "endpoint_initial" in doc.reason
+    # pw.x printed its header before aborting: the version is read from that output
+    output = next((tmp_path / "run").rglob("espresso.pwo")).read_text()
+    assert f"Program PWSCF v.{doc.qe_version} starts" in output
 
 
 def test_unconverged_neb_is_failed_with_reason(tmp_path):
@@ -137,6 +147,9 @@ def test_unconverged_neb_is_failed_with_reason(tmp_path):
     assert doc.status == TierStatus.FAILED
     assert "not converged" in doc.reason and "resumes" in doc.reason
     assert doc.hops and doc.barrier_forward_ev is not None  # numbers kept for inspection
+    # run alone (jobflow's default memory store): no BVSE record, landscape recomputed
+    assert doc.bvse_landscape_source == "recomputed (bvlain, 0.3 A)"
+    assert doc.bvse_landscape_note == "candidate has no 'bvse' record"
 
 
 def test_energy_profile_plot(tmp_path):
@@ -173,6 +186,24 @@ def test_qe_bulk_relaxation_before_neb(tmp_path):
     assert np.array_equal(new_landscape.energies_ev, landscape.energies_ev)
 
 
+def test_thesis_settings_and_yaml_style_qe_settings():
+    from sseflow.makers.neb import THESIS_ENDPOINT_FMAX_EV_PER_ANGSTROM
+
+    maker = QENEBMaker.thesis(qe={"pseudo_dir": "/paw", "mpi_command": "mpirun -np 64"})
+    assert maker.endpoint_fmax_ev_per_angstrom == THESIS_ENDPOINT_FMAX_EV_PER_ANGSTROM == 3e-4
+    assert maker.fmax_ev_per_angstrom == 0.05 and maker.min_length_angstrom == 10.0
+    assert maker.relax_bulk and maker.convergence_test and maker.charged_vacancy
+    assert maker.qe.mpi_command == "mpirun -np 64"
+    # the thesis endpoint threshold is also the default now
+    assert (
+        QENEBMaker().endpoint_fmax_ev_per_angstrom == CHGNetNEBMaker().endpoint_fmax_ev_per_angstrom
+    )
+    assert CHGNetNEBMaker().endpoint_fmax_ev_per_angstrom == 3e-4
+    assert QENEBMaker.thesis(qe=QESettings(), n_hops=2).n_hops == 2
+    # a funnel YAML gives qe as a plain mapping
+    assert QENEBMaker(qe={"ecutwfc_ry": 55.0}).qe == QESettings(ecutwfc_ry=55.0)
+
+
 def test_makers_serialize_for_workflow_managers():
     from jobflow import Job
 
@@ -182,4 +213,5 @@ def test_makers_serialize_for_workflow_managers():
     restored = Job.from_dict(job.as_dict())
     assert restored.maker.qe.ecutwfc_ry == 45.0
     assert isinstance(restored.function_kwargs["bvse_landscape"], BVSELandscape)
+    assert restored.config.expose_store  # to read the stored BVSE grid in the funnel
     assert CHGNetNEBMaker.from_dict(CHGNetNEBMaker(n_hops=2).as_dict()).n_hops == 2

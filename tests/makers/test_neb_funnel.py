@@ -36,6 +36,10 @@ def test_neb_stage_in_funnel_records_barrier(tmp_path, store_dir):
     assert record["last_tier"] == "neb_mlip"
     assert 0.05 < neb["barrier_forward_ev"] < 0.5
     assert neb["converged"] and neb["hops"][0]["images"]
+    # the NEB tier used the BVSE tier's stored grid of this candidate, not a recomputation
+    bvse_uuid = record["tiers"]["bvse"]["job_uuid"]
+    assert neb["bvse_landscape_source"] == f"stored grid {bvse_uuid}"
+    assert neb["bvse_grid_job_uuid"] == bvse_uuid and neb["bvse_landscape_note"] is None
     # queryable like any other tier field
     hits = candidate_repository(store).find({"tiers.neb_mlip.barrier_forward_ev": {"$lt": 0.5}})
     assert [r["candidate_id"] for r in hits] == [record["candidate_id"]]

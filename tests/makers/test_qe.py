@@ -46,6 +46,11 @@ def test_qe_cell_relaxation_of_compressed_li2s(tmp_path):
     a_conventional = (4 * relaxed.volume) ** (1 / 3)
     print(f"relaxed a = {a_conventional:.3f} A, steps {doc.n_steps}, {doc.wall_time_s} s")
     assert 5.55 < a_conventional < 5.95  # PBE overestimates the experimental 5.71 A slightly
+    # provenance: the version pw.x printed in this run's output header
+    header = (tmp_path / "qe_relax" / "li2s-5.4" / "espresso.pwo").read_text()[:500]
+    assert doc.qe_version[0].isdigit()
+    assert f"Program PWSCF v.{doc.qe_version} starts" in header
+    assert doc.software["quantum-espresso"] == doc.qe_version
 
 
 def test_qe_relax_missing_pseudo_dir(tmp_path):
@@ -58,7 +63,10 @@ def test_qe_relax_missing_pseudo_dir(tmp_path):
 
 @pytest.mark.parametrize("bad", ["pw.x-missing"])
 def test_qe_relax_missing_executable(tmp_path, bad):
-    maker = QERelaxMaker(qe=QESettings(pw_command=bad, pseudo_dir=str(PSEUDO_DIR)))
+    maker = QERelaxMaker(
+        qe={"pw_command": bad, "pseudo_dir": str(PSEUDO_DIR)}, work_dir=str(tmp_path)
+    )
     job = maker.make(li2s_primitive(5.71))
     doc = run_locally(job, ensure_success=True, log=False)[job.uuid][1].output
     assert doc.status == TierStatus.FAILED and bad in doc.reason
+    assert doc.qe_version == "unknown"

@@ -76,6 +76,24 @@ class BVSELandscape(MSONable):
         lengths = np.linalg.norm(self.lattice, axis=1)
         return float(np.max(lengths / np.array(self.shape)))
 
+    def fits_lattice(self, lattice: ArrayLike, atol_angstrom: float = 1e-3) -> bool:
+        """Return True if the landscape can be evaluated for a structure with ``lattice``.
+
+        True when every vector of ``lattice`` (rows, Angstrom) is an integer combination
+        of the landscape's lattice vectors in the same Cartesian frame: the same cell, or
+        a supercell of it as pymatgen builds them (e.g. by ordering a disordered
+        structure). A rotated, strained or different cell does not fit.
+        """
+        target = np.asarray(lattice, dtype=float)
+        if target.shape != (3, 3):
+            return False
+        multiples = np.linalg.solve(self.lattice.T, target.T).T
+        rebuilt = np.round(multiples) @ self.lattice
+        return bool(
+            np.all(np.abs(rebuilt - target) <= atol_angstrom)
+            and abs(np.linalg.det(np.round(multiples))) >= 1
+        )
+
     def energy_at(self, cart_coords: ArrayLike) -> NDArray[np.float64]:
         """Return energies (eV) at Cartesian positions by periodic trilinear interpolation.
 

@@ -11,6 +11,9 @@ scratch) and has no walltime limit. This runner keeps the same ASE objects
 - every optimizer step appended to ``neb_images.traj`` in the work directory, with the
   stage and step count in ``neb_state.json``; a re-run resumes from the last images;
 - a walltime budget: the run stops cleanly before the next step would exceed it;
+- a check before the climbing-image stage: a band with an interior image well below
+  both endpoints (an intermediate minimum) stops with that reason instead of running a
+  climbing image that cannot converge;
 - calculator crashes re-raised as :class:`NEBCalculatorError` naming stage and step.
 """
 
@@ -53,16 +56,17 @@ class NEBRunSettings:
 
     n_images: int = 5
     fmax_ev_per_angstrom: float = 0.05
-    endpoint_fmax_ev_per_angstrom: float = 0.01
+    endpoint_fmax_ev_per_angstrom: float = 3e-4
     relax_endpoints: bool = True
     climb: bool = True
     spring_constant_ev_per_angstrom2: float = 0.1
     neb_method: str = "improvedtangent"
     optimizer: str = "FIRE"
-    max_steps_relax: int = 200
+    max_steps_relax: int = 1000
     max_steps_neb: int = 200
     max_steps_ci: int = 200
     walltime_s: float | None = None
+    intermediate_minimum_tolerance_ev: float | None = 0.05
 
 
 @dataclass
@@ -155,6 +159,37 @@ def relax_fixed_cell(
     forces = work.get_forces()
     converged = bool(np.abs(np.linalg.norm(forces, axis=1)).max() < fmax_ev_per_angstrom)
     return _freeze(work), converged, steps
+
+
+def intermediate_minimum(energies_ev: list[float], tolerance_ev: float) -> str | None:
+    """Describe an interior image lying more than ``tolerance_ev`` below both endpoints.
+
+    Such a band does not describe one hop between two minima: the path passes a more
+    stable configuration (an interstitial site, or a relaxation the endpoints did not
+    find), the barrier measured from the initial endpoint is meaningless and a climbing
+    image started from it drifts (the Li3N c-axis hop in ``docs/neb.md``).
+
+    Returns
+    -------
+    str or None
+        The reason, or None when every interior image lies above ``min(endpoints) -
+        tolerance_ev``.
+    """
+    energies = np.asarray(energies_ev, dtype=float)
+    interior = energies[1:-1]
+    if interior.size == 0:
+        return None
+    reference = min(energies[0], energies[-1])
+    i = int(np.argmin(interior))
+    depth = reference - interior[i]
+    if depth <= tolerance_ev:
+        return None
+    return (
+        f"intermediate minimum: image {i + 1} lies {depth:.3f} eV below the endpoints after "
+        "the NEB stage (the path passes a more stable configuration, not a single hop; "
+        "climbing image not attempted - choose another hop, e.g. a smaller "
+        "max_hop_angstrom, or split the path)"
+    )
 
 
 def _read_state(workdir: Path) -> dict[str, Any]:
@@ -279,6 +314,15 @@ def run_neb(
         if stage in state.setdefault("stages_done", []):
             converged = True
             continue
+        if climb and settings.intermediate_minimum_tolerance_ev is not None:
+            energies_now = [
+                float(_call(f"image {i}", state["n_steps_neb"], a.get_potential_energy))
+                for i, a in enumerate(images)
+            ]
+            found = intermediate_minimum(energies_now, settings.intermediate_minimum_tolerance_ev)
+            if found is not None:
+                termination, converged = found, False
+                break
         state["stage"] = stage
         key = f"n_steps_{stage}"
         t0 = time.monotonic()

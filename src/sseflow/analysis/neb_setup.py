@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pymatgen.core import Structure
 
-from sseflow.analysis.bvse_landscape import BVSELandscape
+from sseflow.analysis.bvse_landscape import BVSELandscape, BVSELandscapeError
 from sseflow.analysis.neb_hops import LiHop, rank_hops_by_bvse, select_hops
 from sseflow.analysis.neb_images import VacancyHopEndpoints, vacancy_hop_endpoints
 from sseflow.analysis.neb_supercell import (
@@ -77,8 +77,10 @@ def prepare_neb_hops(
         Oxidation-state decorated structure (may be disordered; then ordered by lowest
         Ewald energy).
     landscape
-        BVSE landscape in the structure's Cartesian frame; computed with bvlain at
-        ``bvse_resolution_angstrom`` when None.
+        BVSE landscape in the structure's Cartesian frame, of the structure's cell or a
+        cell the (ordered) structure is a supercell of; computed with bvlain at
+        ``bvse_resolution_angstrom`` when None. A landscape of another cell raises
+        :class:`~sseflow.analysis.bvse_landscape.BVSELandscapeError`.
     min_length_angstrom
         Minimum periodic-image distance of the supercell (Angstrom).
     n_hops
@@ -94,6 +96,13 @@ def prepare_neb_hops(
     """
     ordering = order_structure(structure)
     unit_cell = ordering.structure
+    if landscape is not None and not landscape.fits_lattice(unit_cell.lattice.matrix):
+        raise BVSELandscapeError(
+            "the BVSE landscape is for another cell than the structure "
+            f"(landscape lattice {np.round(landscape.lattice, 3).tolist()}, structure "
+            f"lattice {np.round(unit_cell.lattice.matrix, 3).tolist()}); pass the "
+            "landscape of this structure or none"
+        )
     if landscape is None:
         landscape = BVSELandscape.from_structure(
             unit_cell,

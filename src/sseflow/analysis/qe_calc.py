@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import subprocess
+import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,67 @@ def check_pw_command(settings: QESettings) -> None:
         launcher = shlex.split(settings.mpi_command)[0]
         if shutil.which(launcher) is None:
             raise QESetupError(f"MPI launcher {launcher!r} not found")
+
+
+#: pw.x prints e.g. "Program PWSCF v.6.7MaX starts on ..." or "Program PWSCF v.7.2 starts".
+_PW_VERSION = re.compile(r"Program PWSCF\s+v\.?\s*(\S+)\s+starts")
+UNKNOWN_VERSION = "unknown"
+
+
+def pw_version_from_text(text: str) -> str | None:
+    """Return the pw.x version in the header of a pw.x output, or None."""
+    found = _PW_VERSION.search(text)
+    return found.group(1) if found else None
+
+
+def pw_version_from_outputs(directory: str | Path, pattern: str = "*.pwo") -> str | None:
+    """Return the pw.x version of the newest output under ``directory`` (None if none).
+
+    Reads only the first 4 kB of each file (the header), newest file first.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        return None
+    files = sorted(root.rglob(pattern), key=lambda f: f.stat().st_mtime, reverse=True)
+    for path in files:
+        with open(path, errors="replace") as fh:
+            version = pw_version_from_text(fh.read(4096))
+        if version:
+            return version
+    return None
+
+
+def probe_pw_version(pw_command: str = "pw.x", timeout_s: float = 30.0) -> str | None:
+    """Run ``pw_command`` on empty input and read the version from its header.
+
+    pw.x prints its header, then stops for lack of a namelist (~0.4 s). It runs without
+    the MPI launcher, in a temporary directory (pw.x leaves ``CRASH`` and
+    ``input_tmp.in`` behind). Any failure returns None.
+    """
+    try:
+        with tempfile.TemporaryDirectory(prefix="sseflow-pwx-") as tmp:
+            done = subprocess.run(
+                shlex.split(pw_command),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                cwd=tmp,
+                timeout=timeout_s,
+                check=False,
+            )
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return pw_version_from_text(done.stdout)
+
+
+def pw_version(settings: QESettings, run_directory: str | Path | None = None) -> str:
+    """Return the Quantum ESPRESSO version for the record; never raises.
+
+    The header of an output written in ``run_directory`` (the binary that really ran)
+    is preferred; otherwise pw.x is probed; ``"unknown"`` when both fail.
+    """
+    version = pw_version_from_outputs(run_directory) if run_directory is not None else None
+    return version or probe_pw_version(settings.pw_command) or UNKNOWN_VERSION
 
 
 def make_espresso(

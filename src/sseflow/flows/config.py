@@ -11,6 +11,16 @@ stage (their own Maker included) by editing a file, not sseflow's code::
         gate:
           class: sseflow.flows.gates.ThresholdGate
           settings: {tier: bvse, field: ea_1d_ev, max_value: 0.6, unit: eV}
+
+A gate that ranks the candidates of a stage is given the same way, e.g. only the ten
+lowest CHGNet barriers go on to a Quantum ESPRESSO stage::
+
+        gate:
+          class: sseflow.flows.rank_gate.RankGate
+          settings: {tier: neb_mlip, field: barrier_forward_ev, top_n: 10}
+
+Settings that are objects (e.g. ``QENEBMaker``'s ``qe``) are given as mappings; the
+Maker converts them (full example in ``docs/neb.md``).
 """
 
 from __future__ import annotations

@@ -50,7 +50,9 @@ class Stage(MSONable):
         Tier Makers of this stage (see :mod:`sseflow.makers.base`).
     gate
         Object with ``evaluate(docs) -> GateDecision``; default passes every
-        candidate whose tiers did not fail.
+        candidate whose tiers did not fail. A gate that also has
+        ``evaluate_batch(docs_list) -> list[GateDecision]`` judges all candidates of
+        the stage together (see :mod:`sseflow.flows.rank_gate`).
     """
 
     makers: list[TierMaker]
@@ -200,6 +202,25 @@ def _as_dict(doc: Any) -> dict[str, Any] | None:
     return dict(doc)
 
 
+def _failed(docs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs.values() if d.get("status") == TierStatus.FAILED.value]
+
+
+def _batch_decisions(
+    gate: Any, stage_docs: list[dict[str, dict[str, Any]]]
+) -> dict[int, GateDecision] | None:
+    """Return candidate index -> decision from ``gate.evaluate_batch`` (None if absent).
+
+    Gates that judge candidates against each other (e.g. a rank) implement
+    ``evaluate_batch(docs_list)``; it sees only candidates whose tiers did not fail.
+    """
+    if not hasattr(gate, "evaluate_batch"):
+        return None
+    judged = [i for i, docs in enumerate(stage_docs) if not _failed(docs)]
+    decisions = gate.evaluate_batch([stage_docs[i] for i in judged])
+    return dict(zip(judged, decisions, strict=True))
+
+
 @job(config=GATING)
 def gate_stage(
     candidates: list[Candidate],
@@ -213,6 +234,7 @@ def gate_stage(
     repo = _repository()
     summary = StageSummary(stage=index, tiers=stage.tiers, n_in=len(candidates), reused=reused)
     survivors: list[Candidate] = []
+    stage_docs: list[dict[str, dict[str, Any]]] = []
     for i, candidate in enumerate(candidates):
         docs: dict[str, dict[str, Any]] = {}
         for tier, tier_outputs in outputs.items():
@@ -226,14 +248,17 @@ def gate_stage(
                     "reason": "tier job did not finish (crashed, killed or out of walltime)",
                 }
             docs[tier] = data
-        failed = [d for d in docs.values() if d.get("status") == TierStatus.FAILED.value]
+        stage_docs.append(docs)
+    batch = _batch_decisions(stage.gate, stage_docs)
+    for i, (candidate, docs) in enumerate(zip(candidates, stage_docs, strict=True)):
+        failed = _failed(docs)
         if failed:
             decision = GateDecision(
                 False, "; ".join(f"{d['tier']}: {d.get('reason')}" for d in failed)
             )
             status = TierStatus.FAILED
         else:
-            decision = stage.gate.evaluate(docs)
+            decision = stage.gate.evaluate(docs) if batch is None else batch[i]
             status = TierStatus.PASSED if decision.passed else TierStatus.REJECTED
         for data in docs.values():
             data = {k: v for k, v in data.items() if k != "grid"}

@@ -25,6 +25,7 @@ from sseflow.analysis.qe_calc import (
     check_pw_command,
     find_pseudopotentials,
     make_espresso,
+    pw_version,
 )
 from sseflow.makers.base import TierFailure, TierMaker
 from sseflow.schemas.candidate import Candidate
@@ -47,6 +48,9 @@ class QERelaxMaker(TierMaker):
         Optimizer step limit.
     work_dir
         Root of the job directories (default ``./sseflow-qe``).
+
+    The pw.x version (output header, else a probe of ``qe.pw_command``, else
+    ``"unknown"``) is recorded as ``qe_version`` and in ``software``.
     """
 
     name: str = "qe_relax"
@@ -59,6 +63,15 @@ class QERelaxMaker(TierMaker):
     tier: ClassVar[str] = "qe_relax"
     batch: ClassVar[bool] = False
     packages: ClassVar[tuple[str, ...]] = ("pymatgen", "ase")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.qe, dict):  # from a YAML/JSON funnel description
+            self.qe = QESettings(**{k: v for k, v in self.qe.items() if not k.startswith("@")})
+
+    def job_dir(self, candidate_id: str) -> Path:
+        """Return the directory of this candidate's pw.x run."""
+        root = Path(self.work_dir) if self.work_dir else Path.cwd() / "sseflow-qe"
+        return root / self.tier / candidate_id
 
     @job
     def make(self, candidate: Candidate) -> QERelaxDocument:
@@ -75,11 +88,10 @@ class QERelaxMaker(TierMaker):
                 )
             except QESetupError as exc:
                 raise TierFailure(str(exc)) from exc
-            root = Path(self.work_dir) if self.work_dir else Path.cwd() / "sseflow-qe"
             calc = make_espresso(
                 elements,
                 self.qe,
-                root / self.tier / candidate.candidate_id,
+                self.job_dir(candidate.candidate_id),
                 tstress=self.relax_cell,
             )
             atoms = AseAtomsAdaptor.get_atoms(structure)
@@ -103,7 +115,14 @@ class QERelaxMaker(TierMaker):
                 "calculator_settings": self.qe.to_plain_dict(),
             }
 
-        return self.tier_document(QERelaxDocument, candidate.candidate_id, compute)
+        doc = self.tier_document(QERelaxDocument, candidate.candidate_id, compute)
+        version = pw_version(self.qe, self.job_dir(candidate.candidate_id))
+        return doc.model_copy(
+            update={
+                "qe_version": version,
+                "software": {**doc.software, "quantum-espresso": version},
+            }
+        )
 
 
 def _relax(target: Any, calc: Any, maker: QERelaxMaker) -> tuple[Any, bool, int]:

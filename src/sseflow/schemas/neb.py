@@ -88,7 +88,23 @@ class NEBDocument(TierDocument):
     vacancy_charge_e: float | None = Field(
         None, description="Cell charge (e): -1 charged vacancy, 0 neutral, None for MLIPs."
     )
-    calculator: str | None = Field(None, description="e.g. 'CHGNet 0.4.2' or 'pw.x 6.7'.")
+    bvse_landscape_source: str | None = Field(
+        None,
+        description="Where the BVSE landscape came from: 'stored grid <BVSE job uuid>', "
+        "'given (make argument)' or 'recomputed (bvlain, <resolution> A)'.",
+    )
+    bvse_landscape_note: str | None = Field(
+        None, description="Why the BVSE tier's stored grid was not used (None if it was)."
+    )
+    bvse_grid_job_uuid: str | None = Field(
+        None, description="uuid of the BVSE job whose stored grid was found."
+    )
+    calculator: str | None = Field(
+        None, description="e.g. 'CHGNet 0.4.2' or 'Quantum ESPRESSO pw.x 6.7MaX (ASE Espresso)'."
+    )
+    qe_version: str | None = Field(
+        None, description="pw.x version from its output header; 'unknown' if unreadable."
+    )
     calculator_settings: dict[str, Any] = Field(default_factory=dict)
     pseudopotentials: dict[str, str] = Field(
         default_factory=dict, description="Element -> UPF file (DFT only)."

@@ -22,3 +22,6 @@ class QERelaxDocument(TierDocument):
     structure: StructureType | None = Field(None, description="Relaxed structure.")
     pseudopotentials: dict[str, str] = Field(default_factory=dict)
     calculator_settings: dict[str, Any] = Field(default_factory=dict)
+    qe_version: str | None = Field(
+        None, description="pw.x version from its output header; 'unknown' if unreadable."
+    )
