@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sseflow.analysis.ingest import IngestSettings
 from sseflow.cli.app import fail
-from sseflow.flows.config import FunnelConfigError, load_funnel
-from sseflow.flows.funnel import ScreeningFunnelMaker, Stage
-from sseflow.flows.gates import bvse_gate
-from sseflow.makers.bvse import BVSEMaker
+
+if TYPE_CHECKING:
+    from sseflow.flows.funnel import ScreeningFunnelMaker
 
 PathsArgument = Annotated[list[Path], typer.Argument(help="CIF/POSCAR/JSON files or folders.")]
 ConfigOption = Annotated[
@@ -50,6 +48,14 @@ def funnel_from_options(
 
     Exits with code 1 on an invalid configuration.
     """
+    # imported here: the funnel pulls in pymatgen analysis and bvlain (~1 s), which
+    # every other command (candidates, show, report, --help) should not wait for
+    from sseflow.analysis.ingest import IngestSettings
+    from sseflow.flows.config import FunnelConfigError, load_funnel
+    from sseflow.flows.funnel import ScreeningFunnelMaker, Stage
+    from sseflow.flows.gates import bvse_gate
+    from sseflow.makers.bvse import BVSEMaker
+
     if config is not None:
         try:
             return load_funnel(config)
