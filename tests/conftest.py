@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from sseflow.analysis.oxidation import decorate_with_oxidation_states, guess_oxidation_states
+from sseflow.schemas.candidate import Candidate, SourceInfo
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "structures"
 OBELIX_CIFS = REPO / "src" / "sseflow" / "data" / "obelix" / "cifs"
@@ -43,6 +46,44 @@ def li2te() -> Structure:
 @pytest.fixture
 def store_dir(tmp_path: Path) -> Path:
     return tmp_path / "sseflow-data"
+
+
+def memory_candidate(
+    candidate_id: str, structure: Structure, states: dict[str, float] | None = None
+) -> Candidate:
+    """A Candidate built in memory, decorated with ``states`` (default: guessed)."""
+    states = states or guess_oxidation_states(structure.composition)
+    return Candidate(
+        candidate_id=candidate_id,
+        formula=structure.composition.reduced_formula,
+        structure=decorate_with_oxidation_states(structure, states),
+        oxidation_states=states,
+        source=SourceInfo(path="<memory>", format="structure"),
+    )
+
+
+#: Ten shipped OBELiX training entries and their measured conductivities (S/cm).
+OBELIX_LABELS = {
+    "gvd": 5.767e-4,
+    "11b": 7.03e-4,
+    "fft": 2.085e-4,
+    "qbb": 1.1e-6,
+    "b4c": 1.59e-8,
+    "qa9": 1.6e-10,
+    "0iv": 2.38e-7,
+    "bv2": 1.8e-8,
+    "n27": 1e-8,
+    "mq1": 4.8e-9,
+}
+
+
+@pytest.fixture
+def labels_csv(tmp_path: Path) -> Path:
+    """Label CSV (id, sigma_s_per_cm, cif_path) of :data:`OBELIX_LABELS`."""
+    path = tmp_path / "labels.csv"
+    rows = [f"{i},{s},{OBELIX_CIFS / f'{i}.cif'}" for i, s in OBELIX_LABELS.items()]
+    path.write_text("id,sigma_s_per_cm,cif_path\n" + "\n".join(rows) + "\n")
+    return path
 
 
 # --- a real MongoDB-wire-protocol server (secantusdb) for the MongoDB code paths ---

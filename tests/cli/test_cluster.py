@@ -1,25 +1,11 @@
 import json
-from importlib.resources import files
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from sseflow.cli.cluster import parse_descriptor, register
-
-CIFS = files("sseflow") / "data" / "obelix" / "cifs"
-LABELS = {
-    "gvd": 5.767e-4,
-    "11b": 7.03e-4,
-    "fft": 2.085e-4,
-    "qbb": 1.1e-6,
-    "b4c": 1.59e-8,
-    "qa9": 1.6e-10,
-    "0iv": 2.38e-7,
-    "bv2": 1.8e-8,
-    "n27": 1e-8,
-    "mq1": 4.8e-9,
-}
+from tests.conftest import OBELIX_CIFS as CIFS
 
 runner = CliRunner()
 
@@ -34,14 +20,6 @@ def app() -> typer.Typer:
 
     register(app)
     return app
-
-
-@pytest.fixture
-def labels_csv(tmp_path):
-    path = tmp_path / "labels.csv"
-    rows = [f"{i},{s},{CIFS / f'{i}.cif'}" for i, s in LABELS.items()]
-    path.write_text("id,sigma_s_per_cm,cif_path\n" + "\n".join(rows) + "\n")
-    return path
 
 
 def test_parse_descriptor():

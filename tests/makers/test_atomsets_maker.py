@@ -4,22 +4,9 @@ from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
 
 from sseflow.analysis import atomsets as A  # noqa: N812
-from sseflow.analysis.oxidation import decorate_with_oxidation_states, guess_oxidation_states
 from sseflow.makers.atomsets import AtomSetsMaker
 from sseflow.schemas.atomsets import AtomSetsDocument
-from sseflow.schemas.candidate import Candidate, SourceInfo
-from tests.conftest import EXAMPLES
-
-
-def candidate(cid: str, structure: Structure, states: dict | None = None) -> Candidate:
-    states = states or guess_oxidation_states(structure.composition)
-    return Candidate(
-        candidate_id=cid,
-        formula=structure.composition.reduced_formula,
-        structure=decorate_with_oxidation_states(structure, states),
-        oxidation_states=states,
-        source=SourceInfo(path="<memory>", format="structure"),
-    )
+from tests.conftest import EXAMPLES, memory_candidate
 
 
 def test_maker_batch_documents():
@@ -31,9 +18,9 @@ def test_maker_batch_documents():
     )
     isolated = Structure(Lattice.cubic(15.0), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     cands = [
-        candidate("li2o", li2o),
-        candidate("li2o-vac", disordered, {"Li": 1, "O": -2}),
-        candidate("isolated", isolated),
+        memory_candidate("li2o", li2o),
+        memory_candidate("li2o-vac", disordered, {"Li": 1, "O": -2}),
+        memory_candidate("isolated", isolated),
     ]
     maker = AtomSetsMaker(  # the ensemble shipped with sseflow (model_dir=None)
         band_gap_mode="user",
@@ -63,7 +50,7 @@ def test_maker_predicts_band_gaps():
     )
     li3n = Structure.from_file(EXAMPLES / "Li3N_alpha.cif")
     maker = AtomSetsMaker(user_band_gaps_ev={"li3n": 1.1})  # band_gap_mode="predict"
-    job = maker.make([candidate("li2o", li2o), candidate("li3n", li3n)])
+    job = maker.make([memory_candidate("li2o", li2o), memory_candidate("li3n", li3n)])
     responses = run_locally(job, log=False, ensure_success=True)
     li2o_doc, li3n_doc = (AtomSetsDocument.model_validate(d) for d in responses[job.uuid][1].output)
     assert li2o_doc.band_gap_source.startswith("megnet-mf_2020")

@@ -1,61 +1,25 @@
-from importlib.resources import files
-
-import pytest
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.core import Lattice, Structure
 
-from sseflow.analysis.oxidation import decorate_with_oxidation_states, guess_oxidation_states
 from sseflow.makers.clustering import SOAPClusteringMaker
-from sseflow.schemas.candidate import Candidate, SourceInfo
 from sseflow.schemas.clustering import ClusteringDocument
 from sseflow.schemas.tier import TierStatus
-
-CIFS = files("sseflow") / "data" / "obelix" / "cifs"
-LABELS = {
-    "gvd": 5.767e-4,
-    "11b": 7.03e-4,
-    "fft": 2.085e-4,
-    "qbb": 1.1e-6,
-    "b4c": 1.59e-8,
-    "qa9": 1.6e-10,
-    "0iv": 2.38e-7,
-    "bv2": 1.8e-8,
-    "n27": 1e-8,
-    "mq1": 4.8e-9,
-}
-
-
-def _candidate(
-    candidate_id: str, structure: Structure, states: dict[str, float] | None = None
-) -> Candidate:
-    states = states or guess_oxidation_states(structure.composition)
-    return Candidate(
-        candidate_id=candidate_id,
-        formula=structure.composition.reduced_formula,
-        structure=decorate_with_oxidation_states(structure, states),
-        oxidation_states=states,
-        source=SourceInfo(path="<memory>", format="structure"),
-    )
-
-
-@pytest.fixture
-def labels_csv(tmp_path):
-    path = tmp_path / "labels.csv"
-    rows = [f"{i},{s},{CIFS / f'{i}.cif'}" for i, s in LABELS.items()]
-    path.write_text("id,sigma_s_per_cm,cif_path\n" + "\n".join(rows) + "\n")
-    return str(path)
+from tests.conftest import OBELIX_CIFS as CIFS
+from tests.conftest import memory_candidate
 
 
 def test_maker_runs_with_jobflow(labels_csv, tmp_path):
     li3n = Structure.from_file(str(CIFS / "gvd.cif"))
     candidates = [
-        _candidate("cand-li3n", li3n.make_supercell([2, 1, 1], in_place=False)),
-        _candidate("cand-ligao2", Structure.from_file(str(CIFS / "bsa.cif"))),
-        _candidate("cand-li2ps3", Structure.from_file(str(CIFS / "0iv.cif"))),
-        _candidate("only-li", Structure(Lattice.cubic(3.5), ["Li"], [[0, 0, 0]]), {"Li": 1}),
+        memory_candidate("cand-li3n", li3n.make_supercell([2, 1, 1], in_place=False)),
+        memory_candidate("cand-ligao2", Structure.from_file(str(CIFS / "bsa.cif"))),
+        memory_candidate("cand-li2ps3", Structure.from_file(str(CIFS / "0iv.cif"))),
+        memory_candidate("only-li", Structure(Lattice.cubic(3.5), ["Li"], [[0, 0, 0]]), {"Li": 1}),
     ]
-    maker = SOAPClusteringMaker(depth=5, labels_csv=labels_csv, cache_dir=str(tmp_path / "cache"))
+    maker = SOAPClusteringMaker(
+        depth=5, labels_csv=str(labels_csv), cache_dir=str(tmp_path / "cache")
+    )
     assert maker.tier == "soap_clustering" and maker.batch
     job = maker.make(candidates)
     store = JobStore(MemoryStore())
@@ -85,7 +49,7 @@ def test_batch_failure_is_recorded_on_every_document(tmp_path):
     bad = tmp_path / "labels.csv"
     bad.write_text("id,sigma_s_per_cm,cif_path\nx,1e-3,missing.cif\n")
     maker = SOAPClusteringMaker(labels_csv=str(bad))
-    docs = maker.cluster([_candidate("a", Structure.from_file(str(CIFS / "gvd.cif")))])
+    docs = maker.cluster([memory_candidate("a", Structure.from_file(str(CIFS / "gvd.cif")))])
     assert docs[0].status == TierStatus.FAILED
     assert "clustering of the batch failed" in docs[0].reason
 
@@ -99,7 +63,7 @@ def test_maker_as_a_gated_funnel_stage(labels_csv, tmp_path):
     funnel = ScreeningFunnelMaker(
         stages=[
             Stage(
-                makers=[SOAPClusteringMaker(labels_csv=labels_csv, depth=5)],
+                makers=[SOAPClusteringMaker(labels_csv=str(labels_csv), depth=5)],
                 gate=FlagGate("soap_clustering", "selected"),
             )
         ]
