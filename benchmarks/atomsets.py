@@ -56,8 +56,8 @@ def _strip(cv: dict) -> dict:
 
 
 def _prepare():
-    from sseflow.analysis import atomsets as A  # noqa: N812
-    from sseflow.analysis import classifier_evaluation as E  # noqa: N812
+    from sseflow.ml import evaluation as E  # noqa: N812
+    from sseflow.ml.atomsets import model as A  # noqa: N812
 
     data = A.load_label_table(A.default_training_table())
     settings = A.FeatureSettings()
@@ -68,8 +68,8 @@ def _prepare():
 
 
 def stage_baseline(results: dict) -> None:
-    from sseflow.analysis import classifier_evaluation as E  # noqa: N812
-    from sseflow.analysis.sendek_features import sendek_feature_matrix
+    from sseflow.ml import evaluation as E  # noqa: N812
+    from sseflow.ml.sendek import sendek_feature_matrix
 
     data, _, _, kfold, loco, clusters = _prepare()
     y = data.labels
@@ -91,8 +91,8 @@ def stage_baseline(results: dict) -> None:
 
 
 def stage_kfold(results: dict, sets: list[int]) -> None:
-    from sseflow.analysis import atomsets as A  # noqa: N812
-    from sseflow.analysis import classifier_evaluation as E  # noqa: N812
+    from sseflow.ml import evaluation as E  # noqa: N812
+    from sseflow.ml.atomsets import model as A  # noqa: N812
 
     data, settings, feats, kfold, _, _ = _prepare()
     y = data.labels
@@ -128,8 +128,8 @@ def stage_kfold(results: dict, sets: list[int]) -> None:
 
 
 def stage_loco(results: dict) -> None:
-    from sseflow.analysis import atomsets as A  # noqa: N812
-    from sseflow.analysis import classifier_evaluation as E  # noqa: N812
+    from sseflow.ml import evaluation as E  # noqa: N812
+    from sseflow.ml.atomsets import model as A  # noqa: N812
 
     data, settings, feats, _, loco, _ = _prepare()
     out = results["cv"]
@@ -145,7 +145,7 @@ def stage_loco(results: dict) -> None:
 
 
 def stage_train(results: dict) -> None:
-    from sseflow.analysis import atomsets as A  # noqa: N812
+    from sseflow.ml.atomsets import model as A  # noqa: N812
 
     kept = results.get("cv", {}).get("selection", {}).get("kept_sets", [0, 1, 2])
     sets = [A.CANDIDATE_HYPERPARAMETER_SETS[k] for k in kept]
@@ -179,7 +179,7 @@ def stage_train(results: dict) -> None:
 _SCORE_SNIPPET = """
 import time, json
 t0 = time.perf_counter()
-from sseflow.analysis import atomsets as A  # noqa: N812
+from sseflow.ml.atomsets import model as A  # noqa: N812
 data = A.load_label_table(A.default_training_table())
 t1 = time.perf_counter()
 ens = A.load_default_ensemble()
@@ -220,8 +220,8 @@ def stage_timing(results: dict) -> None:
 
 def stage_batching(results: dict) -> None:
     """Time MEGNet V1 featurization of the 254 structures for several batch sizes."""
-    from sseflow.analysis import atomsets as A  # noqa: N812
-    from sseflow.analysis import megnet_features as mf
+    from sseflow.ml.atomsets import features as mf
+    from sseflow.ml.atomsets import model as A  # noqa: N812
 
     data = A.load_label_table(A.default_training_table())
     mf.load_parent_model()

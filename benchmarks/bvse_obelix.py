@@ -17,8 +17,10 @@ import warnings
 from importlib.resources import files
 from pathlib import Path
 
-from sseflow.analysis.bvse import BVSEError, BVSESettings, bvse_barriers, prepare_bvse_framework
-from sseflow.analysis.ingest import ingest
+from sseflow.bvse.engine import bvse_barriers
+from sseflow.bvse.framework import prepare_bvse_framework
+from sseflow.bvse.settings import BVSEError, BVSESettings
+from sseflow.ingest.batch import ingest
 
 warnings.filterwarnings("ignore")
 

@@ -25,9 +25,10 @@ from pathlib import Path
 from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
 
-from sseflow.analysis.qe_calc import QESettings
-from sseflow.makers.neb import CHGNetNEBMaker, QENEBMaker
-from sseflow.schemas.candidate import Candidate, SourceInfo
+from sseflow.common.candidate import Candidate, SourceInfo
+from sseflow.neb.jobs import CHGNetNEBMaker
+from sseflow.qe.calculator import QESettings
+from sseflow.qe.jobs import QENEBMaker
 
 PSEUDO_DIR = Path(__file__).parents[1] / "tests" / "data" / "pseudo"
 

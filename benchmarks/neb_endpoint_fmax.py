@@ -26,9 +26,9 @@ from ase.geometry import find_mic
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from neb import PSEUDO_DIR, structures  # benchmarks/neb.py
-from sseflow.analysis.neb_run import relax_fixed_cell
-from sseflow.analysis.neb_setup import prepare_neb_hops
-from sseflow.analysis.qe_calc import QESettings, make_espresso
+from sseflow.neb.runner import relax_fixed_cell
+from sseflow.neb.setup import prepare_neb_hops
+from sseflow.qe.calculator import QESettings, make_espresso
 
 
 def main() -> None:

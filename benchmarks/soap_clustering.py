@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sseflow.analysis.clustering import build_cluster_tree, select_by_cluster, w_sigma_curve
-from sseflow.analysis.clustering_plots import plot_dendrogram, plot_w_sigma_curves
-from sseflow.analysis.reference_labels import load_obelix_labels
-from sseflow.analysis.simplify import simplify_structure
-from sseflow.analysis.soap import SOAPSettings, featurize, n_features
+from sseflow.ml.labels import load_obelix_labels
+from sseflow.ml.simplify import simplify_structure
+from sseflow.ml.soap.clustering import build_cluster_tree, select_by_cluster, w_sigma_curve
+from sseflow.ml.soap.descriptor import SOAPSettings, featurize, n_features
+from sseflow.ml.soap.plots import plot_dendrogram, plot_w_sigma_curves
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "soap_clustering"
 
@@ -131,7 +131,7 @@ def main() -> None:
     results["leave_one_out_selection_soap_can"] = loo
 
     # ranking of simplification x SOAP combinations (labels every descriptor can featurize)
-    from sseflow.analysis.clustering import compare_descriptors
+    from sseflow.ml.soap.clustering import compare_descriptors
 
     curves, dt = timed(
         compare_descriptors,

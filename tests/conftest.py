@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from sseflow.analysis.oxidation import decorate_with_oxidation_states, guess_oxidation_states
-from sseflow.schemas.candidate import Candidate, SourceInfo
+from sseflow.common.candidate import Candidate, SourceInfo
+from sseflow.ingest.oxidation import decorate_with_oxidation_states, guess_oxidation_states
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "structures"
@@ -218,7 +218,7 @@ def screened_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     from jobflow import run_locally
 
-    from sseflow.flows.funnel import ScreeningFunnelMaker
+    from sseflow.funnel.maker import ScreeningFunnelMaker
     from sseflow.store import get_job_store
 
     folder = tmp_path_factory.mktemp("screened")

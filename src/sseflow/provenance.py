@@ -46,11 +46,35 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def plain_settings(value: Any) -> Any:
+    """Return ``value`` without MSON bookkeeping keys (``@module``, ``@class``, ...).
+
+    Settings are recorded and hashed by their values only, so moving a settings class
+    to another module or releasing a new sseflow version does not change a hash.
+    """
+    if isinstance(value, Mapping):
+        return {k: plain_settings(v) for k, v in value.items() if not str(k).startswith("@")}
+    if isinstance(value, list | tuple):
+        return [plain_settings(v) for v in value]
+    return value
+
+
 def settings_hash(settings: Mapping[str, Any]) -> str:
     """Return a short, order-independent hash of a settings mapping.
 
     Two runs with equal settings produce the same hash, so a re-run can recognise
-    finished work (candidate id + tier + settings hash).
+    finished work (candidate id + tier + settings hash). MSON bookkeeping keys
+    (``@module``, ``@class``, ``@version``) are ignored (:func:`plain_settings`).
+
+    Examples
+    --------
+    >>> settings_hash({"a": 1, "b": 2}) == settings_hash({"b": 2, "a": 1})
+    True
+    >>> settings_hash({"qe": {"@version": "0.1", "ecutwfc_ry": 40.0}}) == settings_hash(
+    ...     {"qe": {"ecutwfc_ry": 40.0}})
+    True
     """
-    canonical = json.dumps(settings, sort_keys=True, default=str, separators=(",", ":"))
+    canonical = json.dumps(
+        plain_settings(settings), sort_keys=True, default=str, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

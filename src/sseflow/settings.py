@@ -15,13 +15,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SseflowSettings(BaseSettings):
-    """Where results are stored and how big an input may be."""
+    """Where results and scratch files go, how big an input may be, how to reach MongoDB."""
 
     model_config = SettingsConfigDict(env_prefix="SSEFLOW_", extra="ignore")
 
     data_dir: Path = Field(
         Path("sseflow-data"),
         description="Folder of the embedded (montydb) store, used when no db_uri is given.",
+    )
+    work_dir: Path = Field(
+        Path("sseflow-work"),
+        description="Scratch folder of file-based calculations (NEB images, pw.x runs), "
+        "one sub-folder per tier and candidate; a re-run resumes from it. Relative paths "
+        "are taken from the current directory: on a cluster use an absolute path on a "
+        "filesystem every worker sees.",
     )
     db_uri: str | None = Field(
         None,

@@ -8,8 +8,8 @@ import json
 from typer.testing import CliRunner
 
 from sseflow.cli import app
-from sseflow.schemas.atomsets import AtomSetsDocument
-from sseflow.schemas.neb import NEBDocument
+from sseflow.ml.atomsets.schemas import AtomSetsDocument
+from sseflow.neb.schemas import NEBDocument
 from sseflow.store import candidate_repository, get_job_store
 
 runner = CliRunner()

@@ -15,7 +15,7 @@ from jobflow import JobStore
 from jobflow.settings import JobflowSettings
 from maggma.stores import MemoryStore, MongoStore
 
-from sseflow.flows.funnel import ScreeningFunnelMaker
+from sseflow.funnel.maker import ScreeningFunnelMaker
 from sseflow.hpc import (
     LaunchPadConfigError,
     WorkerStoreError,

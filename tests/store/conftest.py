@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sseflow.schemas.atomsets import AtomSetsDocument
-from sseflow.schemas.bvse import BVSEDocument
-from sseflow.schemas.neb import NEBDocument
-from sseflow.schemas.tier import TierDocument, TierStatus
+from sseflow.bvse.schemas import BVSEDocument
+from sseflow.common.document import TierDocument, TierStatus
+from sseflow.ml.atomsets.schemas import AtomSetsDocument
+from sseflow.neb.schemas import NEBDocument
 from sseflow.store import candidate_repository, get_job_store
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

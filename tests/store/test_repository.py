@@ -1,7 +1,7 @@
 import pytest
 from pymongo.errors import DuplicateKeyError
 
-from sseflow.schemas.tier import TierDocument
+from sseflow.common.document import TierDocument
 from sseflow.store import ReadOnlyStoreError, candidate_repository
 from sseflow.store.indexes import UNIQUE_ID_INDEX, is_embedded, list_indexes
 from sseflow.store.queries import candidate_query

@@ -1,1 +1,1 @@
-"""The science as plain functions on pymatgen/ASE objects, testable without jobflow."""
+"""Deprecated package: the science now lives in one package per tier (see docs/architecture.md)."""

@@ -10,7 +10,7 @@ import typer
 from sseflow.cli.app import fail
 
 if TYPE_CHECKING:
-    from sseflow.flows.funnel import ScreeningFunnelMaker
+    from sseflow.funnel.maker import ScreeningFunnelMaker
 
 PathsArgument = Annotated[list[Path], typer.Argument(help="CIF/POSCAR/JSON files or folders.")]
 ConfigOption = Annotated[
@@ -50,11 +50,12 @@ def funnel_from_options(
     """
     # imported here: the funnel pulls in pymatgen analysis and bvlain (~1 s), which
     # every other command (candidates, show, report, --help) should not wait for
-    from sseflow.analysis.ingest import IngestSettings
-    from sseflow.flows.config import FunnelConfigError, load_funnel
-    from sseflow.flows.funnel import ScreeningFunnelMaker, Stage
-    from sseflow.flows.gates import bvse_gate
-    from sseflow.makers.bvse import BVSEMaker
+    from sseflow.bvse.jobs import BVSEMaker
+    from sseflow.bvse.settings import BVSESettings
+    from sseflow.funnel.config import FunnelConfigError, load_funnel
+    from sseflow.funnel.gates.threshold import bvse_gate
+    from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
+    from sseflow.ingest.validation import IngestSettings
 
     if config is not None:
         try:
@@ -65,10 +66,12 @@ def funnel_from_options(
         fail("--dimension must be 1D/2D/3D and --occupancy-mode weighted/majority")
     bvse = BVSEMaker(
         dimension=dimension,  # type: ignore[arg-type]
-        occupancy_mode=occupancy_mode,  # type: ignore[arg-type]
-        resolution_angstrom=resolution,
-        time_limit_s=time_limit,
-        memory_limit_gb=memory_limit,
+        bvse=BVSESettings(
+            occupancy_mode=occupancy_mode,  # type: ignore[arg-type]
+            resolution_angstrom=resolution,
+            time_limit_s=time_limit,
+            memory_limit_gb=memory_limit,
+        ),
     )
     return ScreeningFunnelMaker(
         stages=[Stage(makers=[bvse], gate=bvse_gate(max_ea, dimension))],  # type: ignore[arg-type]

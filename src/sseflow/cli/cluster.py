@@ -17,17 +17,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sseflow.analysis.clustering import HIGH_SIGMA_S_PER_CM, ClusteringError, compare_descriptors
-from sseflow.analysis.reference_labels import (
-    LabelTable,
-    LabelTableError,
-    load_label_table,
-    load_obelix_labels,
-)
-from sseflow.analysis.soap import SOAPSettings
-from sseflow.schemas.candidate import Candidate
-from sseflow.schemas.clustering import ClusteringDocument
-from sseflow.schemas.tier import TierStatus
+from sseflow.common.candidate import Candidate
+from sseflow.common.document import TierStatus
+from sseflow.ml.labels import LabelTable, LabelTableError, load_label_table, load_obelix_labels
+from sseflow.ml.soap.clustering import HIGH_SIGMA_S_PER_CM, ClusteringError, compare_descriptors
+from sseflow.ml.soap.descriptor import SOAPSettings
+from sseflow.ml.soap.schemas import ClusteringDocument
 from sseflow.store.candidates import identity_fields
 
 console = Console()
@@ -93,7 +88,7 @@ def read_candidates(paths: list[Path]) -> tuple[list[Candidate], list[tuple[str,
     candidates, rejected
         Accepted candidates and ``(path, reason)`` of inputs rejected at ingest.
     """
-    from sseflow.analysis.ingest import ingest
+    from sseflow.ingest.batch import ingest
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -123,17 +118,10 @@ def store_clustering_documents(
         Number of records written.
     """
     for candidate, doc in zip(candidates, docs, strict=True):
-        repository.collection.update_one(
-            {"candidate_id": candidate.candidate_id},
-            {
-                "$set": {f"tiers.{doc.tier}": doc.record_dump()},
-                "$setOnInsert": {
-                    **identity_fields(candidate),
-                    "status": TierStatus.PENDING.value,
-                },
-            },
-            upsert=True,
+        repository.upsert_candidate(
+            candidate.candidate_id, identity_fields(candidate), candidate.source
         )
+        repository.set_tier(doc, overall=False)
     return len(docs)
 
 
@@ -177,7 +165,7 @@ def cluster_command(
     A structure is selected when its cluster (at DEPTH clusters) holds a label with
     sigma > --high-sigma or is the nearest cluster to one that does.
     """
-    from sseflow.makers.clustering import SOAPClusteringMaker
+    from sseflow.ml.soap.jobs import SOAPClusteringMaker
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -193,12 +181,7 @@ def cluster_command(
     if not candidates:
         _fail("no structure could be read from the inputs")
     maker = SOAPClusteringMaker(
-        scheme=settings.scheme,
-        r_cut_angstrom=settings.r_cut_angstrom,
-        n_max=settings.n_max,
-        l_max=settings.l_max,
-        second_order=settings.second_order,
-        alpha=settings.alpha,
+        soap=settings,
         depth=depth,
         high_sigma_s_per_cm=high_sigma,
         cache_dir=str(cache_dir) if cache_dir else None,
@@ -253,7 +236,7 @@ def cluster_command(
         json_out.write_text(json.dumps([d.model_dump(mode="json") for d in docs], indent=1))
         console.print(f"documents written to {json_out}")
     if plots is not None and result is not None:
-        from sseflow.analysis.clustering_plots import plot_dendrogram
+        from sseflow.ml.soap.plots import plot_dendrogram
 
         rows = [
             result.ids.index(c.candidate_id) for c in candidates if c.candidate_id in result.ids
@@ -269,8 +252,8 @@ def cluster_command(
         )
         console.print(f"dendrogram written to {out}")
         if len(result.label_rows) and result.depth >= 2:
-            from sseflow.analysis.clustering import w_sigma_curve
-            from sseflow.analysis.clustering_plots import plot_w_sigma_curves
+            from sseflow.ml.soap.clustering import w_sigma_curve
+            from sseflow.ml.soap.plots import plot_w_sigma_curves
 
             curve = w_sigma_curve(
                 result.tree, result.label_rows, result.log10_sigma, label=settings.label
@@ -308,7 +291,7 @@ def compare_descriptors_command(
     n_jobs: Annotated[int, typer.Option(help="Processes for SOAP.")] = 1,
 ) -> None:
     """Rank descriptors by mean W_sigma over a depth range against the random control."""
-    from sseflow.analysis.clustering_plots import plot_w_sigma_curves
+    from sseflow.ml.soap.plots import plot_w_sigma_curves
 
     try:
         settings = [parse_descriptor(d) for d in (descriptor or DEFAULT_DESCRIPTORS)]

@@ -39,12 +39,12 @@ def train(
 
     from jobflow import run_locally
 
-    from sseflow.analysis.atomsets import (
+    from sseflow.ml.atomsets.model import (
         CANDIDATE_HYPERPARAMETER_SETS,
         FeatureSettings,
         default_training_table,
     )
-    from sseflow.flows.training import AtomSetsTrainingMaker
+    from sseflow.ml.atomsets.training import AtomSetsTrainingMaker
 
     label_table = labels or default_training_table()
     if not Path(label_table).is_file():
@@ -84,13 +84,13 @@ def evaluate(
     from rich.table import Table
     from sklearn.metrics import confusion_matrix
 
-    from sseflow.analysis.atomsets import (
+    from sseflow.ml.atomsets.model import (
         AtomSetsEnsemble,
         load_default_ensemble,
         load_label_table,
         score_structures,
     )
-    from sseflow.analysis.classifier_evaluation import binary_metrics
+    from sseflow.ml.evaluation import binary_metrics
 
     if not labels.is_file():
         fail(f"label table {labels} not found")

@@ -1,1 +1,1 @@
-"""Flows that chain the tiers of the funnel."""
+"""Deprecated package: the funnel is in :mod:`sseflow.funnel`, training in :mod:`sseflow.ml`."""

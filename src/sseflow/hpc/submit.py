@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from sseflow import __version__
-from sseflow.flows.funnel import ScreeningFunnelMaker
+from sseflow.funnel.maker import ScreeningFunnelMaker
 
 
 class SubmitResult(BaseModel):

@@ -1,1 +1,1 @@
-"""jobflow Makers, one per tier or calculation."""
+"""Deprecated package: tier Makers now live in their tier's package (see docs/architecture.md)."""

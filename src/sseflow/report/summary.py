@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sseflow import __version__
-from sseflow.schemas.tier import TierStatus
+from sseflow.common.document import TierStatus
 from sseflow.store.fields import KNOWN_TIERS, record_value
 
 INGEST = "ingest"

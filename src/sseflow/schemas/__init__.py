@@ -1,1 +1,1 @@
-"""Pydantic documents stored in the database."""
+"""Deprecated package: documents now live in their tier's package (see docs/architecture.md)."""

@@ -1,32 +1,10 @@
-"""Output of the ingest step: accepted candidates and rejected inputs."""
+"""Deprecated path of :mod:`sseflow.ingest.schemas` (old YAML, stored workflows)."""
 
-from __future__ import annotations
+from sseflow._legacy import moved
 
-from pydantic import BaseModel, Field
-
-from sseflow.schemas.candidate import Candidate, SourceInfo
-
-
-class RejectedInput(BaseModel):
-    """An input that did not become a candidate, with the reason."""
-
-    candidate_id: str = Field(..., description="Structure id, or a file-content id.")
-    source: SourceInfo
-    reason: str
-    formula: str | None = None
-
-
-class DuplicateInput(BaseModel):
-    """An input merged into an earlier candidate by StructureMatcher."""
-
-    candidate_id: str = Field(..., description="Id of the candidate it was merged into.")
-    source: SourceInfo
-
-
-class IngestDocument(BaseModel):
-    """Everything the ingest step decided about a batch of inputs."""
-
-    accepted: list[Candidate] = Field(default_factory=list)
-    rejected: list[RejectedInput] = Field(default_factory=list)
-    duplicates: list[DuplicateInput] = Field(default_factory=list)
-    settings: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+__getattr__, __dir__ = moved(
+    __name__,
+    [
+        "sseflow.ingest.schemas",
+    ],
+)

@@ -22,9 +22,9 @@ from maggma.core import Store
 from pymongo.errors import DuplicateKeyError
 
 from sseflow import __version__
+from sseflow.common.candidate import Candidate, SourceInfo
+from sseflow.common.document import TierDocument, TierStatus
 from sseflow.provenance import utc_now
-from sseflow.schemas.candidate import Candidate, SourceInfo
-from sseflow.schemas.tier import TierDocument, TierStatus
 from sseflow.settings import get_settings
 from sseflow.store.indexes import IndexResult, ensure_indexes
 from sseflow.store.jobstore import CANDIDATES_STORE
@@ -110,25 +110,30 @@ class CandidateRepository:
         now = utc_now()
         update: dict[str, Any] = {
             "$set": {**fields, "updated_at": now, "sseflow_version": __version__},
-            "$setOnInsert": {"created_at": now, "tiers": {}},
+            "$setOnInsert": {"created_at": now, "tiers": {}, "status": TierStatus.PENDING.value},
         }
         if source is not None:
             update["$addToSet"] = {"sources": source.model_dump()}
         self._check_writable(f"write candidate {candidate_id}")
         self._update_one({"candidate_id": candidate_id}, update)
 
-    def set_tier(self, doc: TierDocument | Mapping[str, Any]) -> None:
-        """Store a tier's document under ``tiers.<tier>`` and update the overall status."""
+    def set_tier(self, doc: TierDocument | Mapping[str, Any], overall: bool = True) -> None:
+        """Store a tier's document under ``tiers.<tier>``.
+
+        Parameters
+        ----------
+        doc
+            The tier document (its ``record_exclude`` fields are left out) or its dict.
+        overall
+            Also make it the record's overall ``status``/``last_tier``/``reason`` (the
+            funnel's gates); False for a side analysis (e.g. ``sseflow cluster``).
+        """
         data = doc.record_dump() if isinstance(doc, TierDocument) else dict(doc)
         tier = data["tier"]
         status = TierStatus(data["status"])
-        update: dict[str, Any] = {
-            f"tiers.{tier}": data,
-            "last_tier": tier,
-            "status": status.value,
-            "reason": data.get("reason"),
-            "updated_at": utc_now(),
-        }
+        update: dict[str, Any] = {f"tiers.{tier}": data, "updated_at": utc_now()}
+        if overall:
+            update.update(last_tier=tier, status=status.value, reason=data.get("reason"))
         self._check_writable(f"write tier {tier} of {data['candidate_id']}")
         self._update_one({"candidate_id": data["candidate_id"]}, {"$set": update})
 

@@ -5,7 +5,7 @@ server) and a MongoDB server (maggma ``MongoStore`` given a ``mongodb://`` URI).
 Besides jobflow's ``outputs`` collection the store carries two additional stores:
 
 ``candidates``
-    one record per structure (see :mod:`sseflow.schemas.candidate`);
+    one record per structure (see :mod:`sseflow.common.candidate`);
 ``data``
     large job outputs that jobflow offloads (e.g. BVSE energy grids).
 """

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from sseflow.schemas.tier import TierStatus
+from sseflow.common.document import TierStatus
 from sseflow.store.fields import FieldNameError, field_path
 
 #: ``--where`` operators -> Mongo operators (longest first for parsing).

@@ -1,0 +1,16 @@
+"""What every tier shares: the Maker base class, the tier document, the candidate."""
+
+from sseflow.common.candidate import Candidate, SourceInfo
+from sseflow.common.document import TierDocument, TierStatus
+from sseflow.common.maker import TierFailure, TierMaker, run_tier, tier_document
+
+__all__ = [
+    "Candidate",
+    "SourceInfo",
+    "TierDocument",
+    "TierFailure",
+    "TierMaker",
+    "TierStatus",
+    "run_tier",
+    "tier_document",
+]

@@ -1,0 +1,244 @@
+"""Cross-validation of superionic classifiers: k-fold and leave-one-cluster-out (LOCO).
+
+Metrics are those of McHaffie et al.: area under the precision-recall curve (AUC-PR,
+scikit-learn's average precision) and Matthews correlation coefficient (MCC, threshold
+0.5), each with two controls computed on the same validation fold:
+
+- *shuffled*: the validation labels, randomly permuted, used as predictions;
+- *mean*: the training-set fraction of superionic structures predicted for every
+  validation structure (AUC-PR = validation prevalence, MCC = 0).
+
+Clusters for LOCO. The paper clustered compositions with ElMD + UMAP + DBSCAN. ElMD
+0.5.15 does not import here (it needs ``pkg_resources``, removed from setuptools>=81)
+and is GPL-licensed, so we use a documented substitute with the same idea:
+the earth mover's distance between compositions on Pettifor's chemical scale (each
+element at its ``Element.mendeleev_no``, mass = atomic fraction; 1-D EMD computed
+exactly by ``scipy.stats.wasserstein_distance``), followed by deterministic
+average-linkage agglomerative clustering of that distance matrix (scikit-learn) into
+``n_clusters`` groups - no UMAP/DBSCAN randomness or noise points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Composition, Element
+
+FitPredict = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def pettifor_emd_matrix(compositions: Sequence[Composition | str]) -> np.ndarray:
+    """Return pairwise composition distances (EMD on Pettifor's scale).
+
+    Parameters
+    ----------
+    compositions
+        Compositions or formulas (fractional amounts fine).
+
+    Returns
+    -------
+    numpy.ndarray
+        Symmetric ``(n, n)`` matrix in units of Pettifor (Mendeleev) number.
+    """
+    from scipy.stats import wasserstein_distance
+
+    positions, weights = [], []
+    for comp in compositions:
+        comp = Composition(comp)
+        frac = comp.fractional_composition
+        positions.append(np.array([Element(e.symbol).mendeleev_no for e in frac], dtype=float))
+        weights.append(np.array([frac[e] for e in frac], dtype=float))
+    n = len(positions)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            d = wasserstein_distance(positions[i], positions[j], weights[i], weights[j])
+            out[i, j] = out[j, i] = d
+    return out
+
+
+def composition_clusters(
+    compositions: Sequence[Composition | str], n_clusters: int = 12, min_cluster_size: int = 10
+) -> np.ndarray:
+    """Cluster compositions for leave-one-cluster-out CV (see module docstring).
+
+    Clusters smaller than ``min_cluster_size`` (outliers that average linkage leaves on
+    their own) are merged into the cluster with the smallest mean distance to them, so
+    fewer than ``n_clusters`` clusters may remain.
+
+    Returns
+    -------
+    numpy.ndarray
+        Cluster index per composition, renumbered 0..k-1 by decreasing size.
+    """
+    from sklearn.cluster import AgglomerativeClustering
+
+    distances = pettifor_emd_matrix(compositions)
+    model = AgglomerativeClustering(n_clusters=n_clusters, metric="precomputed", linkage="average")
+    labels = model.fit_predict(distances)
+    while True:
+        ids, counts = np.unique(labels, return_counts=True)
+        small = ids[counts < min_cluster_size]
+        if not len(small) or len(ids) == 1:
+            break
+        c = small[np.argmin(counts[counts < min_cluster_size])]
+        others = [k for k in ids if k != c]
+        mean_d = [distances[np.ix_(labels == c, labels == k)].mean() for k in others]
+        labels[labels == c] = others[int(np.argmin(mean_d))]
+    ids, counts = np.unique(labels, return_counts=True)
+    order = ids[np.argsort(-counts, kind="stable")]
+    rank = {int(k): r for r, k in enumerate(order)}
+    return np.array([rank[int(k)] for k in labels])
+
+
+def binary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """Return AUC-PR and MCC (threshold 0.5); AUC-PR is NaN without positives."""
+    from sklearn.metrics import average_precision_score, matthews_corrcoef
+
+    labels = np.asarray(labels, dtype=int)
+    probabilities = np.asarray(probabilities, dtype=float)
+    auc_pr = float(average_precision_score(labels, probabilities)) if labels.any() else float("nan")
+    mcc = float(matthews_corrcoef(labels, (probabilities >= 0.5).astype(int)))
+    return {"auc_pr": auc_pr, "mcc": mcc}
+
+
+def control_metrics(
+    train_labels: np.ndarray, val_labels: np.ndarray, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """Return the shuffled-label and training-mean controls for one validation fold."""
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(np.asarray(val_labels, dtype=float))
+    mean = np.full(len(val_labels), float(np.mean(train_labels)))
+    return {
+        "shuffled": binary_metrics(val_labels, shuffled),
+        "mean": binary_metrics(val_labels, mean),
+    }
+
+
+def stratified_kfold_splits(
+    labels: np.ndarray, n_splits: int = 5, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return (train, validation) index pairs of a shuffled stratified k-fold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(labels)), labels))
+
+
+def leave_one_cluster_out_splits(clusters: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return (train, validation) index pairs, one per cluster."""
+    clusters = np.asarray(clusters)
+    idx = np.arange(len(clusters))
+    return [(idx[clusters != c], idx[clusters == c]) for c in np.unique(clusters)]
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if not len(arr):
+        return {"mean": float("nan"), "std": float("nan"), "n": 0}
+    return {"mean": float(arr.mean()), "std": float(arr.std()), "n": len(arr)}
+
+
+def cross_validate(
+    labels: np.ndarray,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    fit_predict: FitPredict,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run a classifier over CV splits and summarise metrics and controls.
+
+    Parameters
+    ----------
+    labels
+        1 = superionic, 0 = not.
+    splits
+        (train, validation) index arrays.
+    fit_predict
+        ``fit_predict(train_idx, val_idx)`` trains on ``train_idx`` only and returns
+        probabilities for ``val_idx``.
+    seed
+        Seed of the shuffled control.
+
+    Returns
+    -------
+    dict
+        ``folds`` (per-fold metrics, controls, sizes), and ``summary`` with mean/std of
+        AUC-PR and MCC for the model and the two controls (NaN folds skipped).
+    """
+    labels = np.asarray(labels, dtype=int)
+    folds = []
+    for k, (train_idx, val_idx) in enumerate(splits):
+        prob = fit_predict(np.asarray(train_idx), np.asarray(val_idx))
+        folds.append(
+            {
+                "fold": k,
+                "n_train": len(train_idx),
+                "n_val": len(val_idx),
+                "n_val_positive": int(labels[val_idx].sum()),
+                "model": binary_metrics(labels[val_idx], prob),
+                "controls": control_metrics(labels[train_idx], labels[val_idx], seed + k),
+                "probabilities": [float(p) for p in prob],
+                "val_indices": [int(i) for i in val_idx],
+            }
+        )
+    summary: dict[str, Any] = {}
+    for who in ("model", "shuffled", "mean"):
+        for metric in ("auc_pr", "mcc"):
+            values = [(f["model"] if who == "model" else f["controls"][who])[metric] for f in folds]
+            summary[f"{who}_{metric}"] = _summary(values)
+    return {"folds": folds, "summary": summary}
+
+
+def logistic_fit_predict(features: np.ndarray, labels: np.ndarray) -> FitPredict:
+    """Return a fit_predict for unpenalised logistic regression on standardised features.
+
+    As in the paper: scikit-learn ``LogisticRegression`` with default settings except
+    no regularisation penalty. Missing feature values (NaN, e.g. CIFs without Li
+    positions) are replaced by the training-fold median.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = np.asarray(features, dtype=float)
+    labels = np.asarray(labels, dtype=int)
+
+    def fit_predict(train_idx: np.ndarray, val_idx: np.ndarray) -> np.ndarray:
+        model = make_pipeline(
+            SimpleImputer(strategy="median"),
+            StandardScaler(),
+            LogisticRegression(C=np.inf, max_iter=5000),
+        )
+        model.fit(features[train_idx], labels[train_idx])
+        return model.predict_proba(features[val_idx])[:, 1]
+
+    return fit_predict
+
+
+def atomsets_fit_predict(
+    features: Sequence[np.ndarray],
+    labels: np.ndarray,
+    hyperparameter_sets: Sequence[Any],
+    seeds: Sequence[int],
+    input_dim: int,
+) -> FitPredict:
+    """Return a fit_predict that trains an AtomSets ensemble on each training fold."""
+    from sseflow.ml.atomsets.model import _predict_probabilities, train_member
+
+    labels = np.asarray(labels, dtype=int)
+
+    def fit_predict(train_idx: np.ndarray, val_idx: np.ndarray) -> np.ndarray:
+        train_x = [features[i] for i in train_idx]
+        val_x = [features[i] for i in val_idx]
+        probs = []
+        for hyper in hyperparameter_sets:
+            for seed in seeds:
+                member = train_member(train_x, labels[train_idx], hyper, seed, input_dim)
+                probs.append(_predict_probabilities(member, val_x))
+        return np.mean(probs, axis=0)
+
+    return fit_predict

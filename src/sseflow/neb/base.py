@@ -1,0 +1,244 @@
+"""What the CI-NEB tier Makers share: settings, BVSE landscape choice, the run itself.
+
+Every NEB Maker (:mod:`sseflow.neb.jobs`, :mod:`sseflow.qe.jobs`) runs the same
+preparation and NEB code (:mod:`sseflow.neb.workflow`) and returns a
+:class:`~sseflow.neb.schemas.NEBDocument`. A run that stops before the CI stage converges
+(step limit, walltime) or whose calculator crashes is recorded with
+``status='failed'`` and the reason; images are on disk in ``work_dir`` and a re-run of
+the same job resumes from them.
+
+BVSE landscape, first that applies:
+
+1. ``make(candidate, bvse_landscape=...)`` (a
+   :class:`~sseflow.bvse.landscape.BVSELandscape`, the BVSE tier's
+   :class:`~sseflow.bvse.schemas.BVSEGrid`, or the dict of either);
+2. inside the funnel (``use_stored_bvse_grid=True``): the grid the BVSE tier stored for
+   this candidate (candidate record -> ``tiers.bvse.job_uuid`` -> the job's output in
+   the ``data`` store), when it is of the structure's cell (see
+   :mod:`sseflow.bvse.stored`). The NEB jobs run with ``expose_store=True`` for
+   this; used alone (no sseflow store) they skip this step;
+3. otherwise computed with bvlain at ``bvse_resolution_angstrom`` (0.3 A by default:
+   coarse, but only used to rank hops and seed the path) on the ordered unit cell.
+
+``bvse_landscape_source`` in the document says which (``"stored grid <uuid>"``,
+``"given (make argument)"`` or ``"recomputed (bvlain, 0.3 A)"``) and
+``bvse_landscape_note`` why a stored grid was not used.
+
+Disordered candidates: the stored grid is that of the structure as ingested (framework
+sites weighted by occupancy, or the majority species, per the BVSE tier's
+``occupancy_mode``); the NEB tier orders the structure first (lowest Ewald energy),
+which keeps the lattice (or makes a supercell of it in the same frame), so the stored
+grid still covers every position. It is used as is: it is the landscape the BVSE gate
+judged, so the NEB computes the hop the screening found limiting, and it only ranks
+hops and seeds the path (endpoints and band are relaxed in the ordered cell). Hops that
+are equivalent in the averaged structure but not in the ordering get (nearly) equal
+BVSE barriers. ``use_stored_bvse_grid=False`` recomputes the landscape on the ordered
+cell instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ase.calculators.calculator import Calculator
+from jobflow import CURRENT_JOB, JobConfig
+from pymatgen.core import Structure
+
+from sseflow.bvse.landscape import BVSELandscape, BVSELandscapeError
+from sseflow.bvse.schemas import BVSEGrid
+from sseflow.bvse.stored import stored_bvse_landscape
+from sseflow.common.candidate import Candidate
+from sseflow.common.document import TierStatus
+from sseflow.common.maker import TierFailure, TierMaker
+from sseflow.neb.runner import NEBCalculatorError, NEBRunSettings
+from sseflow.neb.schemas import NEBDocument
+from sseflow.neb.workflow import run_structure_neb
+from sseflow.settings import get_settings
+
+
+def landscape_from(value: Any) -> BVSELandscape | None:
+    """Accept a BVSELandscape, its dict, or the BVSE tier's BVSEGrid (or its dict)."""
+    if value is None or isinstance(value, BVSELandscape):
+        return value
+    if isinstance(value, BVSEGrid) or (isinstance(value, dict) and "energies_ev_zlib_b64" in value):
+        return BVSELandscape.from_bvse_grid(value)
+    return BVSELandscape.from_dict(value)
+
+
+def judge_convergence(doc: NEBDocument) -> NEBDocument:
+    """Turn an unconverged (but finished) NEB into ``status='failed'`` with the reason."""
+    if doc.status != TierStatus.PENDING or doc.converged:
+        return doc
+    stopped = next((h for h in doc.hops if not h.converged), None)
+    why = stopped.termination if stopped else "not converged"
+    where = ""
+    if stopped is not None:
+        resumable = not why.startswith("intermediate minimum")  # a re-run stops there again
+        where = f"; images kept in {stopped.work_dir}" + (", re-run resumes there" * resumable)
+    return doc.model_copy(update={"status": TierStatus.FAILED, "reason": f"NEB {why}{where}"})
+
+
+#: NEB jobs read the candidate's stored BVSE grid from the job store.
+NEB_JOB_CONFIG = JobConfig(expose_store=True)
+
+#: Endpoint force threshold of the reference work (thesis A.4), eV/A.
+THESIS_ENDPOINT_FMAX_EV_PER_ANGSTROM = 3e-4
+
+
+@dataclass
+class NEBTierMaker(TierMaker):
+    """Settings shared by the NEB tiers (lengths in A, forces in eV/A, times in s).
+
+    ``neb`` holds the numerical settings of the run whole
+    (:class:`~sseflow.neb.runner.NEBRunSettings`; a mapping is accepted, and its fields
+    may be given flat, e.g. ``CHGNetNEBMaker(n_images=3)``). Endpoints are relaxed to
+    ``neb.endpoint_fmax_ev_per_angstrom`` = 3e-4 eV/A, the value of the reference work
+    (thesis A.4, :data:`THESIS_ENDPOINT_FMAX_EV_PER_ANGSTROM`), in at most
+    ``neb.max_steps_relax`` = 1000 steps: in soft cells a looser threshold stops far
+    from the minimum (CHGNet, Li3N vacancy endpoint: 0.01 eV/A left it 52 meV above the
+    3e-4 eV/A minimum; measurements in ``docs/neb.md``). The NEB and CI stages stop at
+    ``neb.fmax_ev_per_angstrom`` = 0.05 eV/A, as in the reference work. Before the
+    climbing-image stage the run stops (``status='failed'``, with the reason) when an
+    image lies more than ``neb.intermediate_minimum_tolerance_ev`` below both
+    endpoints; None disables the check.
+
+    Parameters
+    ----------
+    min_length_angstrom
+        Smallest distance between a vacancy and its periodic images in the supercell.
+    n_hops
+        How many symmetry-distinct hops of the BVSE percolation path to compute.
+    max_hop_angstrom
+        Longest Li-Li hop considered.
+    bvse_resolution_angstrom
+        Grid spacing when the BVSE landscape has to be recomputed.
+    seed_method
+        ``bvse`` (images on the BVSE path), ``idpp`` or ``linear``.
+    neb
+        Numerical settings of the NEB run.
+    work_dir
+        Root of the run folders; None uses ``SSEFLOW_WORK_DIR`` (see
+        :class:`~sseflow.settings.SseflowSettings`).
+    use_stored_bvse_grid
+        Start from the BVSE tier's stored grid inside the funnel.
+    """
+
+    name: str = "neb"
+    min_length_angstrom: float = 10.0
+    n_hops: int = 1
+    max_hop_angstrom: float = 4.0
+    bvse_resolution_angstrom: float = 0.3
+    seed_method: str = "bvse"
+    neb: NEBRunSettings = field(default_factory=NEBRunSettings)
+    work_dir: str | None = None
+    use_stored_bvse_grid: bool = True
+
+    packages: ClassVar[tuple[str, ...]] = (
+        "pymatgen",
+        "ase",
+        "pymatgen-analysis-diffusion",
+        "bvlain",
+        "emmet-core",
+    )
+    document_class: ClassVar[type[NEBDocument]] = NEBDocument
+    #: Errors that are a property of the candidate or the set-up, recorded as the
+    #: tier's failure reason (anything else is recorded with where it happened).
+    expected_errors: ClassVar[tuple[type[Exception], ...]] = (
+        NEBCalculatorError,
+        BVSELandscapeError,
+    )
+    flat_settings: ClassVar[tuple[str, ...]] = ("neb",)
+    #: NEBRunSettings fields the Makers did not expose before they held it whole.
+    hashed_if_changed: ClassVar[dict[str, Any]] = {
+        "relax_endpoints": True,
+        "climb": True,
+        "neb_method": "improvedtangent",
+    }
+
+    def job_dir(self, candidate_id: str) -> Path:
+        """Return the stable directory of this candidate's run (resumable)."""
+        root = Path(self.work_dir) if self.work_dir else get_settings().work_dir
+        return root.resolve() / self.tier / candidate_id
+
+    def preflight(
+        self, candidate: Candidate, landscape: BVSELandscape | None
+    ) -> tuple[NEBTierMaker, Structure, BVSELandscape | None, dict[str, Any]]:
+        """Check the calculator can run.
+
+        Returns the Maker to run with, the structure and landscape to use and extra
+        document fields.
+        """
+        return self, candidate.structure, landscape, {}
+
+    def choose_landscape(
+        self, candidate: Candidate, given: BVSELandscape | None
+    ) -> tuple[BVSELandscape | None, dict[str, Any]]:
+        """Return the landscape to start from and the document fields saying which.
+
+        None means: compute it with bvlain during the preparation.
+        """
+        if given is not None:
+            return given, {"bvse_landscape_source": "given (make argument)"}
+        info: dict[str, Any] = {"bvse_landscape_source": self._recomputed}
+        if not self.use_stored_bvse_grid:
+            info["bvse_landscape_note"] = "use_stored_bvse_grid=False"
+            return None, info
+        found = stored_bvse_landscape(
+            CURRENT_JOB.store, candidate.candidate_id, candidate.structure.lattice.matrix
+        )
+        if found.landscape is None:
+            info["bvse_landscape_note"] = found.reason
+            info["bvse_grid_job_uuid"] = found.job_uuid
+            return None, info
+        return found.landscape, {
+            "bvse_landscape_source": f"stored grid {found.job_uuid}",
+            "bvse_grid_job_uuid": found.job_uuid,
+        }
+
+    @property
+    def _recomputed(self) -> str:
+        return f"recomputed (bvlain, {self.bvse_resolution_angstrom} A)"
+
+    def _run(self, candidate: Candidate, given: BVSELandscape | None) -> NEBDocument:
+        def compute() -> dict[str, Any]:
+            landscape, source = self.choose_landscape(candidate, given)
+            try:
+                runner, structure, land, extra = self.preflight(candidate, landscape)
+                if landscape is not None and land is None:
+                    source = {
+                        **source,
+                        "bvse_landscape_source": self._recomputed,
+                        "bvse_landscape_note": "the bulk relaxation changed the cell",
+                    }
+                elif land is not landscape:
+                    text = f"{source['bvse_landscape_source']}, mapped onto the relaxed cell"
+                    source = {**source, "bvse_landscape_source": text}
+                values = run_structure_neb(
+                    structure,
+                    runner.calculator_factory,
+                    self.job_dir(candidate.candidate_id),
+                    landscape=land,
+                    min_length_angstrom=self.min_length_angstrom,
+                    n_hops=self.n_hops,
+                    max_hop_angstrom=self.max_hop_angstrom,
+                    bvse_resolution_angstrom=self.bvse_resolution_angstrom,
+                    seed_method=self.seed_method,
+                    run_settings=self.neb,
+                )
+            except self.expected_errors as exc:
+                raise TierFailure(str(exc)) from exc
+            return {**values, **extra, **source}
+
+        doc = self.tier_document(NEBDocument, candidate.candidate_id, compute)
+        return judge_convergence(self.after_run(candidate, doc))
+
+    def after_run(self, candidate: Candidate, doc: NEBDocument) -> NEBDocument:
+        """Add what is only known once the calculator ran (e.g. its version)."""
+        return doc
+
+    def calculator_factory(self, hop_dir: Path) -> Callable[[str], Calculator]:
+        """Return ``factory(label)`` building one calculator per image."""
+        raise NotImplementedError

@@ -1,0 +1,137 @@
+"""Everything a NEB calculation needs before any calculator runs.
+
+:func:`prepare_neb_hops` orders the structure if needed, computes (or takes) the BVSE
+landscape, ranks the symmetry-distinct Li hops by BVSE barrier, keeps those of the
+percolation path, builds the supercell and the two vacancy endpoints of each chosen hop
+together with the BVSE seed path of the moving Li.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from pymatgen.core import Structure
+
+from sseflow.bvse.landscape import BVSELandscape, BVSELandscapeError
+from sseflow.neb.hops import LiHop, rank_hops_by_bvse, select_hops
+from sseflow.neb.images import VacancyHopEndpoints, vacancy_hop_endpoints
+from sseflow.neb.supercell import (
+    make_neb_supercell,
+    order_structure,
+    perpendicular_widths,
+    shortest_vector_length,
+)
+
+
+@dataclass
+class PreparedHop:
+    """One hop ready for NEB: the hop, its endpoints and the seed path."""
+
+    hop: LiHop
+    endpoints: VacancyHopEndpoints
+    seed_path_cart: NDArray[np.float64]
+
+
+@dataclass
+class NEBPreparation:
+    """Result of the preparation of one candidate."""
+
+    unit_cell: Structure
+    was_ordered: bool
+    ordering_ewald_energy_ev: float | None
+    supercell: Structure
+    supercell_matrix: NDArray[np.int64]
+    hops: list[PreparedHop]
+    all_hops: list[LiHop]
+    percolating_labels: list[int]
+
+    def supercell_summary(self) -> dict[str, object]:
+        """Return supercell size information (JSON-friendly)."""
+        matrix = self.supercell.lattice.matrix
+        return {
+            "scaling_matrix": self.supercell_matrix.tolist(),
+            "n_sites_perfect": len(self.supercell),
+            "abc_angstrom": [round(x, 4) for x in self.supercell.lattice.abc],
+            "perpendicular_widths_angstrom": np.round(perpendicular_widths(matrix), 4).tolist(),
+            "min_image_distance_angstrom": round(shortest_vector_length(matrix), 4),
+        }
+
+
+def prepare_neb_hops(
+    structure: Structure,
+    landscape: BVSELandscape | None = None,
+    min_length_angstrom: float = 10.0,
+    n_hops: int = 1,
+    mobile_element: str = "Li",
+    max_hop_angstrom: float = 4.0,
+    bvse_resolution_angstrom: float = 0.3,
+    tube_radius_angstrom: float = 1.2,
+) -> NEBPreparation:
+    """Prepare the vacancy-hop NEB of the lowest-barrier percolation hops of a structure.
+
+    Parameters
+    ----------
+    structure
+        Oxidation-state decorated structure (may be disordered; then ordered by lowest
+        Ewald energy).
+    landscape
+        BVSE landscape in the structure's Cartesian frame, of the structure's cell or a
+        cell the (ordered) structure is a supercell of; computed with bvlain at
+        ``bvse_resolution_angstrom`` when None. A landscape of another cell raises
+        :class:`~sseflow.bvse.landscape.BVSELandscapeError`.
+    min_length_angstrom
+        Minimum periodic-image distance of the supercell (Angstrom).
+    n_hops
+        Number of percolation-path hops to prepare, lowest BVSE barrier first.
+    mobile_element
+        Mobile element symbol.
+    max_hop_angstrom
+        Longest Li-Li distance considered a hop (Angstrom).
+    bvse_resolution_angstrom
+        Grid spacing when the landscape is computed here (Angstrom).
+    tube_radius_angstrom
+        Radius around each hop segment searched for the BVSE path (Angstrom).
+    """
+    ordering = order_structure(structure)
+    unit_cell = ordering.structure
+    if landscape is not None and not landscape.fits_lattice(unit_cell.lattice.matrix):
+        raise BVSELandscapeError(
+            "the BVSE landscape is for another cell than the structure "
+            f"(landscape lattice {np.round(landscape.lattice, 3).tolist()}, structure "
+            f"lattice {np.round(unit_cell.lattice.matrix, 3).tolist()}); pass the "
+            "landscape of this structure or none"
+        )
+    if landscape is None:
+        landscape = BVSELandscape.from_structure(
+            unit_cell,
+            mobile_ion=f"{mobile_element}1+",
+            resolution_angstrom=bvse_resolution_angstrom,
+        )
+    all_hops, labels = rank_hops_by_bvse(
+        unit_cell,
+        landscape,
+        mobile_element=mobile_element,
+        max_hop_angstrom=max_hop_angstrom,
+        tube_radius_angstrom=tube_radius_angstrom,
+    )
+    chosen = select_hops(all_hops, labels, n_hops=n_hops)
+    supercell, matrix = make_neb_supercell(unit_cell, min_length_angstrom)
+    prepared = []
+    for hop in chosen:
+        endpoints = vacancy_hop_endpoints(supercell, hop, mobile_element)
+        seed = hop.bvse_path_cart if hop.bvse_path_cart is not None else None
+        if seed is None:
+            seed = np.stack([hop.start_cart, hop.end_cart])
+        prepared.append(PreparedHop(hop=hop, endpoints=endpoints, seed_path_cart=seed))
+    return NEBPreparation(
+        unit_cell=unit_cell,
+        was_ordered=ordering.was_ordered,
+        ordering_ewald_energy_ev=ordering.ewald_energy_ev,
+        supercell=supercell,
+        supercell_matrix=matrix,
+        hops=prepared,
+        all_hops=all_hops,
+        percolating_labels=labels,
+    )

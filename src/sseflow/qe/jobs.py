@@ -1,0 +1,342 @@
+"""Quantum ESPRESSO tiers: CI-NEB (``neb_dft``) and a relaxation stage (``qe_relax``).
+
+:class:`QENEBMaker` runs the same NEB preparation and runner as the MLIP tier
+(:class:`~sseflow.neb.base.NEBTierMaker`) with one pw.x calculator per image.
+
+:class:`QERelaxMaker` is a per-candidate tier (``tier = "qe_relax"``) that relaxes the
+ordered candidate with pw.x through ASE (positions only, or positions and cell with
+``relax_cell=True``, which turns on ``tstress``) and records energy, forces and the
+relaxed structure. Insert it as a stage of the funnel like any other tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from ase.filters import FrechetCellFilter
+from jobflow import job
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from sseflow.bvse.landscape import BVSELandscape
+from sseflow.common.candidate import Candidate
+from sseflow.common.maker import TierFailure, TierMaker
+from sseflow.neb.base import (
+    NEB_JOB_CONFIG,
+    THESIS_ENDPOINT_FMAX_EV_PER_ANGSTROM,
+    NEBTierMaker,
+    landscape_from,
+)
+from sseflow.neb.runner import NEBCalculatorError, relax_fixed_cell
+from sseflow.neb.schemas import NEBDocument
+from sseflow.neb.supercell import order_structure
+from sseflow.qe.calculator import (
+    QESettings,
+    QESetupError,
+    check_pw_command,
+    find_pseudopotentials,
+    make_espresso,
+    pw_version,
+)
+from sseflow.qe.convergence import converge_cutoff_and_kpoints
+from sseflow.qe.schemas import QERelaxDocument
+from sseflow.settings import get_settings
+
+
+@dataclass
+class QERelaxMaker(TierMaker):
+    """Relax a candidate with pw.x (forces in eV/A).
+
+    Attributes
+    ----------
+    qe
+        pw.x settings (command, MPI launcher, pseudo_dir, cutoffs, k-points).
+    relax_cell
+        Also relax the cell (ASE ``FrechetCellFilter``; pw.x computes the stress).
+    fmax_ev_per_angstrom
+        Force threshold.
+    max_steps
+        Optimizer step limit.
+    work_dir
+        Root of the job directories; None uses ``SSEFLOW_WORK_DIR``.
+
+    The pw.x version (output header, else a probe of ``qe.pw_command``, else
+    ``"unknown"``) is recorded as ``qe_version`` and in ``software``.
+    """
+
+    name: str = "qe_relax"
+    qe: QESettings = field(default_factory=QESettings)
+    relax_cell: bool = False
+    fmax_ev_per_angstrom: float = 0.05
+    max_steps: int = 100
+    work_dir: str | None = None
+
+    tier: ClassVar[str] = "qe_relax"
+    batch: ClassVar[bool] = False
+    document_class: ClassVar[type[QERelaxDocument]] = QERelaxDocument
+    nested_settings: ClassVar[tuple[str, ...]] = ("qe",)
+    packages: ClassVar[tuple[str, ...]] = ("pymatgen", "ase")
+
+    def job_dir(self, candidate_id: str) -> Path:
+        """Return the directory of this candidate's pw.x run."""
+        root = Path(self.work_dir) if self.work_dir else get_settings().work_dir
+        return root.resolve() / self.tier / candidate_id
+
+    @job
+    def make(self, candidate: Candidate) -> QERelaxDocument:
+        """Relax one candidate with Quantum ESPRESSO."""
+
+        def compute() -> dict[str, Any]:
+            structure = order_structure(candidate.structure).structure
+            structure.remove_oxidation_states()
+            elements = sorted({el.symbol for el in structure.composition.elements})
+            try:
+                check_pw_command(self.qe)
+                pseudos = find_pseudopotentials(
+                    elements, self.qe.pseudo_dir, self.qe.pseudopotentials
+                )
+            except QESetupError as exc:
+                raise TierFailure(str(exc)) from exc
+            calc = make_espresso(
+                elements,
+                self.qe,
+                self.job_dir(candidate.candidate_id),
+                tstress=self.relax_cell,
+            )
+            atoms = AseAtomsAdaptor.get_atoms(structure)
+            target = FrechetCellFilter(atoms) if self.relax_cell else atoms
+            try:
+                relaxed, converged, steps = _relax(target, calc, self)
+            except Exception as exc:
+                raise TierFailure(f"pw.x relaxation failed: {exc}") from exc
+            final = AseAtomsAdaptor.get_structure(relaxed)
+            forces = relaxed.get_forces()
+            energy = float(relaxed.get_potential_energy())
+            return {
+                "energy_ev": energy,
+                "energy_per_atom_ev": energy / len(relaxed),
+                "max_force_ev_per_angstrom": float(np.linalg.norm(forces, axis=1).max()),
+                "volume_change_percent": 100 * (final.volume / structure.volume - 1),
+                "n_steps": steps,
+                "converged": converged,
+                "structure": final,
+                "pseudopotentials": pseudos,
+                "calculator_settings": self.qe.to_plain_dict(),
+            }
+
+        doc = self.tier_document(QERelaxDocument, candidate.candidate_id, compute)
+        version = pw_version(self.qe, self.job_dir(candidate.candidate_id))
+        return doc.model_copy(
+            update={
+                "qe_version": version,
+                "software": {**doc.software, "quantum-espresso": version},
+            }
+        )
+
+
+def _relax(target: Any, calc: Any, maker: QERelaxMaker) -> tuple[Any, bool, int]:
+    """Relax atoms or a cell filter; return (atoms with results, converged, steps)."""
+    if isinstance(target, FrechetCellFilter):
+        from ase.optimize import BFGS
+
+        target.atoms.calc = calc
+        opt = BFGS(target, logfile=None)  # type: ignore[arg-type]
+        converged = bool(opt.run(fmax=maker.fmax_ev_per_angstrom, steps=maker.max_steps))
+        return target.atoms, converged, opt.nsteps
+    return relax_fixed_cell(target, calc, maker.fmax_ev_per_angstrom, maker.max_steps)
+
+
+@dataclass
+class QENEBMaker(NEBTierMaker):
+    """CI-NEB with Quantum ESPRESSO pw.x driven by ASE (one Espresso per image).
+
+    ``charged_vacancy=True`` (default) removes a Li+ and sets ``tot_charge = -1``: the
+    cell keeps the electrons of the removed Li, compensated by QE's uniform background.
+    ``False`` removes a neutral Li atom (``tot_charge = 0``).
+
+    Cutoffs and k-points come from ``qe`` or, with ``convergence_test=True``, from
+    :func:`~sseflow.qe.convergence.converge_cutoff_and_kpoints` on the unit cell
+    (``convergence_tolerance_ev_per_atom``, 1 meV/atom by default; the converged
+    k-point spacing is reused for the supercell). ``relax_bulk=True`` relaxes cell and
+    positions of the ordered unit cell first (``tstress=True``). ``qe`` carries the MPI
+    launcher (e.g. ``"mpirun -np 64"``) for HPC; it may be given as a dict (YAML).
+
+    Force thresholds (eV/A): endpoints to 3e-4 and NEB/CI to 0.05, as in the reference
+    work (see the base class). pw.x forces must be converged below 3e-4 eV/A for the
+    endpoint relaxation to end: ``qe.conv_thr_ry`` = 1e-8 Ry sufficed for a 23-atom
+    cell; tighten it for large cells if ``hops[*].endpoints_converged`` comes back
+    False. A looser endpoint threshold (e.g. 0.01) trades accuracy for steps.
+    :meth:`thesis` returns a Maker with every setting of thesis appendix A.4.
+
+    The pw.x version (header of the run's outputs, else a probe of ``qe.pw_command``,
+    else ``"unknown"``) is recorded as ``qe_version`` and in ``software``.
+    """
+
+    name: str = "neb_dft"
+    qe: QESettings = field(default_factory=QESettings)
+    charged_vacancy: bool = True
+    convergence_test: bool = False
+    convergence_ecutwfc_ry: tuple[float, ...] = (30.0, 40.0, 50.0, 60.0, 80.0)
+    convergence_kspacing_per_angstrom: tuple[float, ...] = (0.8, 0.6, 0.45, 0.3, 0.2)
+    convergence_tolerance_ev_per_atom: float = 1e-3
+    relax_bulk: bool = False
+    bulk_fmax_ev_per_angstrom: float = 0.01
+
+    tier: ClassVar[str] = "neb_dft"
+    batch: ClassVar[bool] = False
+    expected_errors: ClassVar[tuple[type[Exception], ...]] = (
+        *NEBTierMaker.expected_errors,
+        QESetupError,
+    )
+    nested_settings: ClassVar[tuple[str, ...]] = ("qe",)
+
+    @classmethod
+    def thesis(cls, qe: QESettings | dict, **overrides: Any) -> QENEBMaker:
+        """Return a Maker with the reference work's settings (thesis appendix A.4).
+
+        Supercell >= 10 A, charged vacancy, bulk (cell and positions) relaxed first,
+        cutoff and k-points converged to 1 meV/atom, endpoints relaxed to 3e-4 eV/A,
+        NEB then climbing image to 0.05 eV/A, images seeded from the BVSE path.
+
+        Parameters
+        ----------
+        qe
+            Machine settings (pw.x, MPI launcher, PAW pseudopotential directory).
+        overrides
+            Any other Maker field.
+        """
+        qe_settings = qe if isinstance(qe, QESettings) else QESettings(**qe)
+        settings: dict[str, Any] = {
+            "min_length_angstrom": 10.0,
+            "charged_vacancy": True,
+            "relax_bulk": True,
+            "convergence_test": True,
+            "convergence_tolerance_ev_per_atom": 1e-3,
+            "endpoint_fmax_ev_per_angstrom": THESIS_ENDPOINT_FMAX_EV_PER_ANGSTROM,
+            "fmax_ev_per_angstrom": 0.05,
+            "seed_method": "bvse",
+        }
+        return cls(qe=qe_settings, **{**settings, **overrides})
+
+    def after_run(self, candidate: Candidate, doc: NEBDocument) -> NEBDocument:
+        """Record the pw.x version of this run (never fails: ``"unknown"``)."""
+        version = pw_version(self.qe, self.job_dir(candidate.candidate_id))
+        update: dict[str, Any] = {
+            "qe_version": version,
+            "software": {**doc.software, "quantum-espresso": version},
+        }
+        if doc.calculator:
+            update["calculator"] = f"Quantum ESPRESSO pw.x {version} (ASE Espresso)"
+        return doc.model_copy(update=update)
+
+    @property
+    def tot_charge(self) -> float:
+        """Total cell charge (e) passed to pw.x."""
+        return -1.0 if self.charged_vacancy else 0.0
+
+    def calculator_factory(self, hop_dir: Path) -> Callable[[str], Any]:
+        """Return a factory of Espresso calculators, one directory per image."""
+        qe, charge = self.qe, self.tot_charge
+        elements = list(qe.pseudopotentials)
+        return lambda label: make_espresso(elements, qe, hop_dir / label, charge)
+
+    def preflight(
+        self, candidate: Candidate, landscape: BVSELandscape | None
+    ) -> tuple[NEBTierMaker, Structure, BVSELandscape | None, dict[str, Any]]:
+        """Check pw.x and pseudopotentials, converge settings and relax the bulk if asked."""
+        elements = sorted({el.symbol for el in candidate.structure.composition.elements})
+        check_pw_command(self.qe)
+        pseudos = find_pseudopotentials(elements, self.qe.pseudo_dir, self.qe.pseudopotentials)
+        qe = replace(self.qe, pseudopotentials=pseudos)
+        record = None
+        if self.convergence_test:
+            qe, record = self._converge(candidate, qe)
+        runner = replace(self, qe=qe)
+        structure = candidate.structure
+        extra: dict[str, Any] = {
+            "calculator": "Quantum ESPRESSO pw.x (ASE Espresso)",
+            "calculator_settings": runner.qe.to_plain_dict(),
+            "pseudopotentials": pseudos,
+            "vacancy_charge_e": self.tot_charge,
+            "convergence_test": record,
+        }
+        if self.relax_bulk:
+            structure, landscape, bulk = runner._relax_bulk(candidate, landscape)
+            extra["calculator_settings"] = {**extra["calculator_settings"], "bulk_relax": bulk}
+        return runner, structure, landscape, extra
+
+    def _relax_bulk(
+        self, candidate: Candidate, landscape: BVSELandscape | None
+    ) -> tuple[Structure, BVSELandscape | None, dict[str, Any]]:
+        """Relax cell and positions of the ordered unit cell (neutral, tstress=True)."""
+        from ase.filters import FrechetCellFilter
+        from ase.optimize import BFGS
+
+        ordering = order_structure(candidate.structure)
+        structure = ordering.structure
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.calc = make_espresso(
+            atoms.get_chemical_symbols(),
+            self.qe,
+            self.job_dir(candidate.candidate_id) / "bulk_relax",
+            tstress=True,
+        )
+        try:
+            opt = BFGS(FrechetCellFilter(atoms), logfile=None)  # type: ignore[arg-type]
+            converged = bool(
+                opt.run(fmax=self.bulk_fmax_ev_per_angstrom, steps=self.neb.max_steps_relax)
+            )
+        except Exception as exc:
+            raise NEBCalculatorError(
+                f"calculator failed during the bulk relaxation: {exc}"
+            ) from exc
+        relaxed = structure.copy()
+        relaxed.lattice = AseAtomsAdaptor.get_structure(atoms).lattice
+        for i, site in enumerate(AseAtomsAdaptor.get_structure(atoms)):
+            relaxed.replace(i, relaxed[i].species, site.frac_coords)
+        if landscape is not None:
+            # the grid is fractional: one of the ordered cell (or of a cell the ordered
+            # cell is a supercell of) follows the strain; otherwise recompute it
+            if landscape.fits_lattice(structure.lattice.matrix):
+                multiples = np.round(
+                    np.linalg.solve(landscape.lattice.T, structure.lattice.matrix.T).T
+                )
+                strained = np.linalg.solve(multiples, relaxed.lattice.matrix)
+                landscape = BVSELandscape(strained, landscape.energies_ev)
+            else:
+                landscape = None
+        record = {
+            "converged": converged,
+            "n_steps": opt.nsteps,
+            "volume_change_percent": 100 * (relaxed.volume / structure.volume - 1),
+            "energy_ev": float(atoms.get_potential_energy()),
+        }
+        return relaxed, landscape, record
+
+    def _converge(self, candidate: Candidate, qe: QESettings) -> tuple[QESettings, dict[str, Any]]:
+        """Converge cutoff and k-points on the ordered unit cell (1 meV/atom default)."""
+        structure = order_structure(candidate.structure).structure
+        structure.remove_oxidation_states()
+        chosen, record = converge_cutoff_and_kpoints(
+            AseAtomsAdaptor.get_atoms(structure),
+            qe,
+            self.job_dir(candidate.candidate_id) / "convergence",
+            ecutwfc_values_ry=list(self.convergence_ecutwfc_ry),
+            kspacing_values_per_angstrom=list(self.convergence_kspacing_per_angstrom),
+            tolerance_ev_per_atom=self.convergence_tolerance_ev_per_atom,
+        )
+        # transfer the k-point density (not the grid) to the NEB supercell
+        return replace(
+            chosen, kpoints=None, kspacing_per_angstrom=record["kspacing_chosen"]
+        ), record
+
+    @job(config=NEB_JOB_CONFIG)
+    def make(
+        self, candidate: Candidate, bvse_landscape: BVSELandscape | dict | None = None
+    ) -> NEBDocument:
+        """Run the Quantum ESPRESSO CI-NEB tier for one candidate."""
+        return self._run(candidate, landscape_from(bvse_landscape))

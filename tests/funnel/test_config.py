@@ -1,0 +1,42 @@
+import pytest
+
+from sseflow.funnel.config import FunnelConfigError, funnel_from_dict, load_funnel
+from sseflow.funnel.maker import ScreeningFunnelMaker
+from tests.conftest import REPO
+
+
+def test_shipped_config_equals_the_code_defaults():
+    from_file = load_funnel(REPO / "config" / "funnel.yaml")
+    default = ScreeningFunnelMaker()
+    assert (
+        from_file.stages[0].makers[0].tier_settings() == default.stages[0].makers[0].tier_settings()
+    )
+    assert from_file.stages[0].gate == default.stages[0].gate
+    assert from_file.ingest_settings == default.ingest_settings
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, "non-empty list"),
+        ({"stages": [{"makers": []}]}, "non-empty 'makers'"),
+        (
+            {
+                "stages": [
+                    {"makers": [{"class": "sseflow.bvse.jobs.BVSEMaker", "settings": {"bogus": 1}}]}
+                ]
+            },
+            "bad settings",
+        ),
+        (
+            {
+                "stages": [{"makers": [{"class": "sseflow.bvse.jobs.BVSEMaker"}]}],
+                "ingest": {"nope": 1},
+            },
+            "ingest",
+        ),
+    ],
+)
+def test_malformed_configs_say_where(config, message):
+    with pytest.raises(FunnelConfigError, match=message):
+        funnel_from_dict(config)

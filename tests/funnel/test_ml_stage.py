@@ -1,0 +1,32 @@
+from jobflow import run_locally
+
+from sseflow.funnel.gates.ml_policy import MLPolicyGate
+from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
+from sseflow.ml.atomsets.jobs import AtomSetsMaker
+from sseflow.store import candidate_repository, get_job_store
+from tests.conftest import EXAMPLES
+
+
+def test_atomsets_stage_in_the_funnel(store_dir):
+    threshold = 0.5
+    funnel = ScreeningFunnelMaker(
+        stages=[
+            Stage(
+                [AtomSetsMaker(band_gap_mode="off")],
+                MLPolicyGate(policy="p_si_only", p_si_threshold=threshold),
+            )
+        ]
+    )
+    inputs = [EXAMPLES / "Li2S_antifluorite.cif", EXAMPLES / "obelix_47i.cif"]
+    store = get_job_store(data_dir=store_dir)
+    run_locally(funnel.make(inputs), store=store, create_folders=False, log=False)
+    store.connect()
+    records = list(candidate_repository(store).find({}))
+    assert len(records) == 2
+    for record in records:
+        doc = record["tiers"]["atomsets"]
+        assert 0.0 <= doc["p_si"] <= 1.0 and doc["d_training"] >= 0
+        assert doc["model_version"] == "atomsets_v1_camns"
+        assert doc["band_gap_ev"] is None
+        expected = "passed" if doc["p_si"] >= threshold else "rejected"
+        assert doc["status"] == expected == record["status"]
