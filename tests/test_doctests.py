@@ -2,7 +2,6 @@
 
 import doctest
 import importlib
-import os
 
 import pytest
 
@@ -25,4 +24,3 @@ def test_docstring_examples(name, monkeypatch):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.attempted > 0, f"{name} has no examples"
     assert result.failed == 0
-    assert os.getcwd() == str(REPO)
