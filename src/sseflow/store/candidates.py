@@ -126,17 +126,51 @@ class CandidateRepository:
         candidate_id: str,
         fields: Mapping[str, Any],
         source: SourceInfo | None = None,
+        tier: TierDocument | Mapping[str, Any] | None = None,
     ) -> None:
-        """Create or update the identity part of a record (formula, structure, ...)."""
+        """Create or update the identity part of a record (formula, structure, ...).
+
+        With ``tier``, that tier document is stored in the same write and becomes the
+        record's overall state (what ingest does for each input).
+        """
+        self.upsert_candidates([(candidate_id, fields, source, tier)])
+
+    def upsert_candidates(
+        self,
+        items: Iterable[
+            tuple[
+                str, Mapping[str, Any], SourceInfo | None, TierDocument | Mapping[str, Any] | None
+            ]
+        ],
+    ) -> None:
+        """Create or update many records at once; see :meth:`upsert_candidate`.
+
+        One bulk write on MongoDB, one transaction on the embedded store. Items of the
+        same candidate are applied in order.
+        """
         now = utc_now()
-        update: dict[str, Any] = {
-            "$set": {**fields, "updated_at": now, "sseflow_version": __version__},
-            "$setOnInsert": {"created_at": now, "tiers": {}, "status": TierStatus.PENDING.value},
-        }
-        if source is not None:
-            update["$addToSet"] = {"sources": source.model_dump()}
-        self._check_writable(f"write candidate {candidate_id}")
-        self._update_one(candidate_id, update)
+        updates: list[tuple[str, dict[str, Any]]] = []
+        for candidate_id, fields, source, tier in items:
+            on_insert: dict[str, Any] = {"created_at": now}
+            values: dict[str, Any] = {**fields, "updated_at": now, "sseflow_version": __version__}
+            if tier is None:
+                on_insert.update(tiers={}, status=TierStatus.PENDING.value)
+            else:
+                data = tier.record_dump() if isinstance(tier, TierDocument) else dict(tier)
+                values[f"tiers.{data['tier']}"] = data
+                values.update(
+                    last_tier=data["tier"],
+                    status=TierStatus(data["status"]).value,
+                    reason=data.get("reason"),
+                )
+            update: dict[str, Any] = {"$set": values, "$setOnInsert": on_insert}
+            if source is not None:
+                update["$addToSet"] = {"sources": source.model_dump()}
+            updates.append((candidate_id, update))
+        if not updates:
+            return
+        self._check_writable(f"write candidate {updates[0][0]}")
+        self._update_many(updates)
 
     def set_tier(self, doc: TierDocument | Mapping[str, Any], overall: bool = True) -> None:
         """Store a tier's document under ``tiers.<tier>``.
