@@ -102,11 +102,10 @@ def write_corpus(folder: Path) -> list[Fault]:
     )
     add("overlap.json", json.dumps(overlap.as_dict()), "overlapping")
     add("not_a_structure.json", json.dumps({"hello": "world"}), "unreadable JSON")
-    os.symlink(folder / "does-not-exist.cif", folder / "dangling_link.cif")
+    (folder / "dangling_link.cif").symlink_to(folder / "does-not-exist.cif")
     faults.append(Fault("dangling_link.cif", "not found"))
     (folder / "a_folder.cif").mkdir()  # a folder with a structure suffix: skipped by globbing
     bad_name = b"bad_\xff\xfe_name.cif"
-    with open(os.path.join(os.fsencode(folder), bad_name), "wb") as handle:
-        handle.write(good_cif.encode())
+    (folder / os.fsdecode(bad_name)).write_text(good_cif)  # surrogate escapes = the bytes
     faults.append(Fault(bad_name, None))
     return faults
