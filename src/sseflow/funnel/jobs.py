@@ -45,6 +45,7 @@ GATING = JobConfig(expose_store=True, on_missing_references=OnMissing.NONE)
 #: Job metadata keys by which a tier job is known (to the local runner and in reasons).
 TIER_KEY = "sseflow_tier"
 CANDIDATES_KEY = "sseflow_candidates"
+BATCH_KEY = "sseflow_batch"
 NO_RESULT = "tier job ended without a result (it raised, was killed or ran out of walltime)"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -198,7 +199,7 @@ def run_stage(candidates: list[Candidate], stages: list[Stage], index: int) -> R
                 outputs[maker.tier] = stored
                 reused.extend(ids)
             elif candidates:
-                batch_job = _tag(maker.make(candidates), maker.tier, ids)
+                batch_job = _tag(maker.make(candidates), maker.tier, ids, batch=True)
                 record = record_tier(batch_job.output, ids, maker.tier, exclude)
                 record.name = f"record {maker.tier} ({len(ids)} candidates)"
                 jobs.extend([batch_job, record])
@@ -223,10 +224,12 @@ def run_stage(candidates: list[Candidate], stages: list[Stage], index: int) -> R
     return Response(replace=Flow([*jobs, gate], output=gate.output, name=f"stage {index}"))
 
 
-def _tag(tier_job: Job | Flow, tier: str, candidate_ids: list[str]) -> Job | Flow:
+def _tag(
+    tier_job: Job | Flow, tier: str, candidate_ids: list[str], batch: bool = False
+) -> Job | Flow:
     """Mark a tier job (or the jobs of a tier's flow) with its tier and candidates."""
     for one in tier_job.jobs if isinstance(tier_job, Flow) else [tier_job]:
-        one.metadata.update({TIER_KEY: tier, CANDIDATES_KEY: candidate_ids})
+        one.metadata.update({TIER_KEY: tier, CANDIDATES_KEY: candidate_ids, BATCH_KEY: batch})
     return tier_job
 
 
