@@ -79,11 +79,11 @@ def write_corpus(folder: Path) -> list[Fault]:
         "lattice",
     )
     lines = good_cif.splitlines()
-    add("truncated.cif", "\n".join(lines[: len(lines) - 1]) + "\n  Li  Li0  8  0.25", "")
-    add("truncated.vasp", _poscar(PRIMITIVE, LI2S_COORDS[:2]), "")
+    add("truncated.cif", "\n".join(lines[: len(lines) - 1]) + "\n  Li  Li0  8  0.25", "truncated")
+    add("truncated.vasp", _poscar(PRIMITIVE, LI2S_COORDS[:2]), "truncated")
     add("truncated.json", json.dumps(GOOD_LI2S.as_dict())[:400], "unreadable JSON")
-    add("empty.cif", "", "")
-    add("garbage.cif", bytes(range(256)) * 8, "")
+    add("empty.cif", "", "no data block")
+    add("garbage.cif", bytes(range(256)) * 8, "binary file")
     add("latin1_content.cif", good_cif.replace("Li2S", "Li2S caf\xe9").encode("latin-1"), None)
     bad_block = "data_broken\n_cell_length_a 5.0\nloop_\n_atom_site_label\nLi1\n"
     add("multi_block.cif", good_cif + "\n" + bad_block + "\n" + str(CifWriter(GOOD_LI2O)), None)
@@ -103,7 +103,7 @@ def write_corpus(folder: Path) -> list[Fault]:
     add("overlap.json", json.dumps(overlap.as_dict()), "overlapping")
     add("not_a_structure.json", json.dumps({"hello": "world"}), "unreadable JSON")
     (folder / "dangling_link.cif").symlink_to(folder / "does-not-exist.cif")
-    faults.append(Fault("dangling_link.cif", "not found"))
+    faults.append(Fault("dangling_link.cif", "broken link"))
     (folder / "a_folder.cif").mkdir()  # a folder with a structure suffix: skipped by globbing
     bad_name = b"bad_\xff\xfe_name.cif"
     (folder / os.fsdecode(bad_name)).write_text(good_cif)  # surrogate escapes = the bytes

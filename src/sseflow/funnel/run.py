@@ -20,15 +20,14 @@ What is guaranteed:
 - SIGTERM and SIGHUP are handled like SIGINT: the workers and everything they started
   (each worker leads its own process group) are terminated, and
   :class:`FunnelInterrupted` is raised. If this process is killed outright (SIGKILL),
-  each worker gets SIGTERM from the kernel (``PR_SET_PDEATHSIG``) and takes its process
-  group down with it. Tier results already written stay; a rerun reuses them.
+  each worker sees its lifeline pipe close and kills its process group (itself and
+  e.g. a BVSE child). Tier results already written stay; a rerun reuses them.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import ctypes
 import logging
 import multiprocessing as mp
 import os
@@ -65,7 +64,6 @@ MAIN_PROCESS_JOBS = frozenset(
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: Environment variables that cap the threads of numerical libraries in each worker.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-_PR_SET_PDEATHSIG = 1
 
 #: Progress callback: ``(event, job)`` with event "start", "done" or "failed".
 Progress = Callable[[str, Job], None]
@@ -193,13 +191,28 @@ def _signals_raise() -> Iterator[None]:
 _WORKER_STORE: JobStore | None = None
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Ask the kernel for SIGTERM when the parent dies (Linux), then check it is alive."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before prctl: follow it now
-        os._exit(1)
+_LIFELINE: tuple[Any, Any] | None = None
+
+
+def _lifeline() -> Any:
+    """Return the read end of a pipe whose write end only this process holds.
+
+    Workers block on it in a thread: when this process ends, however it ends (even
+    SIGKILL), the read fails at once and the worker kills its process group. (A
+    parent-death signal would not do: workers are children of multiprocessing's fork
+    server, which stays alive as long as they do.)
+    """
+    global _LIFELINE
+    if _LIFELINE is None:
+        _LIFELINE = mp.Pipe(duplex=False)
+    return _LIFELINE[0]
+
+
+def _watch_parent(lifeline: Any) -> None:
+    """Worker thread: wait for the parent to end, then end this worker's process group."""
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv_bytes()
+    os.killpg(0, signal.SIGKILL)
 
 
 def _terminate_group(signum: int, frame: Any) -> None:
@@ -207,13 +220,15 @@ def _terminate_group(signum: int, frame: Any) -> None:
     os.killpg(0, signal.SIGKILL)
 
 
-def _init_worker(store_dict: dict[str, Any], parent_pid: int) -> None:
+def _init_worker(store_dict: dict[str, Any], lifeline: Any) -> None:
     """Worker start: own process group, die with the parent, open the store."""
+    import threading
+
     global _WORKER_STORE
     os.setpgrp()  # Ctrl-C in the terminal reaches the parent only; it stops us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _terminate_group)
-    _die_with_parent(parent_pid)
+    threading.Thread(target=_watch_parent, args=(lifeline,), daemon=True).start()
     logging.getLogger("jobflow").setLevel(logging.WARNING)
     _WORKER_STORE = MontyDecoder().process_decoded(store_dict)
     _WORKER_STORE.connect()
@@ -269,6 +284,18 @@ def _thread_limits(workers: int) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _context() -> Any:
+    """Return multiprocessing's fork server context, sseflow's modules imported once.
+
+    Workers are forked from a clean server process (no threads, no open database
+    connection: safer than forking this process) that imported the funnel once, so a
+    new worker starts in a fraction of a second instead of importing everything again.
+    """
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(["sseflow.funnel.run"])
+    return context
+
+
 class _Pool:
     """A ProcessPoolExecutor whose workers can be killed with all their children."""
 
@@ -278,9 +305,9 @@ class _Pool:
         with _thread_limits(size):
             self.executor = cf.ProcessPoolExecutor(
                 max_workers=size,
-                mp_context=mp.get_context("spawn"),
+                mp_context=_context(),
                 initializer=_init_worker,
-                initargs=(store_dict, os.getpid()),
+                initargs=(store_dict, _lifeline()),
             )
 
     def submit(self, job: Job) -> cf.Future:

@@ -122,8 +122,18 @@ def _check_file(path: Path, max_file_mb: float) -> str:
     return kind
 
 
+#: Parser messages that have a plainer explanation.
+_EXPLAINED = {
+    "is not a multiple of": "a loop's values do not fill its columns (truncated file?)",
+    "Invalid CIF file with no structures": "no structure in the file",
+}
+
+
 def _unreadable(kind: str, exc: BaseException) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    for fragment, plain in _EXPLAINED.items():
+        if fragment in message:
+            return f"unreadable {kind.upper()} file: {plain} ({message[:120]})"
     return f"unreadable {kind.upper()} file: {type(exc).__name__}: {message}"[:300]
 
 
