@@ -191,6 +191,7 @@ def run_stage(candidates: list[Candidate], stages: list[Stage], index: int) -> R
     jobs: list[Job | Flow] = []
     outputs: dict[str, Any] = {}
     reused: list[str] = []
+    recorded: list[Any] = []  # the gate waits for every record job (FireWorks runs any order)
     for maker in stage.makers:
         exclude = sorted(maker.document_class.record_exclude)
         stored = [_reusable(records.get(cid), maker) for cid in ids]
@@ -203,6 +204,7 @@ def run_stage(candidates: list[Candidate], stages: list[Stage], index: int) -> R
                 record = record_tier(batch_job.output, ids, maker.tier, exclude)
                 record.name = f"record {maker.tier} ({len(ids)} candidates)"
                 jobs.extend([batch_job, record])
+                recorded.append(record.output)
                 outputs[maker.tier] = batch_job.output
             else:
                 outputs[maker.tier] = []
@@ -217,9 +219,10 @@ def run_stage(candidates: list[Candidate], stages: list[Stage], index: int) -> R
             record = record_tier([tier_job.output], [candidate.candidate_id], maker.tier, exclude)
             record.name = f"record {maker.tier} {candidate.candidate_id}"
             jobs.extend([tier_job, record])
+            recorded.append(record.output)
             per_candidate.append(tier_job.output)
         outputs[maker.tier] = per_candidate
-    gate = gate_stage(candidates, outputs, stages, index, sorted(set(reused)))
+    gate = gate_stage(candidates, outputs, stages, index, sorted(set(reused)), recorded=recorded)
     gate.name = f"gate {index} ({', '.join(stage.tiers)})"
     return Response(replace=Flow([*jobs, gate], output=gate.output, name=f"stage {index}"))
 
@@ -322,8 +325,13 @@ def gate_stage(
     stages: list[Stage],
     index: int,
     reused: list[str],
+    recorded: list[Any] | None = None,
 ) -> Response:
-    """Judge each candidate, write its tier records, and add the next stage."""
+    """Judge each candidate, write its tier records, and add the next stage.
+
+    ``recorded`` (the record jobs' outputs) only makes the gate run after every record
+    job, so that a verdict is never overwritten by a late ``pending``.
+    """
     stage = stages[index]
     repo = _repository()
     summary = StageSummary(stage=index, tiers=stage.tiers, n_in=len(candidates), reused=reused)
