@@ -1,6 +1,8 @@
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
+import pytest
 from jobflow import CURRENT_JOB, job, run_locally
 from pydantic import Field
 
@@ -115,3 +117,42 @@ def test_custom_stage_plugs_in_and_failures_do_not_stop_the_batch(store_dir):
     li2o = records["Li2O"]
     assert li2o["tiers"]["density"]["status"] == "passed"
     assert li2o["status"] == "failed" and "time limit" in li2o["reason"]
+
+
+@pytest.mark.slow
+def test_dft_stage_runs_inside_the_funnel(tmp_path, store_dir):
+    """The README's DFT example at small size: BVSE, then a Quantum ESPRESSO stage (real
+    pw.x, small pseudopotentials) gated on the residual force, through the local runner."""
+    from sseflow.funnel.run import run_funnel
+    from sseflow.qe.calculator import QESettings
+    from sseflow.qe.jobs import QERelaxMaker
+
+    qe = QESettings(
+        pseudo_dir=str(Path(__file__).parents[1] / "data" / "pseudo"),
+        ecutwfc_ry=30.0,
+        kpoints=(2, 2, 2),
+    )
+    funnel = ScreeningFunnelMaker(
+        stages=[
+            Stage([BVSEMaker()], bvse_gate(TEST_GATE_EV, "1D")),
+            Stage(
+                [QERelaxMaker(qe=qe, work_dir=str(tmp_path))],
+                ThresholdGate("qe_relax", "max_force_ev_per_angstrom", max_value=0.05),
+            ),
+        ]
+    )
+    store = get_job_store(data_dir=store_dir)
+    inputs = [EXAMPLES / "Li2S_antifluorite.cif", EXAMPLES / "obelix_jqc.cif"]
+    result = run_funnel(funnel.make(inputs), store, workers=0)
+    assert result.ok, result.errors
+    store.connect()
+    records = {r["formula"]: r for r in candidate_repository(store).find({})}
+    li2s = records["Li2S"]
+    assert li2s["status"] == "passed" and li2s["last_tier"] == "qe_relax", li2s.get("reason")
+    relax = li2s["tiers"]["qe_relax"]
+    assert relax["converged"] and relax["max_force_ev_per_angstrom"] < 0.05
+    assert relax["qe_version"][0].isdigit() and set(relax["pseudopotentials"]) == {"Li", "S"}
+    # the rejected candidate never reached DFT
+    assert (
+        records["Li7BiO6"]["last_tier"] == "bvse" and "qe_relax" not in records["Li7BiO6"]["tiers"]
+    )
