@@ -74,7 +74,7 @@ def test_known_candidates_keep_their_id(li2s):
     primitive = li2s.get_primitive_structure()
     asked = []
 
-    def known(formula, fingerprint):
+    def known(formula, fingerprint, candidate_id):
         asked.append((formula, fingerprint))
         return [(first.candidate_id, li2s)]
 

@@ -39,8 +39,10 @@ from sseflow.ingest.validation import (
     validate_structure,
 )
 
-#: Look-up of stored candidates: (formula, fingerprint) -> [(candidate_id, structure)].
-KnownLookup = Callable[[str, str], Iterable[tuple[str, Structure]]]
+#: Look-up of stored candidates: (formula, fingerprint, candidate id of the new input)
+#: -> [(candidate_id, structure)]. The structure may be None for a stored candidate
+#: whose id is the new input's own (an exact repeat needs no comparison).
+KnownLookup = Callable[[str, str, str], Iterable[tuple[str, Structure | None]]]
 
 
 def ingest(
@@ -57,11 +59,12 @@ def ingest(
     settings
         Validation rules.
     known
-        Optional look-up ``(formula, fingerprint) -> [(candidate_id, structure), ...]``
-        of candidates already in the database; a new input matching one of them
-        (StructureMatcher) reuses its id, so ids stay stable across runs and cell
-        choices. Only stored structures of the same formula and fingerprint are asked
-        for (see :func:`~sseflow.ingest.identity.structure_fingerprint`).
+        Optional look-up ``(formula, fingerprint, candidate_id) ->
+        [(candidate_id, structure), ...]`` of candidates already in the database; a new
+        input with the same id, or matching one of them (StructureMatcher), reuses its
+        id, so ids stay stable across runs and cell choices. Only stored candidates of
+        the same formula and fingerprint are asked for (see
+        :func:`~sseflow.ingest.identity.structure_fingerprint`).
 
     Returns
     -------
@@ -159,8 +162,10 @@ class _Batch:
                 return
         cid = candidate_id(structure)
         if self.known is not None:
-            for known_id, known_structure in self.known(formula, fingerprint):
-                if known_id == cid or self.matcher.fit(structure, known_structure):
+            for known_id, known_structure in self.known(formula, fingerprint, cid):
+                if known_id == cid or (
+                    known_structure is not None and self.matcher.fit(structure, known_structure)
+                ):
                     cid = known_id
                     break
         try:

@@ -49,6 +49,7 @@ def identity_fields(candidate: Candidate) -> dict[str, Any]:
         "is_ordered": structure.is_ordered,
         "structure": structure.as_dict(),
         "oxidation_states": candidate.oxidation_states,
+        **({"fingerprint": candidate.fingerprint} if candidate.fingerprint else {}),
     }
 
 
