@@ -31,7 +31,8 @@ OUT = HERE / "results" / "workers_speedup.json"
 
 
 def pick(n: int) -> list[Path]:
-    rows = list(csv.DictReader(open(HERE / "results" / "bvse_obelix.csv")))
+    with open(HERE / "results" / "bvse_obelix.csv") as handle:
+        rows = list(csv.DictReader(handle))
     chosen = [
         r["id"]
         for r in sorted(rows, key=lambda r: r["id"])

@@ -136,7 +136,9 @@ def ingest_inputs(inputs: list[Any], settings: dict[str, Any]) -> IngestDocument
     """
     repo = _repository()
     repo.ensure_indexes()
-    doc = ingest(inputs, IngestSettings(**settings), known=StoredCandidates(repo))
+    known = StoredCandidates(repo)
+    doc = ingest(inputs, IngestSettings(**settings), known=known)
+    doc.stored_structures_loaded = known.n_loaded
     items: list[tuple[str, dict[str, Any], Any, Any]] = []
     for candidate in doc.accepted:
         tier = _ingest_doc(

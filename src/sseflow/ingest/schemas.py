@@ -33,6 +33,9 @@ class IngestDocument(BaseModel):
     notes: dict[str, list[str]] = Field(
         default_factory=dict, description="Candidate id -> what ingest changed (e.g. the cell)."
     )
+    stored_structures_loaded: int = Field(
+        0, description="Stored structures read to look for duplicates (the cost of de-duplication)."
+    )
     settings: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 
