@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import platform
 import subprocess
@@ -43,6 +42,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,17 +69,33 @@ GROUP_OF = {el: group for group in GROUPS for el in group}
 # --- stages (each run in its own process) -------------------------------------------
 
 
+def _substitutions(structure: Any) -> list[tuple[tuple[str, str], ...]]:
+    """Every swap of one, two or three non-Li elements within their groups."""
+    elements = sorted(
+        ({el.symbol for el in structure.composition.elements} - {"Li"}) & set(GROUP_OF)
+    )
+    options = [[(el, alt) for alt in GROUP_OF[el] if alt != el] for el in elements]
+    out: list[tuple[tuple[str, str], ...]] = []
+    for size in (1, 2, 3):
+        for chosen in itertools.combinations(options, size):
+            out.extend(itertools.product(*chosen))
+    return out
+
+
 def generate(folder: Path, n: int) -> dict[str, Any]:
-    """Write ~n substituted copies of the OBELiX training structures as CIF files."""
+    """Write n substituted copies of the OBELiX training structures as CIF files.
+
+    Copies are spread evenly: round after round, each structure that still has an
+    unused substitution (one element first, then two, then three) gives one more copy.
+    """
     from pymatgen.core import Element
     from pymatgen.io.cif import CifParser, CifWriter
 
     inputs = folder / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
-    sources = sorted(OBELIX.glob("*.cif"))
-    per_structure = math.ceil(n / len(sources))
-    written = unreadable = 0
-    for path in sources:
+    pending: list[tuple[str, Any, Iterator[tuple[tuple[str, str], ...]]]] = []
+    unreadable = 0
+    for path in sorted(OBELIX.glob("*.cif")):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -90,27 +106,33 @@ def generate(folder: Path, n: int) -> dict[str, Any]:
         except Exception:
             unreadable += 1
             continue
-        elements = sorted(
-            ({el.symbol for el in structure.composition.elements} - {"Li"}) & set(GROUP_OF)
-        )
-        options = [[(el, alt) for alt in GROUP_OF[el] if alt != el] for el in elements]
-        singles = [pair for option in options for pair in option]
-        doubles = [
-            (a, b)
-            for x, y in itertools.combinations(range(len(options)), 2)
-            for a in options[x]
-            for b in options[y]
-        ]
-        for k, swaps in enumerate(
-            itertools.islice([(s,) for s in singles] + doubles, per_structure)
-        ):
+        pending.append((path.stem, structure, iter(_substitutions(structure))))
+    written = 0
+    counts: dict[str, int] = {}
+    while written < n and pending:
+        still = []
+        for stem, structure, swaps in pending:
             if written >= n:
                 break
+            try:
+                swap = next(swaps)
+            except StopIteration:
+                continue
             copy = structure.copy()
-            copy.replace_species({Element(a): Element(b) for a, b in swaps})
-            (inputs / f"{path.stem}_{k:03d}.cif").write_text(str(CifWriter(copy)))
+            copy.replace_species({Element(a): Element(b) for a, b in swap})
+            k = counts.get(stem, 0)
+            (inputs / f"{stem}_{k:04d}.cif").write_text(str(CifWriter(copy)))
+            counts[stem] = k + 1
             written += 1
-    return {"files": written, "obelix_unreadable": unreadable, "per_structure_max": per_structure}
+            still.append((stem, structure, swaps))
+        pending = still
+    return {
+        "files": written,
+        "obelix_structures": len(counts),
+        "obelix_unreadable": unreadable,
+        "copies_per_structure_max": max(counts.values(), default=0),
+        "copies_per_structure_min": min(counts.values(), default=0),
+    }
 
 
 def _ingest(folder: Path) -> dict[str, Any]:
