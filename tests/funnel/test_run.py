@@ -81,6 +81,7 @@ def test_stage_that_cannot_start_fails_its_candidates_with_the_cause(tmp_path) -
     for record in _records(store).values():
         assert record["status"] == "failed" and record["last_tier"] == "broken"
         assert "unexpected keyword argument" in record["reason"]
+        assert record["tiers"]["broken"]["status"] == "failed"  # queries by tier find it
 
 
 def test_gate_that_crashes_fails_its_candidates_with_the_cause(tmp_path) -> None:

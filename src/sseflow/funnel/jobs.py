@@ -71,12 +71,16 @@ def _fail_stage_on_error(what: str) -> Callable[[F], F]:
                 tiers = ", ".join(stages[index].tiers) if stages else "?"
                 cause = f"{type(exc).__name__}: {exc}"
                 reason = f"stage {index} ({tiers}) {what}: {cause}"
+                tier_names = stages[index].tiers if stages else []
+                failed = {f"tiers.{t}.status": TierStatus.FAILED.value for t in tier_names}
+                failed |= {f"tiers.{t}.reason": reason[:1000] for t in tier_names}
                 try:
                     _repository().set_status(
                         [c.candidate_id for c in candidates if c is not None],
                         TierStatus.FAILED,
-                        stages[index].tiers[-1] if stages else "?",
+                        tier_names[-1] if tier_names else "?",
                         reason[:1000],
+                        tier_fields=failed,
                     )
                 except Exception as record_exc:  # the store itself is down: say both
                     reason += f" (and recording it failed: {record_exc})"
