@@ -33,6 +33,14 @@ def antifluorite(a: float, anion: str) -> Structure:
     )
 
 
+def copy_examples(folder: Path, names: list[str] | tuple[str, ...]) -> list[Path]:
+    """Copy example structures into ``folder`` (created); return the copies, sorted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(EXAMPLES / name, folder / name)
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
 @pytest.fixture
 def li2s() -> Structure:
     return antifluorite(5.71, "S")

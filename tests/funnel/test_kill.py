@@ -8,7 +8,6 @@ must reuse every BVSE result finished before the kill (same job uuid in the reco
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import psutil
 import pytest
 
 from sseflow.store import candidate_repository, get_job_store
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import REPO, copy_examples
 
 pytestmark = pytest.mark.slow
 
@@ -135,22 +134,25 @@ def rerun_reuses(inputs: list[Path], data_dir: Path, kept: dict[str, str]) -> No
     after = bvse_results(data_dir)
     for cid, uuid in kept.items():
         assert after[cid] == uuid, f"{cid} was recomputed after the kill"
-    store = get_job_store(data_dir=data_dir, read_only=True)
-    store.connect()
-    records = list(candidate_repository(store, read_only=True).find({}))
-    ids = Counter(r["candidate_id"] for r in records)
-    assert len(ids) == len(inputs) and set(ids.values()) == {1}
+    records = unique_records(data_dir)
+    assert len(records) == len(inputs)
     assert {r["status"] for r in records} <= {"passed", "rejected"}
     assert all("bvse" in r["tiers"] for r in records)
 
 
+def unique_records(data_dir: Path) -> list[dict]:
+    """Every record of the store (read-only); fails if a candidate has two."""
+    store = get_job_store(data_dir=data_dir, read_only=True)
+    store.connect()
+    records = list(candidate_repository(store, read_only=True).find({}))
+    ids = Counter(r["candidate_id"] for r in records)
+    assert set(ids.values()) <= {1}, f"duplicate records: {ids.most_common(3)}"
+    return records
+
+
 @pytest.fixture
 def inputs(tmp_path: Path) -> list[Path]:
-    folder = tmp_path / "inputs"
-    folder.mkdir()
-    for name in INPUTS:
-        shutil.copy(EXAMPLES / name, folder / name)
-    return sorted(folder.iterdir())
+    return copy_examples(tmp_path / "inputs", INPUTS)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])

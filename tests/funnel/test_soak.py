@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import psutil
 import pytest
 
 from sseflow.common.candidate import SourceInfo
-from sseflow.store import candidate_repository, get_job_store
-from tests.conftest import EXAMPLES
-from tests.funnel.test_kill import alive, bvse_results, descendants, environment
+from tests.conftest import copy_examples
+from tests.funnel.test_kill import (
+    alive,
+    bvse_results,
+    descendants,
+    environment,
+    unique_records,
+)
 from tests.ingest.faults import write_corpus
 
 pytestmark = pytest.mark.slow
@@ -64,8 +67,7 @@ def _queries(data_dir: Path, out: Path, stop_at: float) -> list[subprocess.Popen
 def test_screen_kill_rerun_and_queries_keep_the_store_whole(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs"
     faults = write_corpus(inputs / "faults")
-    for name in GOOD:
-        shutil.copy(EXAMPLES / name, inputs / name)
+    copy_examples(inputs, GOOD)
     data_dir = tmp_path / "db"
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -106,11 +108,7 @@ def test_screen_kill_rerun_and_queries_keep_the_store_whole(tmp_path: Path) -> N
     for cid, uuid in finished.items():
         assert final[cid] == uuid, f"{cid}: a finished BVSE result was recomputed"
 
-    store = get_job_store(data_dir=data_dir, read_only=True)
-    store.connect()
-    records = list(candidate_repository(store, read_only=True).find({}))
-    ids = Counter(r["candidate_id"] for r in records)
-    assert set(ids.values()) == {1}, "duplicate records"
+    records = unique_records(data_dir)
     sources = {Path(SourceInfo(**s).original_path()).name for r in records for s in r["sources"]}
     expected = {os.fsdecode(f.name) for f in faults} - {"dangling_link.cif"} | set(GOOD)
     assert expected <= sources, expected - sources

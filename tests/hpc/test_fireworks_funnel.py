@@ -8,7 +8,6 @@ nothing lost or duplicated after ``detect_lostruns --rerun`` and a second pass.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sseflow.cli import app
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, copy_examples
 from tests.hpc.conftest import FireWorksSite
 
 pytestmark = pytest.mark.slow
@@ -37,9 +36,7 @@ INPUTS = [
 @pytest.fixture
 def inputs(tmp_path: Path) -> list[Path]:
     folder = tmp_path / "inputs"
-    folder.mkdir()
-    for name in INPUTS:
-        shutil.copy(EXAMPLES / name, folder / name)
+    copy_examples(folder, INPUTS)
     (folder / "broken.cif").write_text("data_broken\n_cell_length_a 5.0\nnot a cif at all\n")
     return sorted(folder.iterdir())
 

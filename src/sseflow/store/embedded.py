@@ -343,13 +343,18 @@ class EmbeddedStore(MontyStore):
         return [doc for doc in self.index.find_first(values) if matches(doc)]
 
 
-def _get(doc: dict, path: str) -> Any:
+def _lookup(doc: dict, path: str) -> tuple[bool, Any]:
+    """Return (found, value) of a dotted path in a document."""
     value: Any = doc
     for part in path.split("."):
         if not isinstance(value, dict) or part not in value:
-            return None
+            return False, None
         value = value[part]
-    return value
+    return True, value
+
+
+def _get(doc: dict, path: str) -> Any:
+    return _lookup(doc, path)[1]
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -360,11 +365,10 @@ def _project(doc: dict, properties: dict | list | None) -> dict:
     """Return ``doc`` with only the included (dotted) fields, as Mongo projects."""
     if not properties:
         return doc
-    fields = list(properties)
     out: dict[str, Any] = {"_id": doc.get("_id")}
-    for path in fields:
-        value = _get(doc, path)
-        if value is None and not _has(doc, path):
+    for path in properties:
+        found, value = _lookup(doc, path)
+        if not found:
             continue
         target = out
         parts = path.split(".")
@@ -372,12 +376,3 @@ def _project(doc: dict, properties: dict | list | None) -> dict:
             target = target.setdefault(part, {})
         target[parts[-1]] = value
     return out
-
-
-def _has(doc: dict, path: str) -> bool:
-    value: Any = doc
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return False
-        value = value[part]
-    return True
