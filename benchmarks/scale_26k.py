@@ -27,7 +27,8 @@ Usage::
     python benchmarks/scale_26k.py [generate ingest reingest ml] [--n 26000]
         [--folder /tmp/sseflow-26k]
 
-Results are merged into ``benchmarks/results/scale_26k.json`` (one entry per stage).
+Results are merged into ``benchmarks/results/scale_26k.json`` (one entry per stage:
+wall time, CPU time of the stage's processes, peak resident memory, counts).
 """
 
 from __future__ import annotations
@@ -236,7 +237,10 @@ def _peak_rss(proc: subprocess.Popen, peak: list[float], stop: threading.Event) 
 
 
 def run_stage_process(name: str, folder: Path, n: int) -> dict[str, Any]:
+    import resource
+
     command = [sys.executable, __file__, "--child", name, "--folder", str(folder), "--n", str(n)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peak = [0.0]
@@ -247,11 +251,14 @@ def run_stage_process(name: str, folder: Path, n: int) -> dict[str, Any]:
     stop.set()
     sampler.join()
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = [line for line in out.splitlines() if line.startswith("{")]
     detail = json.loads(lines[-1]) if lines and proc.returncode == 0 else {"error": out[-2000:]}
     return {
         "stage": name,
         "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),  # the stage's processes (the machine is shared: wall varies)
         "peak_rss_gb": round(peak[0], 2),
         "exit_code": proc.returncode,
         **detail,

@@ -116,3 +116,13 @@ def test_stage_rejecting_everyone_stops_what_follows(tmp_path, runner) -> None:
     records = _records(store)
     assert {r["status"] for r in records.values()} == {"rejected"}
     assert all("density_g_per_cm3" in r["reason"] for r in records.values())
+
+
+def test_workers_refuse_an_in_memory_store() -> None:
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    store = JobStore(MemoryStore(), additional_stores={"candidates": MemoryStore()})
+    flow = _funnel(Stage([PidMaker()])).make([INPUTS["Li2S"]])
+    with pytest.raises(ValueError, match="in-memory store"):
+        run_funnel(flow, store, workers=2)

@@ -157,6 +157,11 @@ def run_funnel(
     workers = default_workers() if workers is None else workers
     if workers < 0:
         raise ValueError(f"workers must be >= 0, not {workers}")
+    if workers and _in_memory(store):
+        raise ValueError(
+            "worker processes cannot share an in-memory store: use a store on disk "
+            "(sseflow.store.get_job_store) or a server, or workers=0"
+        )
     from jobflow.core.flow import get_flow
 
     store.connect()
@@ -164,6 +169,14 @@ def run_funnel(
     with _signals_raise(), runner:
         runner.run_flow(get_flow(flow))
     return runner.result
+
+
+def _in_memory(store: JobStore) -> bool:
+    """Return True when a part of the store lives in this process's memory only."""
+    from maggma.stores import MemoryStore, MontyStore
+
+    parts = [store.docs_store, *store.additional_stores.values()]
+    return any(isinstance(p, MemoryStore) and not isinstance(p, MontyStore) for p in parts)
 
 
 @contextlib.contextmanager
