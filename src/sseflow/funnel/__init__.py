@@ -1,6 +1,11 @@
 """The screening funnel: ingest, then stages of tier Makers, each judged by a gate."""
 
-from sseflow.funnel.config import FunnelConfigError, funnel_from_dict, load_funnel
+from sseflow.funnel.config import (
+    FunnelConfigError,
+    funnel_from_dict,
+    load_funnel,
+    validate_funnel,
+)
 from sseflow.funnel.gates import (
     BatchGate,
     FlagGate,
@@ -32,4 +37,5 @@ __all__ = [
     "default_stages",
     "funnel_from_dict",
     "load_funnel",
+    "validate_funnel",
 ]
