@@ -12,11 +12,19 @@ calculation process (it is forked from the worker, so it includes the worker's o
 Part 2 (the whole set, native): one process reads every CIF and runs the native engine,
 one structure after the other, as ``benchmarks/bvse_obelix.py`` does; total wall time.
 
-Writes ``benchmarks/results/bvse_engines.csv`` (per structure) and
-``benchmarks/results/bvse_engines_summary.json``; prints the table for ``docs/bvse.md``.
-Usage::
+Part 3 (``--explain-outliers``, after a run): for every structure whose barriers
+differ by more than 0.01 eV, recompute bvlain's grid and run on it (a) bvlain's
+bisection with its periodic label merge repeated until stable
+(:class:`sseflow.bvse.lain.RepeatedSweepLain`) and (b) the native search with both
+dimensionality criteria, which tells which of bvlain's two approximations caused the
+difference (see :mod:`sseflow.bvse.percolation`).
+
+Writes ``benchmarks/results/bvse_engines.csv`` (per structure),
+``benchmarks/results/bvse_engines_summary.json`` and, with ``--explain-outliers``,
+``benchmarks/results/bvse_engines_outliers.csv``. Usage::
 
     python benchmarks/bvse_engines.py [--ids 00x,gvd] [--limit 20] [--skip-full]
+    python benchmarks/bvse_engines.py --explain-outliers
 """
 
 from __future__ import annotations
@@ -246,10 +254,90 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                     ),
                 }
             per_dim["one_side_none"] = sorted(
-                r["id"] for r in both if any(r[f"{prefix}_e{d}_ev"] == "one side None" for d in DIMS)
+                r["id"]
+                for r in both
+                if any(r[f"{prefix}_e{d}_ev"] == "one side None" for d in DIMS)
             )
             out["agreement" if prefix == "diff" else "agreement_images_criterion"] = per_dim
     return out
+
+
+def explain_outliers(csv_path: Path, tolerance_ev: float = 0.01) -> list[dict[str, Any]]:
+    """Attribute every difference above ``tolerance_ev`` (part 3 of the module docstring)."""
+    import numpy as np
+
+    from sseflow.bvse.framework import prepare_bvse_framework
+    from sseflow.bvse.lain import RepeatedSweepLain
+    from sseflow.bvse.percolation import percolation_energies
+    from sseflow.ingest.batch import ingest
+
+    rows = list(csv.DictReader(csv_path.open()))
+    out = []
+    for row in rows:
+        diffs = [row.get(f"diff_e{dim}_ev", "") for dim in DIMS]
+        if not any(_is_number(d) and abs(float(d)) > tolerance_ev for d in diffs) and not any(
+            d == "one side None" for d in diffs
+        ):
+            continue
+        cand = ingest([_cif_dir() / f"{row['id']}.cif"]).accepted[0]
+        lain = RepeatedSweepLain(verbose=False)
+        lain.load_framework(prepare_bvse_framework(cand.structure, "weighted").atoms)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lain.bvse_distribution(mobile_ion="Li1+", r_cut=10.0, resolution=0.2, k=100)
+        swept = lain.percolation_barriers(encut=5.0)
+        grid = np.asarray(lain.data)[:-1, :-1, :-1]
+        rank = percolation_energies(grid, 5.0, "rank")
+        images = percolation_energies(grid, 5.0, "images")
+        entry: dict[str, Any] = {"id": row["id"], "formula": row["formula"]}
+        causes = []
+        for i, dim in enumerate(DIMS):
+            bvl = _number(row[f"bvlain_e{dim}_ev"])
+            nat = _number(row[f"native_e{dim}_ev"])
+            rep = swept[f"E_{i + 1}D"]
+            rep = None if not np.isfinite(rep) else float(rep)
+            entry.update(
+                {
+                    f"native_e{dim}_ev": nat,
+                    f"bvlain_e{dim}_ev": bvl,
+                    f"bvlain_repeated_sweep_e{dim}_ev": rep,
+                    f"native_on_bvlain_grid_images_e{dim}_ev": _round(images[i]),
+                    f"native_on_bvlain_grid_rank_e{dim}_ev": _round(rank[i]),
+                }
+            )
+            if _close(nat, bvl, tolerance_ev):
+                continue
+            if not _close(bvl, rep, tolerance_ev) and _close(rep, images[i], tolerance_ev):
+                causes.append(f"E_{dim.upper()}: bvlain's single-sweep face merge")
+            if _close(rep, images[i], tolerance_ev) and not _close(images[i], rank[i], 1e-6):
+                causes.append(f"E_{dim.upper()}: bvlain's 2x2x2 image count")
+            if not _close(rep, images[i], tolerance_ev):
+                causes.append(f"E_{dim.upper()}: unexplained")
+        entry["cause"] = "; ".join(causes)
+        print(entry, flush=True)
+        out.append(entry)
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if _is_number(value) and value != "" else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _close(a: float | None, b: float | None, tolerance: float) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= tolerance
 
 
 def main() -> None:
@@ -258,8 +346,21 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N structures only")
     parser.add_argument("--skip-full", action="store_true", help="skip part 2")
     parser.add_argument("--out", default="benchmarks/results/bvse_engines.csv")
+    parser.add_argument(
+        "--explain-outliers", action="store_true", help="part 3 only, on the CSV of --out"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.explain_outliers:
+        out = Path(args.out)
+        entries = explain_outliers(out)
+        target = out.with_name(out.stem + "_outliers.csv")
+        fields = list(dict.fromkeys(k for e in entries for k in e)) or ["id"]
+        with target.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(entries)
+        return
     paths = sorted(_cif_dir().glob("*.cif"))
     if args.ids:
         wanted = set(args.ids.split(","))

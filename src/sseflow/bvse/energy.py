@@ -6,7 +6,10 @@ term, with the occupancy weights of :class:`sseflow.bvse.engine.WeightedLain`:
 - **Grid**: ``n = int(length // resolution)`` points per lattice vector at fractional
   coordinates ``i / (n - 1)``, ``i = 0 .. n - 1`` (``numpy.linspace(0, 1, n)``: the plane
   at 1 repeats the plane at 0). We compute the ``n - 1`` distinct planes and copy the
-  first plane to the end, so the array has bvlain's shape and layout.
+  first plane to the end, so the array has bvlain's shape and layout. (bvlain computes
+  the end planes; in oblique cells they can differ from the first planes by ~1e-5 eV
+  where its supercell misses a far neighbour. The percolation search and the NEB tiers
+  use the distinct planes only.)
 - **Neighbours**: bvlain places the grid in the central cell of an
   ``s_a x s_b x s_c`` supercell built with ``ase.build.make_supercell`` (wrapped,
   ``tol=1e-5``), with ``s = 2 * ceil(r_cut / h) + 1`` and bvlain's ``h`` per axis
@@ -30,9 +33,8 @@ Memory is the grid itself plus one chunk of blocks' candidate lists.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-
 import os
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -115,22 +117,17 @@ def _banded_energy(  # pragma: no cover - compiled
     z: float,
     bound: float,
     delta: float,
-    px: np.ndarray,
-    py: np.ndarray,
-    pz: np.ndarray,
-    is_anion: np.ndarray,
-    p_a: np.ndarray,
-    p_b: np.ndarray,
-    p_c: np.ndarray,
+    cand: np.ndarray,
     k: int,
     r_cut: float,
-    taken: np.ndarray,
-    taken_d2: np.ndarray,
-    band: np.ndarray,
-    band_d2: np.ndarray,
-    scratch: np.ndarray,
+    index: np.ndarray,
+    dist2: np.ndarray,
 ) -> tuple[float, float, bool]:
     """Return (energy, reach, ok) of the mobile ion at ``(x, y, z)``.
+
+    ``cand`` holds one row per candidate atom: x, y, z (A), 1 for an anion (0 for a
+    cation), and the three term parameters (see :func:`_block_energies`). ``index``
+    (2, m) and ``dist2`` (3, m) are work space.
 
     ``reach`` is ``min(d_k, r_cut)``: the distance within which the point's atoms are
     summed (``d_k`` the distance of its k-th nearest atom). ``reach`` is 1-Lipschitz
@@ -140,7 +137,8 @@ def _banded_energy(  # pragma: no cover - compiled
     ``ok`` is False if the band turned out not to contain the reach (then call again
     with a negative bound).
     """
-    m = px.shape[0]
+    taken, band = index[0], index[1]
+    taken_d2, band_d2, scratch = dist2[0], dist2[1], dist2[2]
     r_cut2 = r_cut * r_cut
     if bound < 0.0:
         lo2, hi2 = 0.0, r_cut2
@@ -151,16 +149,16 @@ def _banded_energy(  # pragma: no cover - compiled
         hi2 = min(hi * hi, r_cut2)
     n_taken = 0
     n_band = 0
-    for c in range(m):
-        dx = x - px[c]
-        dy = y - py[c]
-        dz = z - pz[c]
+    for c in range(cand.shape[0]):
+        dx = x - cand[c, 0]
+        dy = y - cand[c, 1]
+        dz = z - cand[c, 2]
         dd = dx * dx + dy * dy + dz * dz
-        if dd < lo2:
+        if dd < lo2:  # nearer than any possible reach: summed
             taken[n_taken] = c
             taken_d2[n_taken] = dd
             n_taken += 1
-        elif dd < hi2 or (dd == hi2 and hi2 < r_cut2):
+        elif dd < hi2 or (dd == hi2 and hi2 < r_cut2):  # to be ranked
             band[n_band] = c
             band_d2[n_band] = dd
             n_band += 1
@@ -170,7 +168,7 @@ def _banded_energy(  # pragma: no cover - compiled
             return 0.0, 0.0, False
         scratch[:n_band] = band_d2[:n_band]
         limit = _kth_smallest(scratch, n_band, need - 1)
-        n_ties = need
+        n_ties = need  # atoms at exactly the k-th distance: take them in order until k
         for c in range(n_band):
             if band_d2[c] < limit:
                 n_ties -= 1
@@ -186,11 +184,11 @@ def _banded_energy(  # pragma: no cover - compiled
     else:
         if n_taken + n_band < k and hi2 < r_cut2:  # atoms beyond the band may count
             return 0.0, 0.0, False
-        largest = 0.0
         for c in range(n_band):
             taken[n_taken] = band[c]
             taken_d2[n_taken] = band_d2[c]
             n_taken += 1
+        largest = 0.0
         for c in range(n_taken):
             largest = max(largest, taken_d2[c])
         reach = math.sqrt(largest) if n_taken == k else r_cut
@@ -198,11 +196,11 @@ def _banded_energy(  # pragma: no cover - compiled
     for t in range(n_taken):
         c = taken[t]
         r = math.sqrt(taken_d2[t])
-        if is_anion[c]:
-            e = math.exp(p_b[c] * (p_a[c] - r)) - 1.0
-            energy += p_c[c] * (e * e - 1.0)
-        else:
-            energy += p_a[c] / r * math.erfc(r / p_b[c])
+        if cand[c, 3] > 0.5:  # anion: Morse
+            e = math.exp(cand[c, 5] * (cand[c, 4] - r)) - 1.0
+            energy += cand[c, 6] * (e * e - 1.0)
+        else:  # cation: screened Coulomb
+            energy += cand[c, 4] / r * math.erfc(r / cand[c, 5])
     return energy, reach, True
 
 
@@ -214,44 +212,23 @@ def _block_energies(  # pragma: no cover - compiled
     blocks: np.ndarray,
     cand_ptr: np.ndarray,
     cand_idx: np.ndarray,
-    positions: np.ndarray,
-    is_anion: np.ndarray,
-    p_a: np.ndarray,
-    p_b: np.ndarray,
-    p_c: np.ndarray,
+    atoms: np.ndarray,
     k: int,
     r_cut: float,
     out: np.ndarray,
 ) -> None:
     """Fill ``out[i, j, l]`` for every point of every block (see the module docstring).
 
-    ``p_a, p_b, p_c`` are (r_min, alpha, weight * d0 / 2) for anions and
-    (weight * coulomb, screening, 0) for cations.
+    ``atoms`` has one row per supercell atom: x, y, z (A), 1 for an anion (0 for a
+    cation), then (r_min, alpha, weight * d0 / 2) for an anion or (weight * 14.4 q_Li
+    q_j / sqrt(n_Li n_j), screening length, 0) for a cation. The candidates of block
+    ``b`` are ``cand_idx[cand_ptr[b]:cand_ptr[b + 1]]``.
     """
     for b in numba.prange(blocks.shape[0]):
-        start, stop = cand_ptr[b], cand_ptr[b + 1]
-        m = stop - start
-        px = np.empty(m)
-        py = np.empty(m)
-        pz = np.empty(m)
-        anion = np.empty(m, dtype=np.bool_)
-        qa = np.empty(m)
-        qb = np.empty(m)
-        qc = np.empty(m)
-        for c in range(m):
-            atom = cand_idx[start + c]
-            px[c] = positions[atom, 0]
-            py[c] = positions[atom, 1]
-            pz[c] = positions[atom, 2]
-            anion[c] = is_anion[atom]
-            qa[c] = p_a[atom]
-            qb[c] = p_b[atom]
-            qc[c] = p_c[atom]
-        taken = np.empty(m, dtype=np.int64)
-        taken_d2 = np.empty(m)
-        band = np.empty(m, dtype=np.int64)
-        band_d2 = np.empty(m)
-        scratch = np.empty(m)
+        cand = atoms[cand_idx[cand_ptr[b] : cand_ptr[b + 1]]]
+        m = cand.shape[0]
+        index = np.empty((2, m), dtype=np.int64)
+        dist2 = np.empty((3, m))
         bound = -1.0
         qx = qy = qz = 0.0
         for i in range(blocks[b, 0], blocks[b, 1]):
@@ -265,13 +242,11 @@ def _block_energies(  # pragma: no cover - compiled
                     z = fa * lattice[0, 2] + fb * lattice[1, 2] + fc * lattice[2, 2]
                     delta = math.sqrt((x - qx) ** 2 + (y - qy) ** 2 + (z - qz) ** 2)
                     energy, bound, ok = _banded_energy(
-                        x, y, z, bound, delta, px, py, pz, anion, qa, qb, qc, k, r_cut,
-                        taken, taken_d2, band, band_d2, scratch,
+                        x, y, z, bound, delta, cand, k, r_cut, index, dist2
                     )
                     if not ok:
                         energy, bound, ok = _banded_energy(
-                            x, y, z, -1.0, 0.0, px, py, pz, anion, qa, qb, qc, k, r_cut,
-                            taken, taken_d2, band, band_d2, scratch,
+                            x, y, z, -1.0, 0.0, cand, k, r_cut, index, dist2
                         )
                     out[i, j, l] = energy
                     qx, qy, qz = x, y, z
@@ -336,9 +311,17 @@ def bvse_energy_grid(
 
     anion = params.is_anion[index]
     weight = params.weight[index]
-    p_a = np.where(anion, params.r_min_angstrom[index], weight * params.coulomb_ev_angstrom[index])
-    p_b = np.where(anion, params.alpha_per_angstrom[index], params.screening_angstrom[index])
-    p_c = np.where(anion, weight * params.d0_ev[index] / 2.0, 0.0)
+    atoms = np.column_stack(
+        [
+            positions,
+            anion.astype(np.float64),
+            np.where(
+                anion, params.r_min_angstrom[index], weight * params.coulomb_ev_angstrom[index]
+            ),
+            np.where(anion, params.alpha_per_angstrom[index], params.screening_angstrom[index]),
+            np.where(anion, weight * params.d0_ev[index] / 2.0, 0.0),
+        ]
+    )
 
     lattice = np.asarray(cell[:], dtype=np.float64)
     distinct = tuple(n - 1 for n in shape)  # the plane at 1 repeats the plane at 0
@@ -382,11 +365,7 @@ def bvse_energy_grid(
             np.ascontiguousarray(chunk, dtype=np.int64),
             cand_ptr,
             cand_idx,
-            positions,
-            anion,
-            p_a,
-            p_b,
-            p_c,
+            atoms,
             int(k),
             float(r_cut),
             work,

@@ -23,6 +23,7 @@ the parent handles it and kills the child on its way out, as on any exception.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import resource
@@ -30,10 +31,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection, Pipe
 from typing import Any
 
 import psutil
-from multiprocessing.connection import Connection, Pipe
 
 from sseflow.bvse.settings import BVSEError
 
@@ -184,11 +185,7 @@ def _exit_reason(pid: int) -> str:
 
 def _end(pid: int) -> None:
     """Kill the child if it still runs and reap it, so no zombie is left."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass

@@ -62,6 +62,26 @@ class WeightedLain(Lain):
         return self.data
 
 
+class RepeatedSweepLain(WeightedLain):
+    """:class:`WeightedLain` whose periodic label merge is repeated until stable.
+
+    A diagnostic, not an engine: bvlain 0.25.1 merges cluster labels across the cell
+    faces (``Lain._apply_pbc``) in one sweep over the labels present when the sweep
+    starts; a label renamed during the sweep is skipped, so some connections through the
+    faces are missed and a percolating network can be found only at a higher probe
+    energy. Repeating the sweep until the labels stop changing removes that effect and
+    nothing else, which is how benchmarks/bvse_engines.py attributes differences
+    between the engines.
+    """
+
+    def _apply_pbc(self, labels: np.ndarray) -> np.ndarray:
+        while True:
+            before = labels.copy()
+            labels = super()._apply_pbc(labels)
+            if np.array_equal(before, labels):
+                return labels
+
+
 def bvlain_landscape(framework_atoms: Atoms, settings: BVSESettings) -> dict[str, Any]:
     """Return bvlain's barriers (eV, None = no percolation) and energy grid (eV, float64).
 

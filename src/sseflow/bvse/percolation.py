@@ -90,8 +90,10 @@ def _add_translation(
 
 @numba.njit(cache=True, nogil=True)
 def _span_with(span: int, parity: int) -> int:
-    """Return the subspace of (Z/2)^3 (a bit set of its 8 elements) spanned by ``span``
-    and the vector ``parity`` (bits x, y, z)."""
+    """Return the subspace of (Z/2)^3 spanned by ``span`` and the vector ``parity``.
+
+    A subspace is a bit set of its elements (of 8); a vector has bits x, y, z.
+    """
     out = span
     for a in range(8):
         if (span >> a) & 1:
@@ -208,7 +210,11 @@ def _percolation_energies(
                             else:
                                 src = slot_of[rq]
                                 for g in range(rank[rq]):
-                                    gx, gy, gz = basis[src, g, 0], basis[src, g, 1], basis[src, g, 2]
+                                    gx, gy, gz = (
+                                        basis[src, g, 0],
+                                        basis[src, g, 1],
+                                        basis[src, g, 2],
+                                    )
                                     _add_translation(rank, basis, slot_of[rp], rp, gx, gy, gz)
                     else:
                         if vx == 0 and vy == 0 and vz == 0:

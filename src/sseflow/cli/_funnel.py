@@ -25,6 +25,13 @@ ResolutionOption = Annotated[float, typer.Option(help="BVSE grid spacing, A.")]
 TimeLimitOption = Annotated[float, typer.Option(help="BVSE time limit per structure, s.")]
 MemoryLimitOption = Annotated[float, typer.Option(help="BVSE memory cap per structure, GB.")]
 MaxAtomsOption = Annotated[int, typer.Option(help="Reject inputs with more sites.")]
+BVSEEngineOption = Annotated[
+    str,
+    typer.Option(
+        "--bvse-engine",
+        help="BVSE engine: native (default, exact and fast) or bvlain (the cross-check).",
+    ),
+]
 
 
 def check_paths(paths: list[Path]) -> None:
@@ -43,6 +50,7 @@ def funnel_from_options(
     time_limit: float,
     memory_limit: float,
     max_atoms: int,
+    bvse_engine: str = "native",
 ) -> ScreeningFunnelMaker:
     """Return the funnel of a YAML file, or the BVSE funnel of the command-line options.
 
@@ -64,6 +72,8 @@ def funnel_from_options(
             fail(str(exc))
     if dimension not in ("1D", "2D", "3D") or occupancy_mode not in ("weighted", "majority"):
         fail("--dimension must be 1D/2D/3D and --occupancy-mode weighted/majority")
+    if bvse_engine not in ("native", "bvlain"):
+        fail("--bvse-engine must be native or bvlain")
     bvse = BVSEMaker(
         dimension=dimension,  # type: ignore[arg-type]
         bvse=BVSESettings(
@@ -71,6 +81,7 @@ def funnel_from_options(
             resolution_angstrom=resolution,
             time_limit_s=time_limit,
             memory_limit_gb=memory_limit,
+            engine=bvse_engine,  # type: ignore[arg-type]
         ),
     )
     return ScreeningFunnelMaker(

@@ -8,6 +8,7 @@ import warnings
 from jobflow import run_locally
 
 from sseflow.cli._funnel import (
+    BVSEEngineOption,
     ConfigOption,
     DimensionOption,
     MaxAtomsOption,
@@ -66,6 +67,7 @@ def screen(
     time_limit: TimeLimitOption = 600,
     memory_limit: MemoryLimitOption = 8,
     max_atoms: MaxAtomsOption = 1000,
+    bvse_engine: BVSEEngineOption = "native",
 ) -> None:
     """Run the screening funnel on PATHS and store one record per structure.
 
@@ -75,7 +77,15 @@ def screen(
     """
     check_paths(paths)
     funnel = funnel_from_options(
-        config, max_ea, dimension, occupancy_mode, resolution, time_limit, memory_limit, max_atoms
+        config,
+        max_ea,
+        dimension,
+        occupancy_mode,
+        resolution,
+        time_limit,
+        memory_limit,
+        max_atoms,
+        bvse_engine=bvse_engine,
     )
     store = open_store(data_dir, db_uri)
     flow = funnel.make(list(paths))
