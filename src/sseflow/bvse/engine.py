@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import resource
+import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -111,14 +112,23 @@ def _landscape(framework_atoms: Atoms, settings: BVSESettings) -> dict[str, Any]
     }
 
 
-@cache
+_WARM_UP_LOCK = threading.Lock()
+
+
 def warm_up(engine: str) -> None:
     """Load an engine's code in this process, once, before calculations are forked.
 
     Forked calculation processes then inherit it instead of each importing bvlain or
     loading the native kernels from numba's cache (or compiling them, the very first
-    time: about 30 s).
+    time: about 30 s). Thread-safe (numba's fork-safe workqueue layer must not be
+    entered by two threads at once).
     """
+    with _WARM_UP_LOCK:
+        _warm_up(engine)
+
+
+@cache
+def _warm_up(engine: str) -> None:
     if engine == "bvlain":
         import sseflow.bvse.lain  # noqa: F401
 
@@ -145,7 +155,8 @@ def bvse_barriers(
         Grid, cut-off, engine and guards.
     isolate
         Run in a child process with the time and memory guards (default). ``False``
-        runs in this process without guards (for debugging).
+        runs in this process without guards (for debugging; the native engine's
+        parallel kernel must then not be entered from two threads at once).
 
     Returns
     -------

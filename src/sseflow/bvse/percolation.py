@@ -26,13 +26,19 @@ determinants), is the dimensionality of the percolating network. The energy of t
 point whose bond first raises the largest rank to ``d`` is ``E_dD`` - exactly, with no
 bisection step, and ``E_1D <= E_2D <= E_3D`` by construction.
 
-bvlain counts instead how many of the 8 images of one point in a 2x2x2 tiling its
-cluster contains (2, 4 or 8 for 1D, 2D, 3D), i.e. the size of the translation lattice
-taken modulo 2; that equals ``2 ** rank`` unless every translation of a cluster has an
-even component along some combination of axes (for example a channel that reaches its
-own image only two cells along), which only happens for unusual interpenetrating
-networks. bvlain's bisection also returns the upper end of its last interval, so its
-barriers lie up to 0.01 eV above the exact ones.
+Where bvlain differs. bvlain decides the dimensionality by counting how many of the 8
+images of one point in a 2x2x2 tiling its cluster contains (2, 4 or 8 for 1D, 2D, 3D):
+the size of the translation lattice taken modulo 2. That is ``2 ** rank`` unless the
+lattice is a sublattice missing some parity, e.g. a network that reaches its own images
+only along (0,1,1), (1,0,1) and (1,1,0) - rank 3, but 4 images, so bvlain calls it 2D
+until a translation with another parity appears at a higher energy. This happens in
+body- and face-centred frameworks described in their conventional cells (garnets,
+argyrodites). The search tracks that modulo-2 subspace too (``criterion="images"``,
+used to attribute differences; the tier reports the rank). Second, bvlain merges
+cluster labels across the cell faces in a single sweep, which misses some connections
+(:class:`sseflow.bvse.lain.RepeatedSweepLain`), so it can find a network only at a
+higher probe energy. And its bisection returns the upper end of its last interval, so
+even where it judges correctly its barriers lie up to 0.01 eV above the exact ones.
 """
 
 from __future__ import annotations
