@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -261,13 +260,65 @@ def _blocks(shape: tuple[int, int, int], edge: tuple[int, int, int]) -> np.ndarr
     return np.stack([lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1], lo[:, 2], hi[:, 2]], axis=1)
 
 
+def _atom_table(
+    framework_atoms: Atoms, scale: tuple[int, int, int], screening_factor: float
+) -> np.ndarray:
+    """Return bvlain's supercell as the kernel's table (see :func:`_block_energies`)."""
+    params = pair_parameters(framework_atoms, screening_factor)
+    base = Atoms(
+        numbers=framework_atoms.numbers,
+        positions=framework_atoms.positions,
+        cell=framework_atoms.cell,
+        pbc=True,
+    )
+    base.set_array("atom_index", np.arange(len(base)))
+    supercell = make_supercell(base, np.diag(scale).astype(float))  # as bvlain builds it
+    index = supercell.get_array("atom_index")
+    anion = params.is_anion[index]
+    weight = params.weight[index]
+    return np.column_stack(
+        [
+            np.asarray(supercell.positions, dtype=np.float64),
+            anion.astype(np.float64),
+            np.where(
+                anion, params.r_min_angstrom[index], weight * params.coulomb_ev_angstrom[index]
+            ),
+            np.where(anion, params.alpha_per_angstrom[index], params.screening_angstrom[index]),
+            np.where(anion, weight * params.d0_ev[index] / 2.0, 0.0),
+        ]
+    )
+
+
+def _candidates(
+    tree: cKDTree, centres: np.ndarray, half: np.ndarray, k: int, r_cut: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (pointers, atom indices) of the atoms that can be among the ``k`` nearest.
+
+    For a block with centre ``c`` and half-diagonal ``h``: every point ``p`` of it has
+    its ``k`` nearest atoms within ``d_k(p) <= d_k(c) + h`` of itself, so within
+    ``d_k(c) + 2 h`` of ``c`` (and within ``r_cut + h`` in any case).
+    """
+    n_query = min(k, tree.n)
+    d_k = tree.query(centres, k=n_query)[0]
+    d_k = d_k[:, -1] if d_k.ndim == 2 else d_k
+    if n_query < k:  # fewer atoms than k in the whole supercell
+        d_k = np.full(len(centres), np.inf)
+    radius = np.minimum(r_cut + half, d_k + 2.0 * half) + 1e-9
+    lists = tree.query_ball_point(centres, radius, return_sorted=False)
+    counts = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+    pointers = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum(counts, out=pointers[1:])
+    if not pointers[-1]:
+        return pointers, np.zeros(0, dtype=np.int64)
+    return pointers, np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])
+
+
 def bvse_energy_grid(
     framework_atoms: Atoms,
     resolution: float = 0.2,
     r_cut: float = 10.0,
     k: int = 100,
     screening_factor: float = 0.74,
-    check_time: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Return the Li+ BVSE energy (eV) on bvlain's grid, end planes included.
 
@@ -283,47 +334,19 @@ def bvse_energy_grid(
         Largest number of framework atoms summed per grid point (the nearest).
     screening_factor
         Coulomb screening factor ``f``.
-    check_time
-        Called between chunks of blocks; raise from it to stop (a time limit).
 
     Returns
     -------
     numpy.ndarray
         ``(na, nb, nc)`` float64 energies, eV (not shifted), as ``Lain.data``.
     """
-    cell = framework_atoms.cell
-    cellpar = cell.cellpar()
+    cellpar = framework_atoms.cell.cellpar()
     shape = bvlain_grid_shape(cellpar, resolution)
     if min(shape) < 3:
         raise ValueError(f"cell too small for a {resolution} A grid: {shape} points")
     scale = bvlain_supercell_scale(cellpar, r_cut)
-    params = pair_parameters(framework_atoms, screening_factor)
-    base = Atoms(
-        numbers=framework_atoms.numbers,
-        positions=framework_atoms.positions,
-        cell=cell,
-        pbc=True,
-    )
-    base.set_array("atom_index", np.arange(len(base)))
-    supercell = make_supercell(base, np.diag(scale).astype(float))
-    index = supercell.get_array("atom_index")
-    positions = np.ascontiguousarray(supercell.positions, dtype=np.float64)
-
-    anion = params.is_anion[index]
-    weight = params.weight[index]
-    atoms = np.column_stack(
-        [
-            positions,
-            anion.astype(np.float64),
-            np.where(
-                anion, params.r_min_angstrom[index], weight * params.coulomb_ev_angstrom[index]
-            ),
-            np.where(anion, params.alpha_per_angstrom[index], params.screening_angstrom[index]),
-            np.where(anion, weight * params.d0_ev[index] / 2.0, 0.0),
-        ]
-    )
-
-    lattice = np.asarray(cell[:], dtype=np.float64)
+    atoms = _atom_table(framework_atoms, scale, screening_factor)
+    lattice = np.asarray(framework_atoms.cell[:], dtype=np.float64)
     distinct = tuple(n - 1 for n in shape)  # the plane at 1 repeats the plane at 0
     spacing = 1.0 / np.array(distinct, dtype=np.float64)
     shift = (np.array(scale, dtype=np.float64) - 1.0) / 2.0  # central cell of the supercell
@@ -331,44 +354,18 @@ def bvse_energy_grid(
     edge = tuple(max(1, round(BLOCK_EDGE_ANGSTROM / d)) for d in lengths)
     blocks = _blocks(distinct, edge)  # type: ignore[arg-type]
 
-    tree = cKDTree(positions)
+    tree = cKDTree(atoms[:, :3])
     work = np.full(distinct, np.nan)
     for first in range(0, len(blocks), BLOCKS_PER_CHUNK):
-        if check_time is not None:
-            check_time()
-        chunk = blocks[first : first + BLOCKS_PER_CHUNK]
-        lo = chunk[:, 0::2]
-        last = chunk[:, 1::2] - 1
-        corner_index = np.where(_CORNERS[None, :, :], last[:, None, :], lo[:, None, :])
-        corners = (corner_index * spacing + shift) @ lattice  # (blocks, 8, 3) Cartesian
+        chunk = np.ascontiguousarray(blocks[first : first + BLOCKS_PER_CHUNK])
+        first_point, last_point = chunk[:, 0::2], chunk[:, 1::2] - 1
+        corner_index = np.where(_CORNERS[None], last_point[:, None], first_point[:, None])
+        corners = (corner_index * spacing + shift) @ lattice  # (blocks, 8, 3), A
         centres = corners.mean(axis=1)
         half = np.linalg.norm(corners - centres[:, None, :], axis=2).max(axis=1)
-        n_query = min(k, len(positions))
-        d_k = tree.query(centres, k=n_query)[0]
-        d_k = d_k[:, -1] if d_k.ndim == 2 else d_k
-        if n_query < k:
-            d_k = np.full(len(centres), np.inf)
-        radius = np.minimum(r_cut + half, d_k + 2.0 * half) + 1e-9
-        lists = tree.query_ball_point(centres, radius, return_sorted=False)
-        counts = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-        cand_ptr = np.zeros(len(lists) + 1, dtype=np.int64)
-        np.cumsum(counts, out=cand_ptr[1:])
-        cand_idx = (
-            np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])
-            if cand_ptr[-1]
-            else np.zeros(0, dtype=np.int64)
-        )
+        pointers, indices = _candidates(tree, centres, half, k, r_cut)
         _block_energies(
-            lattice,
-            shift,
-            spacing,
-            np.ascontiguousarray(chunk, dtype=np.int64),
-            cand_ptr,
-            cand_idx,
-            atoms,
-            int(k),
-            float(r_cut),
-            work,
+            lattice, shift, spacing, chunk, pointers, indices, atoms, int(k), float(r_cut), work
         )
     if np.isnan(work).any():  # a parallel iteration that failed leaves its block unset
         raise RuntimeError("the energy kernel left grid points unset")
