@@ -57,6 +57,14 @@ MemoryLimitOption = Annotated[
     float, typer.Option(help="BVSE memory cap per structure, GB (> 0).", callback=_positive)
 ]
 MaxAtomsOption = Annotated[int, typer.Option(help="Reject inputs with more sites.", min=1)]
+BVSEEngineOption = Annotated[
+    str,
+    typer.Option(
+        "--bvse-engine",
+        help="BVSE engine: native (default, exact and fast) or bvlain (the cross-check).",
+        callback=_one_of("native", "bvlain"),
+    ),
+]
 
 
 def check_paths(paths: list[Path]) -> None:
@@ -82,6 +90,7 @@ def funnel_from_options(
     time_limit: float,
     memory_limit: float,
     max_atoms: int,
+    bvse_engine: str = "native",
 ) -> ScreeningFunnelMaker:
     """Return the funnel of a YAML file, or the BVSE funnel of the command-line options.
 
@@ -109,6 +118,7 @@ def funnel_from_options(
             resolution_angstrom=resolution,
             time_limit_s=time_limit,
             memory_limit_gb=memory_limit,
+            engine=bvse_engine,  # type: ignore[arg-type]
         ),
     )
     funnel = ScreeningFunnelMaker(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sseflow.cli._funnel import (
+    BVSEEngineOption,
     ConfigOption,
     DimensionOption,
     MaxAtomsOption,
@@ -90,6 +91,7 @@ def screen(
     memory_limit: MemoryLimitOption = 8,
     max_atoms: MaxAtomsOption = 1000,
     workers: WorkersOption = None,
+    bvse_engine: BVSEEngineOption = "native",
 ) -> None:
     """Run the screening funnel on PATHS and store one record per structure.
 
@@ -104,7 +106,15 @@ def screen(
 
     check_paths(paths)
     funnel = funnel_from_options(
-        config, max_ea, dimension, occupancy_mode, resolution, time_limit, memory_limit, max_atoms
+        config,
+        max_ea,
+        dimension,
+        occupancy_mode,
+        resolution,
+        time_limit,
+        memory_limit,
+        max_atoms,
+        bvse_engine=bvse_engine,
     )
     store = open_store(data_dir, db_uri)
     n_workers = default_workers() if workers is None else workers
