@@ -114,7 +114,7 @@ def test_li2te_matches_the_thesis_bvse_value(li2te):
 
 @pytest.mark.parametrize("engine", ["native", "bvlain"])
 def test_time_limit_is_enforced(li2s, engine):
-    structure = _decorated(li2s * (2, 2, 2), {"Li": 1, "S": -2})
+    structure = _decorated(li2s * (3, 3, 3), {"Li": 1, "S": -2})
     settings = BVSESettings(time_limit_s=0.05, engine=engine)
     with pytest.raises(BVSEError, match="time limit"):
         bvse_barriers(prepare_bvse_framework(structure), settings)

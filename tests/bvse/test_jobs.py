@@ -36,7 +36,10 @@ def test_funnel_yaml_without_engine_gets_the_native_engine():
                             "settings": {"bvse": {"k_neighbors": 80}},
                         }
                     ],
-                    "gate": {"class": "sseflow.funnel.gates.threshold.bvse_gate", "settings": {}},
+                    "gate": {
+                        "class": "sseflow.funnel.gates.ThresholdGate",
+                        "settings": {"tier": "bvse", "field": "ea_1d_ev", "max_value": 0.6},
+                    },
                 }
             ]
         }

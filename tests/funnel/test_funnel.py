@@ -102,7 +102,7 @@ def test_custom_stage_plugs_in_and_failures_do_not_stop_the_batch(store_dir):
     funnel = ScreeningFunnelMaker(
         stages=[
             Stage([DensityMaker()], ThresholdGate("density", "density_g_per_cm3", max_value=2.5)),
-            Stage([BVSEMaker(time_limit_s=0.01)], bvse_gate()),  # forced failure
+            Stage([BVSEMaker(memory_limit_gb=1e-6)], bvse_gate()),  # forced failure
         ]
     )
     store = get_job_store(data_dir=store_dir)
@@ -116,7 +116,7 @@ def test_custom_stage_plugs_in_and_failures_do_not_stop_the_batch(store_dir):
     assert records["Li2Te"]["last_tier"] == "density"
     li2o = records["Li2O"]
     assert li2o["tiers"]["density"]["status"] == "passed"
-    assert li2o["status"] == "failed" and "time limit" in li2o["reason"]
+    assert li2o["status"] == "failed" and "memory_limit_gb" in li2o["reason"]
 
 
 @pytest.mark.slow
