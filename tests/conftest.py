@@ -202,6 +202,17 @@ def mongo_db_name(mongo_uri: str, request: pytest.FixtureRequest) -> Iterator[st
 
 # --- one real funnel run (BVSE tier) on the example structures, shared by query tests ---
 
+
+def bvse_funnel():
+    """The BVSE stage alone, gated at E_1D <= 0.6 eV (``sseflow screen --skip ml --until
+    bvse``): what sseflow ran by default before the ML and NEB stages joined it."""
+    from sseflow.bvse.jobs import BVSEMaker
+    from sseflow.funnel.gates.threshold import bvse_gate
+    from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
+
+    return ScreeningFunnelMaker(stages=[Stage([BVSEMaker()], bvse_gate(0.6, "1D"))])
+
+
 SCREENED_INPUTS = (
     "Li2S_antifluorite.cif",  # passes BVSE (E_1D ~0.34 eV)
     "Li3N_alpha.cif",  # passes BVSE (E_1D ~0.19 eV)
@@ -212,13 +223,12 @@ SCREENED_INPUTS = (
 
 @pytest.fixture(scope="session")
 def screened_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Embedded store folder after the default funnel ran on four examples + a bad file.
+    """Embedded store folder after the BVSE funnel ran on four examples + a bad file.
 
     Read-only for tests: copy it (``screened_copy``) before writing to it.
     """
     from jobflow import run_locally
 
-    from sseflow.funnel.maker import ScreeningFunnelMaker
     from sseflow.store import get_job_store
 
     folder = tmp_path_factory.mktemp("screened")
@@ -229,7 +239,7 @@ def screened_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run_locally(
-            ScreeningFunnelMaker().make(inputs),
+            bvse_funnel().make(inputs),
             store=get_job_store(data_dir=data_dir),
             create_folders=False,
             log=False,

@@ -9,6 +9,8 @@ from sseflow.cli import app
 from tests.conftest import EXAMPLES
 
 runner = CliRunner()
+#: The funnel as it was before the ML and NEB stages: BVSE alone.
+BVSE_ONLY = ("--skip", "ml", "--until", "bvse")
 
 
 def test_screen_candidates_show_and_exit_codes(tmp_path):
@@ -21,10 +23,11 @@ def test_screen_candidates_show_and_exit_codes(tmp_path):
             str(EXAMPLES / "obelix_jqc.cif"),
             "--data-dir",
             data,
+            *BVSE_ONLY,
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "running bvse Li2S" in result.output
+    assert "1/1 BVSE" in result.output and "ranked shortlist" in result.output
     listed = runner.invoke(app, ["candidates", "--data-dir", data, "--max-ea", "0.4", "--json"])
     assert listed.exit_code == 0
     rows = [json.loads(line) for line in listed.output.splitlines()]
@@ -63,7 +66,7 @@ def test_config_file_errors_exit_1(tmp_path):
 
 def test_records_persist_across_processes(tmp_path):
     env = {**os.environ, "SSEFLOW_DATA_DIR": str(tmp_path / "shared-db")}
-    cmd = [sys.executable, "-m", "sseflow", "screen", str(EXAMPLES / "Li3N_alpha.cif")]
+    cmd = [sys.executable, "-m", "sseflow", "screen", str(EXAMPLES / "Li3N_alpha.cif"), *BVSE_ONLY]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     query = [sys.executable, "-m", "sseflow", "candidates", "--json", "--formula", "Li3N"]

@@ -47,6 +47,7 @@ def inputs(tmp_path: Path) -> list[Path]:
 def submit(site: FireWorksSite, paths: list[Path]) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "sseflow", "submit", "-l", str(site.launchpad_file)]
+        + ["--skip", "ml", "--until", "bvse"]  # the BVSE funnel: workers run in seconds
         + [str(p) for p in paths],
         env=site.env(),
         capture_output=True,
@@ -139,7 +140,19 @@ def test_two_workers_run_every_firework_once(
 
     # the same input screened locally (embedded store) gives the same records
     data_dir = tmp_path / "local-store"
-    local = CliRunner().invoke(app, ["screen", *map(str, inputs), "--data-dir", str(data_dir)])
+    local = CliRunner().invoke(
+        app,
+        [
+            "screen",
+            *map(str, inputs),
+            "--data-dir",
+            str(data_dir),
+            "--skip",
+            "ml",
+            "--until",
+            "bvse",
+        ],
+    )
     assert local.exit_code == 0, local.output
     listed = CliRunner().invoke(app, ["candidates", "--data-dir", str(data_dir), "--json"])
     local_records = {r["candidate_id"]: r for r in map(json.loads, listed.output.splitlines())}

@@ -6,8 +6,10 @@ from __future__ import annotations
 from sseflow.cli import (  # noqa: F401
     candidates,
     cluster,
+    export,
     index,
     report,
+    resume,
     screen,
     submit,
     train,
@@ -15,6 +17,7 @@ from sseflow.cli import (  # noqa: F401
 from sseflow.cli.app import app
 
 cluster.register(app)
+export.register(app)
 train.register(app)
 index.register(app)
 report.register(app)

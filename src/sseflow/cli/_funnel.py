@@ -1,4 +1,11 @@
-"""Funnel options shared by ``sseflow screen`` and ``sseflow submit``."""
+"""Funnel options shared by ``sseflow screen``, ``sseflow resume`` and ``sseflow submit``.
+
+Without ``--config`` the default funnel runs (:mod:`sseflow.funnel.defaults`); with it,
+the funnel of the YAML file. Either way every option given on the command line changes
+the funnel or is refused with a message (exit code 2): it is never silently ignored
+(:mod:`sseflow.funnel.options`). Options left out keep the funnel's value, so their
+help gives the default funnel's value.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +14,135 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sseflow.cli.app import fail
+from sseflow.cli.app import EXIT_USAGE, fail
 
 if TYPE_CHECKING:
     from sseflow.funnel.maker import ScreeningFunnelMaker
+    from sseflow.funnel.options import FunnelOptions
 
 PathsArgument = Annotated[list[Path], typer.Argument(help="CIF/POSCAR/JSON files or folders.")]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Funnel YAML (see config/funnel.yaml).")
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Funnel YAML (config/funnel.yaml is the default funnel, "
+        "config/funnel-thesis.yaml the reference work's settings).",
+        show_default=False,
+    ),
 ]
-MaxEaOption = Annotated[float, typer.Option(help="BVSE gate: highest barrier, eV.")]
-DimensionOption = Annotated[str, typer.Option(help="BVSE gate dimension: 1D, 2D or 3D.")]
+UntilOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Stop after this stage: ml, bvse, mlip, dft (or a tier name).",
+        show_default=False,
+    ),
+]
+SkipOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Leave out a stage (repeatable), e.g. --skip ml.", show_default=False),
+]
+MaxEaOption = Annotated[
+    float | None,
+    typer.Option(help="BVSE gate: highest barrier, eV [default funnel: 0.6].", show_default=False),
+]
+DimensionOption = Annotated[
+    str | None,
+    typer.Option(help="BVSE gate dimension: 1D, 2D or 3D [default: 1D].", show_default=False),
+]
 OccupancyOption = Annotated[
-    str, typer.Option(help="Partial framework sites: weighted or majority.")
+    str | None,
+    typer.Option(
+        help="Partial framework sites: weighted or majority [default: weighted].",
+        show_default=False,
+    ),
 ]
-ResolutionOption = Annotated[float, typer.Option(help="BVSE grid spacing, A.")]
-TimeLimitOption = Annotated[float, typer.Option(help="BVSE time limit per structure, s.")]
-MemoryLimitOption = Annotated[float, typer.Option(help="BVSE memory cap per structure, GB.")]
-MaxAtomsOption = Annotated[int, typer.Option(help="Reject inputs with more sites.")]
+ResolutionOption = Annotated[
+    float | None, typer.Option(help="BVSE grid spacing, A [default: 0.2].", show_default=False)
+]
+TimeLimitOption = Annotated[
+    float | None,
+    typer.Option(help="BVSE time limit per structure, s [default: 600].", show_default=False),
+]
+MemoryLimitOption = Annotated[
+    float | None,
+    typer.Option(help="BVSE memory cap per structure, GB [default: 8].", show_default=False),
+]
+MaxAtomsOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Reject inputs with more sites [default: SSEFLOW_MAX_ATOMS or 1000].",
+        show_default=False,
+    ),
+]
+MLPolicyOption = Annotated[
+    str | None,
+    typer.Option(
+        help="ML gate: any (SOAP selection or P_SI), all, or p_si_only.", show_default=False
+    ),
+]
+PSIThresholdOption = Annotated[
+    float | None,
+    typer.Option(help="ML gate: lowest P_SI that passes [default: 0.5].", show_default=False),
+]
+NebTopOption = Annotated[
+    int | None,
+    typer.Option(
+        help="MLIP CI-NEB on the N lowest BVSE barriers [default funnel: 10].",
+        show_default=False,
+    ),
+]
+DftTopOption = Annotated[
+    int | None,
+    typer.Option(
+        help="DFT CI-NEB on the k lowest MLIP barriers [default funnel: 3].", show_default=False
+    ),
+]
+QEPwOption = Annotated[
+    str | None,
+    typer.Option(
+        help="pw.x command of the DFT stage [env SSEFLOW_QE_PW_COMMAND; default pw.x].",
+        show_default=False,
+    ),
+]
+QEMpiOption = Annotated[
+    str | None,
+    typer.Option(
+        help="MPI launcher of pw.x, e.g. 'mpirun -np 16' [env SSEFLOW_QE_MPI_COMMAND].",
+        show_default=False,
+    ),
+]
+QEPseudoOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Pseudopotential folder of the DFT stage [env SSEFLOW_QE_PSEUDO_DIR]; without "
+        "one the DFT stage waits (pending) for `sseflow resume`.",
+        show_default=False,
+    ),
+]
+VerboseOption = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Show third-party logs (TensorFlow, torch, jobflow) too."),
+]
+
+#: FunnelOptions field -> command-line flag (for messages).
+CLI_LABELS = {
+    "until": "--until",
+    "skip": "--skip",
+    "max_atoms": "--max-atoms",
+    "max_ea_ev": "--max-ea",
+    "dimension": "--dimension",
+    "occupancy_mode": "--occupancy-mode",
+    "resolution_angstrom": "--resolution",
+    "time_limit_s": "--time-limit",
+    "memory_limit_gb": "--memory-limit",
+    "ml_policy": "--ml-policy",
+    "p_si_threshold": "--p-si-threshold",
+    "neb_top_n": "--neb-top",
+    "dft_top_k": "--dft-top",
+    "qe_pw_command": "--qe-pw-command",
+    "qe_mpi_command": "--qe-mpi-command",
+    "qe_pseudo_dir": "--qe-pseudo-dir",
+}
 
 
 def check_paths(paths: list[Path]) -> None:
@@ -34,46 +152,43 @@ def check_paths(paths: list[Path]) -> None:
         fail(f"no such file or folder: {', '.join(missing)}")
 
 
-def funnel_from_options(
-    config: Path | None,
-    max_ea: float,
-    dimension: str,
-    occupancy_mode: str,
-    resolution: float,
-    time_limit: float,
-    memory_limit: float,
-    max_atoms: int,
-) -> ScreeningFunnelMaker:
-    """Return the funnel of a YAML file, or the BVSE funnel of the command-line options.
+def funnel_options(**values: object) -> FunnelOptions:
+    """Return the FunnelOptions of the command-line values (None = not given)."""
+    from sseflow.funnel.options import FunnelOptions
 
-    Exits with code 1 on an invalid configuration.
+    skip = tuple(values.pop("skip", None) or ())  # type: ignore[arg-type]
+    pseudo = values.get("qe_pseudo_dir")
+    if pseudo is not None:
+        values["qe_pseudo_dir"] = str(Path(str(pseudo)).resolve())
+    return FunnelOptions(skip=skip, labels=CLI_LABELS, **values)  # type: ignore[arg-type]
+
+
+def resume_base(data_dir: Path | None, db_uri: str | None, config: Path | None) -> str:
+    """Return the ``sseflow resume`` command for this store and funnel file."""
+    from sseflow.funnel.qe_setup import resume_base as command
+
+    return command(data_dir, db_uri, config)
+
+
+def build_funnel(
+    config: Path | None,
+    options: FunnelOptions,
+    resume_command: str | None = None,
+) -> ScreeningFunnelMaker:
+    """Return the funnel of ``config`` (default funnel without) with ``options`` applied.
+
+    Exits with code 1 on an invalid configuration file, 2 on an option that cannot be
+    applied to the funnel.
     """
     # imported here: the funnel pulls in pymatgen analysis and bvlain (~1 s), which
     # every other command (candidates, show, report, --help) should not wait for
-    from sseflow.bvse.jobs import BVSEMaker
-    from sseflow.bvse.settings import BVSESettings
-    from sseflow.funnel.config import FunnelConfigError, load_funnel
-    from sseflow.funnel.gates.threshold import bvse_gate
-    from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
-    from sseflow.ingest.validation import IngestSettings
+    from sseflow.funnel.config import FunnelConfigError
+    from sseflow.funnel.options import FunnelOptionError
+    from sseflow.funnel.options import build_funnel as funnel_of
 
-    if config is not None:
-        try:
-            return load_funnel(config)
-        except FunnelConfigError as exc:
-            fail(str(exc))
-    if dimension not in ("1D", "2D", "3D") or occupancy_mode not in ("weighted", "majority"):
-        fail("--dimension must be 1D/2D/3D and --occupancy-mode weighted/majority")
-    bvse = BVSEMaker(
-        dimension=dimension,  # type: ignore[arg-type]
-        bvse=BVSESettings(
-            occupancy_mode=occupancy_mode,  # type: ignore[arg-type]
-            resolution_angstrom=resolution,
-            time_limit_s=time_limit,
-            memory_limit_gb=memory_limit,
-        ),
-    )
-    return ScreeningFunnelMaker(
-        stages=[Stage(makers=[bvse], gate=bvse_gate(max_ea, dimension))],  # type: ignore[arg-type]
-        ingest_settings=IngestSettings(max_atoms=max_atoms),
-    )
+    try:
+        return funnel_of(config, options, resume_command)
+    except FunnelOptionError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except FunnelConfigError as exc:
+        fail(str(exc))

@@ -1,56 +1,44 @@
-"""``sseflow screen``: run the funnel locally on structure files."""
+"""``sseflow screen``: run the funnel locally on structure files, end with the shortlist."""
 
 from __future__ import annotations
 
-import logging
-import warnings
+from typing import Annotated
 
-from jobflow import run_locally
+import typer
 
 from sseflow.cli._funnel import (
     ConfigOption,
+    DftTopOption,
     DimensionOption,
     MaxAtomsOption,
     MaxEaOption,
     MemoryLimitOption,
+    MLPolicyOption,
+    NebTopOption,
     OccupancyOption,
     PathsArgument,
+    PSIThresholdOption,
+    QEMpiOption,
+    QEPseudoOption,
+    QEPwOption,
     ResolutionOption,
+    SkipOption,
     TimeLimitOption,
+    UntilOption,
+    VerboseOption,
+    build_funnel,
     check_paths,
-    funnel_from_options,
+    funnel_options,
+    resume_base,
 )
+from sseflow.cli._screening import describe_stages, execute, print_shortlist, ranked
 from sseflow.cli._store import open_store
-from sseflow.cli.app import DataDirOption, DbUriOption, app, console, fail, id_table
+from sseflow.cli.app import DataDirOption, DbUriOption, app, console, fail
 from sseflow.store import candidate_repository
 
-
-class _ProgressFilter(logging.Filter):
-    """Show jobflow's 'Starting job' lines as short progress lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message.startswith("Starting job - "):
-            name = message.removeprefix("Starting job - ").rsplit(" (", 1)[0]
-            console.print(f"  [dim]running[/] {name}")
-        return False
-
-
-def _run_with_progress(flow: object, store: object) -> dict:
-    logger = logging.getLogger("jobflow")
-    progress = _ProgressFilter()
-    handler = logging.StreamHandler()
-    handler.addFilter(progress)
-    logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # jobflow's use of monty's cd
-            return run_locally(flow, store=store, create_folders=False, log=False)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
+ShortlistOption = Annotated[
+    int, typer.Option(help="Rows of the closing shortlist (0 = all).", min=0)
+]
 
 
 @app.command()
@@ -59,54 +47,75 @@ def screen(
     data_dir: DataDirOption = None,
     db_uri: DbUriOption = None,
     config: ConfigOption = None,
-    max_ea: MaxEaOption = 0.6,
-    dimension: DimensionOption = "1D",
-    occupancy_mode: OccupancyOption = "weighted",
-    resolution: ResolutionOption = 0.2,
-    time_limit: TimeLimitOption = 600,
-    memory_limit: MemoryLimitOption = 8,
-    max_atoms: MaxAtomsOption = 1000,
+    until: UntilOption = None,
+    skip: SkipOption = None,
+    max_ea: MaxEaOption = None,
+    dimension: DimensionOption = None,
+    occupancy_mode: OccupancyOption = None,
+    resolution: ResolutionOption = None,
+    time_limit: TimeLimitOption = None,
+    memory_limit: MemoryLimitOption = None,
+    max_atoms: MaxAtomsOption = None,
+    ml_policy: MLPolicyOption = None,
+    p_si_threshold: PSIThresholdOption = None,
+    neb_top: NebTopOption = None,
+    dft_top: DftTopOption = None,
+    qe_pw_command: QEPwOption = None,
+    qe_mpi_command: QEMpiOption = None,
+    qe_pseudo_dir: QEPseudoOption = None,
+    shortlist: ShortlistOption = 20,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the screening funnel on PATHS and store one record per structure.
 
+    Default funnel: ML (SOAP selection + P_SI + band gap) -> BVSE (E_a <= 0.6 eV; the
+    --neb-top lowest go on) -> MLIP CI-NEB (the --dft-top lowest go on) -> DFT CI-NEB
+    with Quantum ESPRESSO when it is set up (--qe-pseudo-dir), else those candidates
+    wait, recorded pending, for `sseflow resume`. Ends with the ranked shortlist.
+
     Exit code 0 when the funnel ran (rejections and per-candidate failures are recorded,
     not errors); 1 when no input was found, the store cannot be opened, the funnel
-    configuration is invalid or the funnel itself crashed.
+    configuration is invalid or the funnel itself crashed; 2 for an option the funnel
+    has no use for.
     """
     check_paths(paths)
-    funnel = funnel_from_options(
-        config, max_ea, dimension, occupancy_mode, resolution, time_limit, memory_limit, max_atoms
+    options = funnel_options(
+        until=until,
+        skip=skip,
+        max_atoms=max_atoms,
+        max_ea_ev=max_ea,
+        dimension=dimension,
+        occupancy_mode=occupancy_mode,
+        resolution_angstrom=resolution,
+        time_limit_s=time_limit,
+        memory_limit_gb=memory_limit,
+        ml_policy=ml_policy,
+        p_si_threshold=p_si_threshold,
+        neb_top_n=neb_top,
+        dft_top_k=dft_top,
+        qe_pw_command=qe_pw_command,
+        qe_mpi_command=qe_mpi_command,
+        qe_pseudo_dir=qe_pseudo_dir,
     )
+    funnel = build_funnel(config, options, resume_base(data_dir, db_uri, config))
     store = open_store(data_dir, db_uri)
+    stages = funnel.runnable_stages()
+    console.print(f"[bold]sseflow screen[/]: {len(paths)} input path(s)")
+    console.print(f"stages: {describe_stages(stages)}", highlight=False)
     flow = funnel.make(list(paths))
-    console.print(
-        f"[bold]sseflow screen[/]: {len(paths)} input path(s), {len(funnel.stages)} stage(s)"
-    )
-    responses = _run_with_progress(flow, store)
+    responses = execute(flow, store, stages, verbose=verbose)
     ingest_uuid = flow.jobs[0].uuid
     if ingest_uuid not in responses:
-        fail("the funnel did not run (ingest failed); see the log above")
+        fail("the funnel did not run (ingest failed); run again with --verbose for the log")
     ingest_doc = responses[ingest_uuid][1].output
     ids = [c.candidate_id for c in ingest_doc.accepted] + [
         r.candidate_id for r in ingest_doc.rejected
     ]
-    repo = candidate_repository(store)
-    table = id_table("candidate_id", "formula", "status", "last tier", "BVSE E_1D (eV)", "reason")
-    for cid in ids:
-        rec = repo.get(cid) or {}
-        bvse = rec.get("tiers", {}).get("bvse", {})
-        ea = bvse.get("ea_1d_ev")
-        table.add_row(
-            cid,
-            rec.get("formula") or "-",
-            rec.get("status", "?"),
-            rec.get("last_tier") or "-",
-            "-" if ea is None else f"{ea:.3f}",
-            (rec.get("reason") or "")[:70],
-        )
-    console.print(table)
+    rows = ranked(candidate_repository(store), ids)
+    print_shortlist(rows, shortlist, title="ranked shortlist (best first)")
     n_dup = len(ingest_doc.duplicates)
     console.print(
         f"{len(ingest_doc.accepted)} accepted, {len(ingest_doc.rejected)} rejected at ingest, "
-        f"{n_dup} duplicate(s) merged. Records: `sseflow candidates`, `sseflow show ID`."
+        f"{n_dup} duplicate(s) merged. Records: `sseflow candidates`, `sseflow show ID`, "
+        "`sseflow export --top N`, `sseflow report`."
     )

@@ -9,16 +9,26 @@ import typer
 
 from sseflow.cli._funnel import (
     ConfigOption,
+    DftTopOption,
     DimensionOption,
     MaxAtomsOption,
     MaxEaOption,
     MemoryLimitOption,
+    MLPolicyOption,
+    NebTopOption,
     OccupancyOption,
     PathsArgument,
+    PSIThresholdOption,
+    QEMpiOption,
+    QEPseudoOption,
+    QEPwOption,
     ResolutionOption,
+    SkipOption,
     TimeLimitOption,
+    UntilOption,
+    build_funnel,
     check_paths,
-    funnel_from_options,
+    funnel_options,
 )
 from sseflow.cli.app import app, console, fail
 from sseflow.settings import get_settings
@@ -52,13 +62,22 @@ def submit(
         ),
     ] = True,
     config: ConfigOption = None,
-    max_ea: MaxEaOption = 0.6,
-    dimension: DimensionOption = "1D",
-    occupancy_mode: OccupancyOption = "weighted",
-    resolution: ResolutionOption = 0.2,
-    time_limit: TimeLimitOption = 600,
-    memory_limit: MemoryLimitOption = 8,
-    max_atoms: MaxAtomsOption = 1000,
+    until: UntilOption = None,
+    skip: SkipOption = None,
+    max_ea: MaxEaOption = None,
+    dimension: DimensionOption = None,
+    occupancy_mode: OccupancyOption = None,
+    resolution: ResolutionOption = None,
+    time_limit: TimeLimitOption = None,
+    memory_limit: MemoryLimitOption = None,
+    max_atoms: MaxAtomsOption = None,
+    ml_policy: MLPolicyOption = None,
+    p_si_threshold: PSIThresholdOption = None,
+    neb_top: NebTopOption = None,
+    dft_top: DftTopOption = None,
+    qe_pw_command: QEPwOption = None,
+    qe_mpi_command: QEMpiOption = None,
+    qe_pseudo_dir: QEPseudoOption = None,
 ) -> None:
     """Add the screening funnel for PATHS to a FireWorks LaunchPad.
 
@@ -80,9 +99,26 @@ def submit(
     if get_settings().read_only:
         fail(read_only_message("submit a funnel (its workers write records; SSEFLOW_READ_ONLY)"))
     check_paths(paths)
-    funnel = funnel_from_options(
-        config, max_ea, dimension, occupancy_mode, resolution, time_limit, memory_limit, max_atoms
+    options = funnel_options(
+        until=until,
+        skip=skip,
+        max_atoms=max_atoms,
+        max_ea_ev=max_ea,
+        dimension=dimension,
+        occupancy_mode=occupancy_mode,
+        resolution_angstrom=resolution,
+        time_limit_s=time_limit,
+        memory_limit_gb=memory_limit,
+        ml_policy=ml_policy,
+        p_si_threshold=p_si_threshold,
+        neb_top_n=neb_top,
+        dft_top_k=dft_top,
+        qe_pw_command=qe_pw_command,
+        qe_mpi_command=qe_mpi_command,
+        qe_pseudo_dir=qe_pseudo_dir,
     )
+    # records go to jobflow's JOB_STORE (a MongoDB): its URI stays in the environment
+    funnel = build_funnel(config, options, 'sseflow resume --db-uri "$SSEFLOW_DB_URI"')
     if store_check:
         try:
             check_worker_store()

@@ -1,6 +1,7 @@
 """The screening funnel: ingest, then stages of tier Makers, each judged by a gate."""
 
 from sseflow.funnel.config import FunnelConfigError, funnel_from_dict, load_funnel
+from sseflow.funnel.defaults import default_stages
 from sseflow.funnel.gates import (
     BatchGate,
     FlagGate,
@@ -12,7 +13,7 @@ from sseflow.funnel.gates import (
     ThresholdGate,
     bvse_gate,
 )
-from sseflow.funnel.maker import ScreeningFunnelMaker, Stage, default_stages
+from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
 from sseflow.funnel.schemas import StageSummary
 
 __all__ = [
