@@ -167,10 +167,11 @@ class FunnelProgress(logging.Handler):
             console=console,
             transient=False,
         )
-        self.live_task: TaskID | None = None
+        self.live_tasks: list[TaskID] = []
         self._neb_stop = threading.Event()
         self._neb_thread: threading.Thread | None = None
         self._neb_started = 0.0
+        self._neb_jobs = 0
 
     # --- context: attach to jobflow's logger -------------------------------------
     def __enter__(self) -> FunnelProgress:
@@ -190,13 +191,19 @@ class FunnelProgress(logging.Handler):
 
     # --- events --------------------------------------------------------------------
     def emit(self, record: logging.LogRecord) -> None:
-        """Follow jobflow's start/finish lines."""
-        try:
-            match = _JOB.match(record.getMessage())
-            if not match:
-                return
+        """Follow jobflow's ``Starting job`` / ``Finished job`` log lines."""
+        match = _JOB.match(record.getMessage())
+        if match:
             what, name, uuid = match.groups()
-            if what == "Starting":
+            self.job_event("start" if what == "Starting" else "done", name, uuid)
+
+    def job_event(self, event: str, name: str, uuid: str) -> None:
+        """Follow one job: ``event`` is ``start``, ``done`` or ``failed``.
+
+        Runners that report jobs themselves (a worker pool) call this directly.
+        """
+        try:
+            if event == "start":
                 self._started(name)
             else:
                 self._finished(name, uuid)
@@ -207,8 +214,8 @@ class FunnelProgress(logging.Handler):
         stage = _STAGE.match(name)
         if stage:
             self._open_stage(int(stage.group(1)))
-            return
-        if self.current is not None and self._is_neb_job(name):
+        elif self.current is not None and self._is_neb_job(name):
+            self._neb_jobs += 1
             self._start_neb()
 
     def _finished(self, name: str, uuid: str) -> None:
@@ -222,12 +229,15 @@ class FunnelProgress(logging.Handler):
         if gate:
             self._close_stage(int(gate.group(1)), uuid)
             return
-        if _STAGE.match(name) or self.current is None:
-            return
-        self._stop_neb()
         maker = self._maker_of(name)
+        if maker is None or self.current is None:
+            return
+        if self._is_neb_job(name):
+            self._neb_jobs = max(self._neb_jobs - 1, 0)
+            if not self._neb_jobs:
+                self._stop_neb()
         stage = self.current
-        step = (stage.n_in or 0) if maker is not None and maker.batch else 1
+        step = (stage.n_in or 0) if maker.batch else 1
         stage.units_done = min(stage.units_done + step, stage.units_total)
         self._draw(stage)
 
@@ -283,13 +293,14 @@ class FunnelProgress(logging.Handler):
     # --- live line of a running NEB ----------------------------------------------------
     def _is_neb_job(self, name: str) -> bool:
         maker = self._maker_of(name)
-        return maker is not None and self.current is not None and bool(self.current.neb_roots)
+        return maker is not None and hasattr(maker, "neb") and hasattr(maker, "job_dir")
 
     def _start_neb(self) -> None:
-        self._stop_neb()
+        """Start watching NEB folders (once per stage; one line per running NEB job)."""
+        if self._neb_thread is not None:
+            return
         self._neb_stop = threading.Event()
         self._neb_started = time.monotonic()
-        self.live_task = self.progress.add_task("  ", total=None, note="starting")
         self._neb_thread = threading.Thread(target=self._watch_neb, daemon=True)
         self._neb_thread.start()
 
@@ -298,26 +309,23 @@ class FunnelProgress(logging.Handler):
             self._neb_stop.set()
             self._neb_thread.join(timeout=5)
             self._neb_thread = None
-        if self.live_task is not None:
-            self.progress.remove_task(self.live_task)
-            self.live_task = None
+        for task in self.live_tasks:
+            self.progress.remove_task(task)
+        self.live_tasks = []
 
     def _watch_neb(self) -> None:
         stage = self.current
         roots = stage.neb_roots if stage else []
-        sizes = [
-            getattr(m.neb, "n_images", 0) + 2
-            for m in (stage.makers if stage else [])
-            if hasattr(m, "neb")
-        ]
+        sizes = [m.neb.n_images + 2 for m in (stage.makers if stage else []) if hasattr(m, "neb")]
         band_size = sizes[0] if sizes else None
         while not self._neb_stop.wait(POLL_S):
-            hop = _newest_hop_dir(roots, since=self._neb_started - 1.0)
-            if hop is None or self.live_task is None:
-                continue
-            cid = hop.parent.name
-            label = f"  {hop.parent.parent.name} {self.formulas.get(cid, '')} {cid}"
-            self.progress.update(self.live_task, description=label, note=neb_status(hop, band_size))
+            hops = _newest_hop_dirs(roots, self._neb_started - 1.0, max(self._neb_jobs, 1))
+            while len(self.live_tasks) < len(hops):
+                self.live_tasks.append(self.progress.add_task("", total=None, note=""))
+            for task, hop in zip(self.live_tasks, hops, strict=False):
+                cid = hop.parent.name
+                label = f"  {hop.parent.parent.name} {self.formulas.get(cid, '')} {cid}"
+                self.progress.update(task, description=label, note=neb_status(hop, band_size))
 
 
 def _neb_roots(makers: list[Any]) -> list[Path]:
@@ -330,10 +338,10 @@ def _neb_roots(makers: list[Any]) -> list[Path]:
     return roots
 
 
-def _newest_hop_dir(roots: list[Path], since: float) -> Path | None:
-    """Return the hop folder written to most recently, after ``since`` (time.monotonic)."""
+def _newest_hop_dirs(roots: list[Path], since: float, n: int) -> list[Path]:
+    """Return the ``n`` hop folders written to most recently after ``since`` (monotonic)."""
     wall_since = time.time() - (time.monotonic() - since)
-    newest: tuple[float, Path] | None = None
+    found: list[tuple[float, Path]] = []
     for root in roots:
         if not root.is_dir():
             continue
@@ -345,6 +353,6 @@ def _newest_hop_dir(roots: list[Path], since: float) -> Path | None:
                 )
             except OSError:
                 continue
-            if mtime >= wall_since and (newest is None or mtime > newest[0]):
-                newest = (mtime, hop)
-    return newest[1] if newest else None
+            if mtime >= wall_since:
+                found.append((mtime, hop))
+    return [hop for _, hop in sorted(found, reverse=True)[:n]]

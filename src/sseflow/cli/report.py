@@ -57,7 +57,8 @@ def report(
 
     def load_hops(ids: list[str]) -> dict[str, dict[str, list]]:
         fields = [f"tiers.{t}.hops" for t in PROFILE_TIERS]
-        found = repo.find({"candidate_id": {"$in": ids}}, projection=dict.fromkeys(fields, 1))
+        projection = dict.fromkeys([*fields, "candidate_id"], 1)
+        found = repo.find({"candidate_id": {"$in": ids}}, projection=projection)
         return {
             r["candidate_id"]: {
                 t: (r.get("tiers", {}).get(t) or {}).get("hops") or [] for t in PROFILE_TIERS

@@ -1,9 +1,10 @@
 """The funnel rank of candidate records (plain functions on record dicts).
 
-Rule: the deepest tier passed first (in funnel order); then the most faithful barrier
-available - the DFT CI-NEB barrier (``neb_dft``), else the MLIP CI-NEB barrier
-(``neb_mlip``), else the gated BVSE E_a - lowest first; then P_SI, highest first; ties by
-candidate id. Candidates that passed no tier (rejected at ingest) are not ranked.
+Rule: the deepest tier passed first (in funnel order); then each candidate's most
+faithful barrier available - its DFT CI-NEB barrier (``neb_dft``), else its MLIP CI-NEB
+barrier (``neb_mlip``), else its gated BVSE E_a - lowest first; candidates without any
+barrier after those, by P_SI, highest first; ties by candidate id. Candidates that passed
+no tier (rejected at ingest) are not ranked.
 
 Rank 1 is the best candidate. The rank is computed from the records it is taken over
 (the candidates of one ``screen`` run, of a query, of the whole store), so it is a
@@ -43,8 +44,8 @@ BARRIER_SOURCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 RANKING_RULE = (
     "deepest tier passed (in funnel order), then the most faithful barrier available "
-    "(neb_dft, else neb_mlip, else the gated BVSE E_a), lowest first, then P_SI, highest "
-    "first; then candidate id"
+    "(neb_dft, else neb_mlip, else the gated BVSE E_a), lowest first; without a barrier, "
+    "P_SI, highest first; then candidate id"
 )
 
 
@@ -255,14 +256,12 @@ def rank_records(
             continue
         deepest = max(passed, key=depth.__getitem__)
         row.deepest_passed_tier = deepest
-        kind = (
-            [s for s, _, _ in BARRIER_SOURCES].index(row.barrier_source)
-            if row.barrier_source
-            else len(BARRIER_SOURCES)
-        )
-        value = row.barrier_ev if row.barrier_ev is not None else 0.0
+        # each candidate's most faithful barrier, compared by value (a DFT-rejected
+        # 0.55 eV ranks below a pending 0.2 eV MLIP barrier); none: after, by P_SI
+        no_barrier = row.barrier_ev is None
+        value = 0.0 if row.barrier_ev is None else row.barrier_ev
         p_si = -(row.p_si if row.p_si is not None else -1.0)
-        keyed.append(((-depth[deepest], kind, value, p_si, row.candidate_id), row))
+        keyed.append(((-depth[deepest], no_barrier, value, p_si, row.candidate_id), row))
     keyed.sort(key=lambda item: item[0])
     ranked = []
     for i, (_, row) in enumerate(keyed, start=1):
