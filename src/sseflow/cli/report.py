@@ -57,8 +57,8 @@ def report(
 
     def load_hops(ids: list[str]) -> dict[str, dict[str, list]]:
         fields = [f"tiers.{t}.hops" for t in PROFILE_TIERS]
-        projection = dict.fromkeys([*fields, "candidate_id"], 1)
-        found = repo.find({"candidate_id": {"$in": ids}}, projection=projection)
+        wanted = dict.fromkeys([*fields, "candidate_id"], 1)
+        found = repo.find({"candidate_id": {"$in": ids}}, projection=wanted)
         return {
             r["candidate_id"]: {
                 t: (r.get("tiers", {}).get(t) or {}).get("hops") or [] for t in PROFILE_TIERS
