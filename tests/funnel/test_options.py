@@ -39,6 +39,7 @@ def test_options_override_the_yaml_values():
             dimension="2D",
             resolution_angstrom=0.3,
             neb_top_n=4,
+            mlip_walltime_s=300,
             dft_top_k=2,
             ml_policy="all",
             max_atoms=200,
@@ -51,7 +52,7 @@ def test_options_override_the_yaml_values():
     assert ml.gate.policy == "all"
     assert bvse.makers[0].dimension == "2D" and bvse.makers[0].bvse.resolution_angstrom == 0.3
     assert bvse.gate == RankGate("bvse", "ea_2d_ev", top_n=4, max_value=0.5, unit="eV")
-    assert mlip.gate.top_n == 2
+    assert mlip.gate.top_n == 2 and mlip.makers[0].neb.walltime_s == 300
     assert dft.makers[0].qe.pseudo_dir == "/pseudo" and dft.makers[0].qe.mpi_command == "srun"
     assert dft.makers[0].relax_bulk and dft.makers[0].convergence_test  # YAML values kept
     assert changed.ingest_settings.max_atoms == 200
@@ -69,6 +70,7 @@ def test_a_threshold_gate_asked_for_a_top_n_becomes_a_rank_gate():
     ("options", "message"),
     [
         (FunnelOptions(until="bvse", neb_top_n=3), "has no neb_mlip stage"),
+        (FunnelOptions(until="bvse", mlip_walltime_s=60), "has no neb_mlip stage"),
         (FunnelOptions(until="mlip", qe_pseudo_dir="/x"), "has no Quantum ESPRESSO stage"),
         (FunnelOptions(skip=("ml",), ml_policy="all"), "has no ML stage"),
         (FunnelOptions(until="nowhere"), "unknown stage 'nowhere'"),

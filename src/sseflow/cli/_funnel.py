@@ -91,6 +91,14 @@ NebTopOption = Annotated[
         show_default=False,
     ),
 ]
+MlipWalltimeOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Wall-time budget of one MLIP CI-NEB, s (reached: recorded failed, images "
+        "kept, a rerun resumes) [default: none].",
+        show_default=False,
+    ),
+]
 DftTopOption = Annotated[
     int | None,
     typer.Option(
@@ -138,6 +146,7 @@ CLI_LABELS = {
     "ml_policy": "--ml-policy",
     "p_si_threshold": "--p-si-threshold",
     "neb_top_n": "--neb-top",
+    "mlip_walltime_s": "--mlip-walltime",
     "dft_top_k": "--dft-top",
     "qe_pw_command": "--qe-pw-command",
     "qe_mpi_command": "--qe-mpi-command",

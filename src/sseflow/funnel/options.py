@@ -22,6 +22,9 @@ option                 changes
 ``ml_policy``,         the :class:`~sseflow.funnel.gates.MLPolicyGate`
 ``p_si_threshold``
 ``neb_top_n``          ``top_n`` of the gate before the ``neb_mlip`` stage
+``mlip_walltime_s``    ``neb.walltime_s`` of the ``neb_mlip`` stage's Makers: a run
+                       that reaches it stops cleanly (recorded failed, images kept;
+                       the same command resumes it)
 ``dft_top_k``          ``top_n`` of the gate before the ``neb_dft`` stage
 ``qe_pw_command``,     ``qe`` of every Quantum ESPRESSO Maker
 ``qe_mpi_command``,
@@ -67,6 +70,7 @@ class FunnelOptions:
     ml_policy: str | None = None
     p_si_threshold: float | None = None
     neb_top_n: int | None = None
+    mlip_walltime_s: float | None = None
     dft_top_k: int | None = None
     qe_pw_command: str | None = None
     qe_mpi_command: str | None = None
@@ -324,6 +328,14 @@ def _apply(
         edit.set_gate(index, gate)
     if "neb_top_n" in given:
         edit.top_n_before("neb_top_n", "neb_mlip", options.neb_top_n)  # type: ignore[arg-type]
+    if "mlip_walltime_s" in given:
+        index = _stage_of(edit.stages, {"neb_mlip"})
+        if index is None:
+            edit.refuse("mlip_walltime_s", "has no neb_mlip stage")
+        for j, maker in enumerate(edit.stages[index].makers):
+            if hasattr(maker, "neb"):
+                neb = dataclasses.replace(maker.neb, walltime_s=options.mlip_walltime_s)
+                edit.set_maker(index, j, dataclasses.replace(maker, neb=neb))
     if "dft_top_k" in given:
         edit.top_n_before("dft_top_k", "neb_dft", options.dft_top_k)  # type: ignore[arg-type]
     qe_fields = {
