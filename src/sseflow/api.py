@@ -126,6 +126,28 @@ def _run(flow: Any, store: JobStore, verbose: bool) -> dict:
         return run_locally(flow, store=store, create_folders=False, log=False)
 
 
+def _funnel(
+    config: str | Path | None,
+    funnel: ScreeningFunnelMaker | None,
+    data_dir: str | Path | None,
+    db_uri: str | None,
+    options: dict[str, Any],
+) -> ScreeningFunnelMaker:
+    """Return the funnel of ``funnel`` or ``config`` (default) with ``options`` applied."""
+    from sseflow.funnel.options import FunnelOptions, apply_options, build_funnel
+    from sseflow.funnel.qe_setup import resume_base
+
+    values = dict(options)
+    if "skip" in values:
+        values["skip"] = tuple(values["skip"])
+    funnel_options = FunnelOptions(labels={n: n for n in values}, **values)
+    resume_command = resume_base(data_dir, db_uri, config)
+    if funnel is None:
+        return build_funnel(config, funnel_options, resume_command)
+    maker = apply_options(funnel, funnel_options, "the given funnel")
+    return dataclasses.replace(maker, resume_command=resume_command)
+
+
 def screen(
     inputs: Sequence[str | Path | Structure] | str | Path | Structure,
     *,
@@ -166,20 +188,9 @@ def screen(
     RuntimeError
         When the funnel did not run (ingest failed).
     """
-    from sseflow.funnel.options import FunnelOptions, apply_options, build_funnel
-    from sseflow.funnel.qe_setup import resume_base
-
     if isinstance(inputs, str | Path | Structure):
         inputs = [inputs]
-    if "skip" in options:
-        options["skip"] = tuple(options["skip"])
-    funnel_options = FunnelOptions(labels={n: n for n in options}, **options)
-    resume_command = resume_base(data_dir, db_uri, config)
-    if funnel is not None:
-        maker = apply_options(funnel, funnel_options, "the given funnel")
-        maker = dataclasses.replace(maker, resume_command=resume_command)
-    else:
-        maker = build_funnel(config, funnel_options, resume_command)
+    maker = _funnel(config, funnel, data_dir, db_uri, options)
     store = _store(data_dir, db_uri)
     flow = maker.make(list(inputs))
     responses = _run(flow, store, verbose)
@@ -213,13 +224,10 @@ def resume(
     sseflow.funnel.resume.ResumeError
         When a waiting stage still cannot run here, or the funnel has no stage for it.
     """
-    from sseflow.funnel.options import FunnelOptions, build_funnel
-    from sseflow.funnel.qe_setup import resume_base
     from sseflow.funnel.resume import waiting_groups
     from sseflow.store.candidates import candidate_repository
 
-    funnel_options = FunnelOptions(labels={n: n for n in options}, **options)
-    maker = build_funnel(config, funnel_options, resume_base(data_dir, db_uri, config))
+    maker = _funnel(config, None, data_dir, db_uri, options)
     store = _store(data_dir, db_uri)
     ids: list[str] = []
     for group in waiting_groups(maker, candidate_repository(store)):

@@ -43,34 +43,41 @@ SkipOption = Annotated[
 ]
 MaxEaOption = Annotated[
     float | None,
-    typer.Option(help="BVSE gate: highest barrier, eV [default funnel: 0.6].", show_default=False),
+    typer.Option(
+        "--max-ea", help="BVSE gate: highest barrier, eV (default funnel: 0.6).", show_default=False
+    ),
 ]
 DimensionOption = Annotated[
     str | None,
-    typer.Option(help="BVSE gate dimension: 1D, 2D or 3D [default: 1D].", show_default=False),
+    typer.Option(help="BVSE gate dimension: 1D, 2D or 3D (default: 1D).", show_default=False),
 ]
 OccupancyOption = Annotated[
     str | None,
     typer.Option(
-        help="Partial framework sites: weighted or majority [default: weighted].",
+        help="Partial framework sites: weighted or majority (default: weighted).",
         show_default=False,
     ),
 ]
 ResolutionOption = Annotated[
-    float | None, typer.Option(help="BVSE grid spacing, A [default: 0.2].", show_default=False)
+    float | None,
+    typer.Option("--resolution", help="BVSE grid spacing, A (default: 0.2).", show_default=False),
 ]
 TimeLimitOption = Annotated[
     float | None,
-    typer.Option(help="BVSE time limit per structure, s [default: 600].", show_default=False),
+    typer.Option(
+        "--time-limit", help="BVSE time limit per structure, s (default: 600).", show_default=False
+    ),
 ]
 MemoryLimitOption = Annotated[
     float | None,
-    typer.Option(help="BVSE memory cap per structure, GB [default: 8].", show_default=False),
+    typer.Option(
+        "--memory-limit", help="BVSE memory cap per structure, GB (default: 8).", show_default=False
+    ),
 ]
 MaxAtomsOption = Annotated[
     int | None,
     typer.Option(
-        help="Reject inputs with more sites [default: SSEFLOW_MAX_ATOMS or 1000].",
+        help="Reject inputs with more sites (default: SSEFLOW_MAX_ATOMS or 1000).",
         show_default=False,
     ),
 ]
@@ -82,47 +89,51 @@ MLPolicyOption = Annotated[
 ]
 PSIThresholdOption = Annotated[
     float | None,
-    typer.Option(help="ML gate: lowest P_SI that passes [default: 0.5].", show_default=False),
+    typer.Option(help="ML gate: lowest P_SI that passes (default: 0.5).", show_default=False),
 ]
 NebTopOption = Annotated[
     int | None,
     typer.Option(
-        help="MLIP CI-NEB on the N lowest BVSE barriers [default funnel: 10].",
+        "--neb-top",
+        help="MLIP CI-NEB on the N lowest BVSE barriers (default funnel: 10).",
         show_default=False,
     ),
 ]
 MlipWalltimeOption = Annotated[
     float | None,
     typer.Option(
+        "--mlip-walltime",
         help="Wall-time budget of one MLIP CI-NEB, s (reached: recorded failed, images "
-        "kept, a rerun resumes) [default: none].",
+        "kept, a rerun resumes) (default: none).",
         show_default=False,
     ),
 ]
 DftTopOption = Annotated[
     int | None,
     typer.Option(
-        help="DFT CI-NEB on the k lowest MLIP barriers [default funnel: 3].", show_default=False
+        "--dft-top",
+        help="DFT CI-NEB on the k lowest MLIP barriers (default funnel: 3).",
+        show_default=False,
     ),
 ]
 QEPwOption = Annotated[
     str | None,
     typer.Option(
-        help="pw.x command of the DFT stage [env SSEFLOW_QE_PW_COMMAND; default pw.x].",
+        help="pw.x command of the DFT stage (env SSEFLOW_QE_PW_COMMAND; default pw.x).",
         show_default=False,
     ),
 ]
 QEMpiOption = Annotated[
     str | None,
     typer.Option(
-        help="MPI launcher of pw.x, e.g. 'mpirun -np 16' [env SSEFLOW_QE_MPI_COMMAND].",
+        help="MPI launcher of pw.x, e.g. 'mpirun -np 16' (env SSEFLOW_QE_MPI_COMMAND).",
         show_default=False,
     ),
 ]
 QEPseudoOption = Annotated[
     Path | None,
     typer.Option(
-        help="Pseudopotential folder of the DFT stage [env SSEFLOW_QE_PSEUDO_DIR]; without "
+        help="Pseudopotential folder of the DFT stage (env SSEFLOW_QE_PSEUDO_DIR); without "
         "one the DFT stage waits (pending) for `sseflow resume`.",
         show_default=False,
     ),
@@ -162,14 +173,21 @@ def check_paths(paths: list[Path]) -> None:
 
 
 def funnel_options(**values: object) -> FunnelOptions:
-    """Return the FunnelOptions of the command-line values (None = not given)."""
+    """Return the FunnelOptions of command-line values named like its fields.
+
+    Values that are not FunnelOptions fields (a command's other parameters) are left
+    out, so a command passes ``**locals()``; None means "not given".
+    """
+    import dataclasses
+
     from sseflow.funnel.options import FunnelOptions
 
-    skip = tuple(values.pop("skip", None) or ())  # type: ignore[arg-type]
-    pseudo = values.get("qe_pseudo_dir")
-    if pseudo is not None:
-        values["qe_pseudo_dir"] = str(Path(str(pseudo)).resolve())
-    return FunnelOptions(skip=skip, labels=CLI_LABELS, **values)  # type: ignore[arg-type]
+    names = {f.name for f in dataclasses.fields(FunnelOptions)} - {"labels"}
+    given = {k: v for k, v in values.items() if k in names}
+    given["skip"] = tuple(given.get("skip") or ())  # type: ignore[arg-type]
+    if given.get("qe_pseudo_dir") is not None:
+        given["qe_pseudo_dir"] = str(Path(str(given["qe_pseudo_dir"])).resolve())
+    return FunnelOptions(labels=CLI_LABELS, **given)  # type: ignore[arg-type]
 
 
 def resume_base(data_dir: Path | None, db_uri: str | None, config: Path | None) -> str:

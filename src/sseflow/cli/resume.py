@@ -46,9 +46,7 @@ def resume(
     """
     from sseflow.funnel.resume import ResumeError, waiting_groups
 
-    options = funnel_options(
-        qe_pw_command=qe_pw_command, qe_mpi_command=qe_mpi_command, qe_pseudo_dir=qe_pseudo_dir
-    )
+    options = funnel_options(**locals())
     funnel = build_funnel(config, options, resume_base(data_dir, db_uri, config))
     store = open_store(data_dir, db_uri)
     try:

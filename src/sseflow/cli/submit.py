@@ -65,18 +65,18 @@ def submit(
     config: ConfigOption = None,
     until: UntilOption = None,
     skip: SkipOption = None,
-    max_ea: MaxEaOption = None,
+    max_ea_ev: MaxEaOption = None,
     dimension: DimensionOption = None,
     occupancy_mode: OccupancyOption = None,
-    resolution: ResolutionOption = None,
-    time_limit: TimeLimitOption = None,
-    memory_limit: MemoryLimitOption = None,
+    resolution_angstrom: ResolutionOption = None,
+    time_limit_s: TimeLimitOption = None,
+    memory_limit_gb: MemoryLimitOption = None,
     max_atoms: MaxAtomsOption = None,
     ml_policy: MLPolicyOption = None,
     p_si_threshold: PSIThresholdOption = None,
-    neb_top: NebTopOption = None,
-    mlip_walltime: MlipWalltimeOption = None,
-    dft_top: DftTopOption = None,
+    neb_top_n: NebTopOption = None,
+    mlip_walltime_s: MlipWalltimeOption = None,
+    dft_top_k: DftTopOption = None,
     qe_pw_command: QEPwOption = None,
     qe_mpi_command: QEMpiOption = None,
     qe_pseudo_dir: QEPseudoOption = None,
@@ -101,25 +101,7 @@ def submit(
     if get_settings().read_only:
         fail(read_only_message("submit a funnel (its workers write records; SSEFLOW_READ_ONLY)"))
     check_paths(paths)
-    options = funnel_options(
-        until=until,
-        skip=skip,
-        max_atoms=max_atoms,
-        max_ea_ev=max_ea,
-        dimension=dimension,
-        occupancy_mode=occupancy_mode,
-        resolution_angstrom=resolution,
-        time_limit_s=time_limit,
-        memory_limit_gb=memory_limit,
-        ml_policy=ml_policy,
-        p_si_threshold=p_si_threshold,
-        neb_top_n=neb_top,
-        mlip_walltime_s=mlip_walltime,
-        dft_top_k=dft_top,
-        qe_pw_command=qe_pw_command,
-        qe_mpi_command=qe_mpi_command,
-        qe_pseudo_dir=qe_pseudo_dir,
-    )
+    options = funnel_options(**locals())
     # records go to jobflow's JOB_STORE (a MongoDB): its URI stays in the environment
     funnel = build_funnel(config, options, 'sseflow resume --db-uri "$SSEFLOW_DB_URI"')
     if store_check:

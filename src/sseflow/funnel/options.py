@@ -140,18 +140,14 @@ def select_stages(
         raise FunnelOptionError("no stage left to run")
     last = kept[-1]
     if isinstance(last.gate, RankGate) and len(kept) < len(stages):
-        gate = last.gate
-        kept[-1] = dataclasses.replace(
-            last,
-            gate=ThresholdGate(
-                tier=gate.tier,
-                field=gate.field,
-                max_value=gate.max_value,
-                min_value=gate.min_value,
-                unit=gate.unit,
-            ),
-        )
+        kept[-1] = dataclasses.replace(last, gate=_bounds_gate(last.gate, ThresholdGate))
     return kept
+
+
+def _bounds_gate(gate: Any, cls: type, **more: Any) -> Any:
+    """Return a ``cls`` gate (threshold or rank) with ``gate``'s tier, field and bounds."""
+    bounds = {k: getattr(gate, k) for k in ("tier", "field", "max_value", "min_value", "unit")}
+    return cls(**bounds, **more)
 
 
 class _Editor:
@@ -184,6 +180,21 @@ class _Editor:
     def set_gate(self, i: int, gate: Any) -> None:
         self.stages[i] = dataclasses.replace(self.stages[i], gate=gate)
 
+    def set_setting(
+        self,
+        name: str,
+        test: Callable[[Any], bool],
+        what: str,
+        holder: str,
+        field: str,
+        value: Any,
+    ) -> None:
+        """Set ``maker.<holder>.<field>`` (a settings object) on every matching Maker."""
+        for i, j in self.makers(name, test, what):
+            maker = self.stages[i].makers[j]
+            settings = dataclasses.replace(getattr(maker, holder), **{field: value})
+            self.set_maker(i, j, dataclasses.replace(maker, **{holder: settings}))
+
     def gate_on(self, name: str, tier: str) -> tuple[int, Any]:
         index = _stage_of(self.stages, {tier})
         gate = None if index is None else self.stages[index].gate
@@ -201,17 +212,7 @@ class _Editor:
         if isinstance(gate, RankGate):
             self.set_gate(index - 1, dataclasses.replace(gate, top_n=value))
         elif isinstance(gate, ThresholdGate):
-            self.set_gate(
-                index - 1,
-                RankGate(
-                    tier=gate.tier,
-                    field=gate.field,
-                    top_n=value,
-                    max_value=gate.max_value,
-                    min_value=gate.min_value,
-                    unit=gate.unit,
-                ),
-            )
+            self.set_gate(index - 1, _bounds_gate(gate, RankGate, top_n=value))
         else:
             self.refuse(
                 name,
@@ -229,6 +230,10 @@ def _is(class_path: str) -> Callable[[Any], bool]:
         return isinstance(maker, getattr(importlib.import_module(module), name))
 
     return test
+
+
+def _is_mlip_neb(maker: Any) -> bool:
+    return maker.tier == "neb_mlip" and hasattr(maker, "neb")
 
 
 def _has_qe(maker: Any) -> bool:
@@ -299,19 +304,10 @@ def _apply(
     if "max_ea_ev" in given:
         index, gate = edit.gate_on("max_ea_ev", "bvse")
         edit.set_gate(index, dataclasses.replace(gate, max_value=options.max_ea_ev))
-    bvse_fields = {
-        "occupancy_mode": "occupancy_mode",
-        "resolution_angstrom": "resolution_angstrom",
-        "time_limit_s": "time_limit_s",
-        "memory_limit_gb": "memory_limit_gb",
-    }
-    for name, field in bvse_fields.items():
-        if name not in given:
-            continue
-        for i, j in edit.makers(name, _is("sseflow.bvse.jobs.BVSEMaker"), "BVSE stage"):
-            maker = edit.stages[i].makers[j]
-            bvse = dataclasses.replace(maker.bvse, **{field: given[name]})
-            edit.set_maker(i, j, dataclasses.replace(maker, bvse=bvse))
+    is_bvse = _is("sseflow.bvse.jobs.BVSEMaker")
+    for name in ("occupancy_mode", "resolution_angstrom", "time_limit_s", "memory_limit_gb"):
+        if name in given:
+            edit.set_setting(name, is_bvse, "BVSE stage", "bvse", name, given[name])
     for name in ("ml_policy", "p_si_threshold"):
         if name not in given:
             continue
@@ -329,13 +325,14 @@ def _apply(
     if "neb_top_n" in given:
         edit.top_n_before("neb_top_n", "neb_mlip", options.neb_top_n)  # type: ignore[arg-type]
     if "mlip_walltime_s" in given:
-        index = _stage_of(edit.stages, {"neb_mlip"})
-        if index is None:
-            edit.refuse("mlip_walltime_s", "has no neb_mlip stage")
-        for j, maker in enumerate(edit.stages[index].makers):
-            if hasattr(maker, "neb"):
-                neb = dataclasses.replace(maker.neb, walltime_s=options.mlip_walltime_s)
-                edit.set_maker(index, j, dataclasses.replace(maker, neb=neb))
+        edit.set_setting(
+            "mlip_walltime_s",
+            _is_mlip_neb,
+            "neb_mlip stage",
+            "neb",
+            "walltime_s",
+            options.mlip_walltime_s,
+        )
     if "dft_top_k" in given:
         edit.top_n_before("dft_top_k", "neb_dft", options.dft_top_k)  # type: ignore[arg-type]
     qe_fields = {
@@ -344,12 +341,9 @@ def _apply(
         "qe_pseudo_dir": "pseudo_dir",
     }
     for name, field in qe_fields.items():
-        if name not in given:
-            continue
-        for i, j in edit.makers(name, _has_qe, "Quantum ESPRESSO stage"):
-            maker = edit.stages[i].makers[j]
-            qe = dataclasses.replace(maker.qe, **{field: str(given[name])})
-            edit.set_maker(i, j, dataclasses.replace(maker, qe=qe))
+        if name in given:
+            value = str(given[name])
+            edit.set_setting(name, _has_qe, "Quantum ESPRESSO stage", "qe", field, value)
     return dataclasses.replace(funnel, stages=edit.stages, ingest_settings=ingest)
 
 

@@ -11,17 +11,10 @@ from sseflow.report.chart import plot_funnel
 from sseflow.report.figures import plot_bvse_distribution, plot_neb_profiles, plot_p_si_histogram
 from sseflow.report.markdown import render_markdown
 from sseflow.report.summary import FunnelSummary, summarize
+from sseflow.store.rank import HEAVY_FIELDS
 
 #: Large tier fields a report never reads (left out of the database query).
-REPORT_EXCLUDED_FIELDS = (
-    "structure",
-    "tiers.neb_mlip.hops",
-    "tiers.neb_dft.hops",
-    "tiers.neb_mlip.unit_cell",
-    "tiers.neb_dft.unit_cell",
-    "tiers.qe_relax.structure",
-    "tiers.atomsets.features",
-)
+REPORT_EXCLUDED_FIELDS = HEAVY_FIELDS
 #: NEB tiers whose energy profiles the report draws.
 PROFILE_TIERS = ("neb_mlip", "neb_dft")
 #: How many of the top candidates get an NEB profile panel (those with a NEB result).
