@@ -47,11 +47,12 @@ def shortlist_table(rows: Sequence[RankedCandidate], title: str | None = None) -
 
     Examples
     --------
+    >>> import io
     >>> from rich.console import Console
     >>> row = RankedCandidate(rank=1, candidate_id="sse-85b893ce5c51", formula="Li2S",
     ...     status="passed", last_tier="neb_mlip", p_si=0.31, soap_selected=True,
     ...     bvse_ea_ev=0.342, neb_mlip_barrier_ev=0.225)
-    >>> console = Console(width=80, record=True)
+    >>> console = Console(width=80, record=True, file=io.StringIO())
     >>> console.print(shortlist_table([row]))
     >>> text = console.export_text()
     >>> "sse-85b893ce5c51" in text and "0.23" in text
