@@ -52,6 +52,7 @@ def test_stage_bars_follow_the_jobs():
     console = Console(record=True, width=100)
     with FunnelProgress(stages, OutputStore(outputs), console) as progress:
         events = [
+            ("start", "ingest", "u-ingest"),
             ("done", "ingest", "u-ingest"),
             ("start", "stage 0", "s0"),
             ("done", "soap clustering", "j1"),  # batch tiers: all candidates at once
@@ -65,8 +66,9 @@ def test_stage_bars_follow_the_jobs():
         for event, name, uuid in events:
             progress.job_event(event, name, uuid)
         tasks = progress.progress.tasks
-        assert [(t.completed, t.total) for t in tasks] == [(3, 3), (2, 2)]
-        assert tasks[0].fields["note"] == "2 passed, 1 rejected"
-        assert tasks[1].fields["note"] == "1 passed, 1 rejected, 1 reused"
+        assert [(t.completed, t.total) for t in tasks] == [(3, 3), (3, 3), (2, 2)]
+        assert tasks[0].fields["note"] == "3 accepted"
+        assert tasks[1].fields["note"] == "2 passed, 1 rejected"
+        assert tasks[2].fields["note"] == "1 passed, 1 rejected, 1 reused"
     text = console.export_text()
     assert "1/2 ML" in text and "2/2 BVSE" in text

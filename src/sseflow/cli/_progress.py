@@ -168,6 +168,7 @@ class FunnelProgress(logging.Handler):
             transient=False,
         )
         self.live_tasks: list[TaskID] = []
+        self.ingest_task: TaskID | None = None
         self._neb_stop = threading.Event()
         self._neb_thread: threading.Thread | None = None
         self._neb_started = 0.0
@@ -212,7 +213,9 @@ class FunnelProgress(logging.Handler):
 
     def _started(self, name: str) -> None:
         stage = _STAGE.match(name)
-        if stage:
+        if name == "ingest":
+            self.ingest_task = self.progress.add_task("ingest", total=None, note="reading")
+        elif stage:
             self._open_stage(int(stage.group(1)))
         elif self.current is not None and self._is_neb_job(name):
             self._neb_jobs += 1
@@ -220,10 +223,17 @@ class FunnelProgress(logging.Handler):
 
     def _finished(self, name: str, uuid: str) -> None:
         if name == "ingest":
-            output = self._output(uuid)
-            accepted = (output or {}).get("accepted") or []
+            output = self._output(uuid) or {}
+            accepted = output.get("accepted") or []
             self.formulas = {c.get("candidate_id"): c.get("formula") for c in accepted}
             self.pending_n = len(accepted)
+            counts = {k: len(output.get(k) or []) for k in ("rejected", "duplicates")}
+            n = len(accepted) + sum(counts.values())
+            note = f"{len(accepted)} accepted" + "".join(
+                f", {v} {k}" for k, v in counts.items() if v
+            )
+            if self.ingest_task is not None:
+                self.progress.update(self.ingest_task, total=n, completed=n, note=note)
             return
         gate = _GATE.match(name)
         if gate:
