@@ -77,7 +77,9 @@ def main() -> None:
         store = get_job_store(data_dir=data)
         store.connect()
         tiers: dict[str, list] = {}
-        for rec in candidate_repository(store, read_only=True).find({}, {"structure": 0}):
+        for rec in candidate_repository(store, read_only=True).find(
+            {}, projection={"structure": 0}
+        ):
             for tier, doc in (rec.get("tiers") or {}).items():
                 tiers.setdefault(tier, []).append(
                     {

@@ -81,6 +81,18 @@ def test_deepest_tier_first_then_most_faithful_barrier_then_p_si():
     assert ranked[3].soap_selected is True and ranked[5].soap_selected is False
 
 
+def test_numbers_of_a_failed_tier_do_not_count():
+    ml = {"atomsets": passed(p_si=0.5)}
+    stopped = {"status": "failed", "barrier_forward_ev": 0.05}  # walltime: last band's max
+    records = [
+        rec("stopped", **ml, bvse=passed(ea_ev=0.3), neb_mlip=stopped),
+        rec("bvse", **ml, bvse=passed(ea_ev=0.2), neb_mlip=passed(barrier_forward_ev=0.4)),
+    ]
+    ranked = rank_records(records)
+    assert [r.candidate_id for r in ranked] == ["bvse", "stopped"]
+    assert ranked[1].neb_mlip_barrier_ev is None and ranked[1].barrier_source == "bvse"
+
+
 def test_a_calibrated_mlip_barrier_is_preferred_when_recorded():
     ml = {"atomsets": passed(p_si=0.5)}
     records = [

@@ -227,7 +227,10 @@ class FunnelProgress(logging.Handler):
             accepted = output.get("accepted") or []
             self.formulas = {c.get("candidate_id"): c.get("formula") for c in accepted}
             self.pending_n = len(accepted)
-            counts = {k: len(output.get(k) or []) for k in ("rejected", "duplicates")}
+            counts = {
+                "rejected": len(output.get("rejected") or []),
+                "merged": len(output.get("duplicates") or []),
+            }
             n = len(accepted) + sum(counts.values())
             note = f"{len(accepted)} accepted" + "".join(
                 f", {v} {k}" for k, v in counts.items() if v

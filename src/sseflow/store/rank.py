@@ -31,6 +31,7 @@ from sseflow.store.fields import KNOWN_TIERS
 
 INGEST = "ingest"
 PASSED = "passed"
+FAILED = "failed"
 
 #: Fields of the MLIP tier's document ranked on, first present wins (the calibrated
 #: barrier of the MLIP tier, when it records one, before the raw CI-NEB barrier).
@@ -163,11 +164,22 @@ def tier_order(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return TierOrder().add_all(records).order()
 
 
+def _usable(doc: Any) -> dict[str, Any]:
+    """Return a tier document whose numbers count, or an empty one.
+
+    A failed tier's numbers do not count: a NEB stopped by a step or time limit keeps
+    its last band's numbers, which are no barrier.
+    """
+    if not isinstance(doc, dict) or doc.get("status") == FAILED:
+        return {}
+    return doc
+
+
 def ranking_barrier(record: Mapping[str, Any]) -> tuple[float | None, str | None]:
     """Return the most faithful barrier of a record (eV) and the tier it comes from."""
     tiers = record.get("tiers") or {}
     for source, tier, fields in BARRIER_SOURCES:
-        doc = tiers.get(tier) or {}
+        doc = _usable(tiers.get(tier))
         for field in fields:
             value = _number(doc.get(field))
             if value is not None:
@@ -179,10 +191,10 @@ def ranked_row(record: Mapping[str, Any]) -> RankedCandidate:
     """Return the numbers of one record that the rank and the shortlist show (no rank)."""
     tiers = record.get("tiers") or {}
     barrier, source = ranking_barrier(record)
-    bvse = tiers.get("bvse") or {}
-    atomsets = tiers.get("atomsets") or {}
-    soap = tiers.get("soap_clustering") or {}
-    mlip = tiers.get("neb_mlip") or {}
+    bvse = _usable(tiers.get("bvse"))
+    atomsets = _usable(tiers.get("atomsets"))
+    soap = _usable(tiers.get("soap_clustering"))
+    mlip = _usable(tiers.get("neb_mlip"))
     mlip_barrier = next(
         (v for f in MLIP_BARRIER_FIELDS if (v := _number(mlip.get(f))) is not None), None
     )
@@ -200,7 +212,7 @@ def ranked_row(record: Mapping[str, Any]) -> RankedCandidate:
         band_gap_ev=_number(atomsets.get("band_gap_ev")),
         bvse_ea_ev=_number(bvse.get("ea_ev", bvse.get("ea_1d_ev"))),
         neb_mlip_barrier_ev=mlip_barrier,
-        neb_dft_barrier_ev=_number((tiers.get("neb_dft") or {}).get("barrier_forward_ev")),
+        neb_dft_barrier_ev=_number(_usable(tiers.get("neb_dft")).get("barrier_forward_ev")),
     )
 
 
