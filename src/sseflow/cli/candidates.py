@@ -244,7 +244,7 @@ def candidates(
     except Exception as exc:  # a query the backend refuses (bad operator value, ...)
         fail(f"query failed: {type(exc).__name__}: {exc}")
 
-    if output is OutputFormat.JSON:
+    if output is OutputFormat.JSON or columns is None:
         for record in records:
             typer.echo(json.dumps(record, default=str))
     elif output is OutputFormat.CSV:

@@ -40,7 +40,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sseflow.funnel.defaults import STAGE_NAMES
 from sseflow.funnel.gates import MLPolicyGate, RankGate, ThresholdGate
@@ -158,7 +158,7 @@ class _Editor:
         self.options = options
         self.where = where
 
-    def refuse(self, name: str, why: str) -> None:
+    def refuse(self, name: str, why: str) -> NoReturn:
         raise FunnelOptionError(f"{self.options.label(name)}: {self.where} {why}")
 
     def makers(self, name: str, test: Callable[[Any], bool], what: str) -> list[tuple[int, int]]:
@@ -289,18 +289,19 @@ def _apply(
     edit = _Editor(stages, options, where)
     ingest = funnel.ingest_settings
     if "max_atoms" in given:
-        ingest = dataclasses.replace(ingest, max_atoms=options.max_atoms)
+        ingest = dataclasses.replace(ingest, max_atoms=given["max_atoms"])
 
     if "dimension" in given:
         if options.dimension not in ("1D", "2D", "3D"):
             raise FunnelOptionError(
                 f"{options.label('dimension')}: use 1D, 2D or 3D, not {options.dimension!r}"
             )
+        dimension = str(options.dimension)
         for i, j in edit.makers("dimension", _is("sseflow.bvse.jobs.BVSEMaker"), "BVSE stage"):
-            maker = edit.stages[i].makers[j]
-            edit.set_maker(i, j, dataclasses.replace(maker, dimension=options.dimension))
+            maker: Any = edit.stages[i].makers[j]
+            edit.set_maker(i, j, dataclasses.replace(maker, dimension=dimension))
         index, gate = edit.gate_on("dimension", "bvse")
-        edit.set_gate(index, dataclasses.replace(gate, field=f"ea_{options.dimension.lower()}_ev"))
+        edit.set_gate(index, dataclasses.replace(gate, field=f"ea_{dimension.lower()}_ev"))
     if "max_ea_ev" in given:
         index, gate = edit.gate_on("max_ea_ev", "bvse")
         edit.set_gate(index, dataclasses.replace(gate, max_value=options.max_ea_ev))
@@ -311,19 +312,19 @@ def _apply(
     for name in ("ml_policy", "p_si_threshold"):
         if name not in given:
             continue
-        index = next(
+        ml_index = next(
             (i for i, s in enumerate(edit.stages) if isinstance(s.gate, MLPolicyGate)), None
         )
-        if index is None:
+        if ml_index is None:
             edit.refuse(name, "has no ML stage gated by MLPolicyGate")
         field = "policy" if name == "ml_policy" else "p_si_threshold"
         try:
-            gate = dataclasses.replace(edit.stages[index].gate, **{field: given[name]})
+            gate = dataclasses.replace(edit.stages[ml_index].gate, **{field: given[name]})
         except ValueError as exc:
             edit.refuse(name, str(exc))
-        edit.set_gate(index, gate)
+        edit.set_gate(ml_index, gate)
     if "neb_top_n" in given:
-        edit.top_n_before("neb_top_n", "neb_mlip", options.neb_top_n)  # type: ignore[arg-type]
+        edit.top_n_before("neb_top_n", "neb_mlip", given["neb_top_n"])
     if "mlip_walltime_s" in given:
         edit.set_setting(
             "mlip_walltime_s",
@@ -334,7 +335,7 @@ def _apply(
             options.mlip_walltime_s,
         )
     if "dft_top_k" in given:
-        edit.top_n_before("dft_top_k", "neb_dft", options.dft_top_k)  # type: ignore[arg-type]
+        edit.top_n_before("dft_top_k", "neb_dft", given["dft_top_k"])
     qe_fields = {
         "qe_pw_command": "pw_command",
         "qe_mpi_command": "mpi_command",

@@ -145,7 +145,8 @@ def configure_qe_stages(
     settings = settings or get_settings()
     out = []
     for stage in stages:
-        makers = []
+        makers: list[Any] = []
+        maker: Any
         for maker in stage.makers:
             if not _has_qe(maker):
                 makers.append(maker)

@@ -105,8 +105,7 @@ def _export_neb(doc: Mapping[str, Any], folder: Path, fmt: str) -> list[Path]:
             supercell = unit.copy()
             supercell.make_supercell(scaling)
             written.append(write_structure(supercell, hop_dir / "supercell", fmt))
-        images = [_structure(image) for image in hop.get("images") or []]
-        images = [image for image in images if image is not None]
+        images = [s for s in map(_structure, hop.get("images") or []) if s is not None]
         if not images:
             continue
         written.append(write_structure(images[0], hop_dir / "initial", fmt))

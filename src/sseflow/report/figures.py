@@ -111,8 +111,8 @@ def plot_neb_profiles(
         rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, constrained_layout=True
     )
     for ax, profile in zip(axes.flat, profiles, strict=False):
-        curves = profile.get("curves") or {}
-        for tier, energies in curves.items():  # type: ignore[union-attr]
+        curves: Mapping[str, Sequence[float]] = profile.get("curves") or {}  # type: ignore[assignment]
+        for tier, energies in curves.items():
             energies = list(energies)
             x = np.linspace(0.0, 1.0, len(energies))
             barrier = max(energies) - energies[0]

@@ -84,7 +84,7 @@ def render_markdown(
         "(e.g. DFT without Quantum ESPRESSO set up; `sseflow resume` runs it).",
         "",
     ]
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (
             stage_label(st.tiers),
             st.entered,
