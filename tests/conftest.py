@@ -215,6 +215,18 @@ def mongo_db_name(mongo_uri: str, request: pytest.FixtureRequest) -> Iterator[st
 #: default 0.6 eV gate sits 0.006 eV under Li7BiO6's barrier).
 TEST_GATE_EV = 0.5
 
+
+def bvse_funnel():
+    """The BVSE stage alone, gated at E_1D <= TEST_GATE_EV (``sseflow screen --skip ml
+    --until bvse --max-ea 0.5``): what sseflow ran by default before the ML and NEB
+    stages joined it."""
+    from sseflow.bvse.jobs import BVSEMaker
+    from sseflow.funnel.gates.threshold import bvse_gate
+    from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
+
+    return ScreeningFunnelMaker(stages=[Stage([BVSEMaker()], bvse_gate(TEST_GATE_EV, "1D"))])
+
+
 SCREENED_INPUTS = (
     "Li2S_antifluorite.cif",  # passes BVSE (E_1D ~0.34 eV)
     "Li3N_alpha.cif",  # passes BVSE (E_1D ~0.19 eV)
@@ -225,15 +237,12 @@ SCREENED_INPUTS = (
 
 @pytest.fixture(scope="session")
 def screened_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Embedded store folder after the default funnel ran on four examples + a bad file.
+    """Embedded store folder after the BVSE funnel ran on four examples + a bad file.
 
     Read-only for tests: copy it (``screened_copy``) before writing to it.
     """
     from jobflow import run_locally
 
-    from sseflow.bvse.jobs import BVSEMaker
-    from sseflow.funnel.gates.threshold import bvse_gate
-    from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
     from sseflow.store import get_job_store
 
     folder = tmp_path_factory.mktemp("screened")
@@ -243,9 +252,8 @@ def screened_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = folder / "sseflow-data"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        funnel = ScreeningFunnelMaker(stages=[Stage([BVSEMaker()], bvse_gate(TEST_GATE_EV))])
         run_locally(
-            funnel.make(inputs),
+            bvse_funnel().make(inputs),
             store=get_job_store(data_dir=data_dir),
             create_folders=False,
             log=False,

@@ -14,6 +14,14 @@ MODULES = [
     "sseflow.common.paths",
     "sseflow.bvse.jobs",
     "sseflow.funnel.maker",
+    "sseflow.funnel.defaults",
+    "sseflow.funnel.options",
+    "sseflow.funnel.deferred",
+    "sseflow.common.candidate",
+    "sseflow.store.rank",
+    "sseflow.store.queries",
+    "sseflow.cli._shortlist",
+    "sseflow.noise",
 ]
 
 

@@ -5,6 +5,12 @@ fast)::
 
     from sseflow import ScreeningFunnelMaker, Stage, BVSEMaker, bvse_gate
 
+and one call runs the default funnel (ML -> BVSE -> MLIP CI-NEB -> DFT CI-NEB) and
+returns the ranked results::
+
+    results = sseflow.screen(["my_cifs/"], neb_top_n=3)
+    results.to_dataframe()
+
 Examples
 --------
 >>> import sseflow
@@ -25,6 +31,11 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 #: Public name -> module that defines it.
 _PUBLIC = {
+    "screen": "sseflow.api",
+    "resume": "sseflow.api",
+    "ScreeningResults": "sseflow.api",
+    "FunnelOptions": "sseflow.funnel.options",
+    "default_stages": "sseflow.funnel.defaults",
     "ScreeningFunnelMaker": "sseflow.funnel.maker",
     "Stage": "sseflow.funnel.maker",
     "load_funnel": "sseflow.funnel.config",
@@ -62,6 +73,7 @@ __all__ = [
     "CHGNetNEBMaker",
     "Candidate",
     "FlagGate",
+    "FunnelOptions",
     "Gate",
     "GateDecision",
     "IngestSettings",
@@ -75,6 +87,7 @@ __all__ = [
     "SOAPClusteringMaker",
     "SOAPSettings",
     "ScreeningFunnelMaker",
+    "ScreeningResults",
     "Stage",
     "ThresholdGate",
     "TierDocument",
@@ -82,16 +95,21 @@ __all__ = [
     "TierStatus",
     "__version__",
     "bvse_gate",
+    "default_stages",
     "load_funnel",
+    "resume",
+    "screen",
 ]
 
 if TYPE_CHECKING:
+    from sseflow.api import ScreeningResults, resume, screen
     from sseflow.bvse.jobs import BVSEMaker
     from sseflow.bvse.settings import BVSESettings
     from sseflow.common.candidate import Candidate
     from sseflow.common.document import TierDocument, TierStatus
     from sseflow.common.maker import TierMaker
     from sseflow.funnel.config import load_funnel
+    from sseflow.funnel.defaults import default_stages
     from sseflow.funnel.gates import (
         BatchGate,
         FlagGate,
@@ -104,6 +122,7 @@ if TYPE_CHECKING:
         bvse_gate,
     )
     from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
+    from sseflow.funnel.options import FunnelOptions
     from sseflow.ingest.validation import IngestSettings
     from sseflow.ml.atomsets.jobs import AtomSetsMaker
     from sseflow.ml.soap.descriptor import SOAPSettings

@@ -30,6 +30,22 @@ class SseflowSettings(BaseSettings):
         "are taken from the current directory: on a cluster use an absolute path on a "
         "filesystem every worker sees.",
     )
+    qe_pw_command: str = Field(
+        "pw.x",
+        description="Quantum ESPRESSO pw.x executable (name on PATH or absolute path) of the "
+        "funnel's DFT stage.",
+    )
+    qe_mpi_command: str | None = Field(
+        None,
+        description="MPI launcher prefix of pw.x, e.g. ``mpirun -np 16`` or ``srun``; None "
+        "runs pw.x serially.",
+    )
+    qe_pseudo_dir: Path | None = Field(
+        None,
+        description="Folder of the UPF pseudopotentials of the DFT stage. Without it the "
+        "DFT stage is not run: its candidates are recorded ``pending`` with the command "
+        "that runs it later (``sseflow resume``).",
+    )
     db_uri: str | None = Field(
         None,
         description="mongodb:// or mongodb+srv:// URI of a MongoDB server; overrides data_dir.",

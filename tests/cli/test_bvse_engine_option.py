@@ -20,10 +20,13 @@ def _bvse_record(data: str) -> dict:
 def test_engine_option_selects_records_and_hashes_the_engine(tmp_path):
     data = str(tmp_path / "db")
     cif = str(EXAMPLES / "Li2S_antifluorite.cif")
-    assert runner.invoke(app, ["screen", cif, "--data-dir", data]).exit_code == 0
+    bvse_only = ["--skip", "ml", "--until", "bvse"]
+    assert runner.invoke(app, ["screen", cif, "--data-dir", data, *bvse_only]).exit_code == 0
     native = _bvse_record(data)
     assert native["engine"] == "native" and native["settings"]["engine"] == "native"
-    result = runner.invoke(app, ["screen", cif, "--data-dir", data, "--bvse-engine", "bvlain"])
+    result = runner.invoke(
+        app, ["screen", cif, "--data-dir", data, "--bvse-engine", "bvlain", *bvse_only]
+    )
     assert result.exit_code == 0, result.output
     bvlain = _bvse_record(data)
     # another engine is another settings hash: computed again, not reused

@@ -33,12 +33,12 @@ def collection_hashes(data_dir):
     }
 
 
-def test_default_table_sorted_by_bvse_barrier(screened_store):
+def test_default_table_sorted_by_funnel_rank(screened_store):
     result = run("candidates", "--data-dir", screened_store)
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.index("Li3N") < out.index("Li2S") < out.index("Li7BiO6")
-    assert "E_1D (eV)" in out and "P_SI" not in out  # optional columns only with values
+    assert "E_1D" in out and "P_SI" not in out  # optional columns only with values
     assert "4 candidate(s)" in out
     limited = run("candidates", "--data-dir", screened_store, "--limit", "2")
     assert "2 of 4 candidate(s)" in limited.stdout
@@ -96,7 +96,9 @@ def test_csv_with_chosen_fields(screened_store):
     assert table[-1]["tiers.bvse.ea_1d_ev"] == "" and table[-1]["sources.path"].endswith(".cif")
     assert table[2]["sources.path"].count(";") == 1  # two merged inputs
     nested = rows(run("candidates", "--data-dir", screened_store, "--json", "--fields", "id,ea"))
-    assert set(nested[0]) == {"candidate_id", "tiers"} and set(nested[0]["tiers"]) == {"bvse"}
+    # sorted by funnel rank (the default), which JSON lines carry along
+    assert set(nested[0]) == {"candidate_id", "tiers", "rank"}
+    assert set(nested[0]["tiers"]) == {"bvse"} and nested[0]["rank"] == 1
 
 
 def test_filters(screened_store):
@@ -194,7 +196,15 @@ def test_read_only_mode_refuses_screen_and_index(screened_copy):
 
     before = collection_hashes(screened_copy)
     env = {"SSEFLOW_READ_ONLY": "1"}
-    result = run("screen", EXAMPLES / "Li2O_antifluorite.cif", "--data-dir", screened_copy, env=env)
+    result = run(
+        "screen",
+        EXAMPLES / "Li2O_antifluorite.cif",
+        "--data-dir",
+        screened_copy,
+        "--skip",
+        "ml",
+        env=env,
+    )
     assert result.exit_code == 1 and "read-only mode" in result.output
     result = run("index", "--data-dir", screened_copy, env=env)
     assert result.exit_code == 1 and "read-only mode" in result.output

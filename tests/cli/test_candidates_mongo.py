@@ -24,7 +24,18 @@ def test_screen_query_report_and_index_on_mongodb(mongo_uri, mongo_db_name, tmp_
         )
 
     inputs = [EXAMPLES / "Li2S_antifluorite.cif", EXAMPLES / "obelix_jqc.cif"]
-    result = run("screen", *inputs, "--max-ea", TEST_GATE_EV, "--workers", 0)
+    result = run(
+        "screen",
+        *inputs,
+        "--skip",
+        "ml",
+        "--until",
+        "bvse",
+        "--max-ea",
+        TEST_GATE_EV,
+        "--workers",
+        0,
+    )
     assert result.exit_code == 0, result.output
     # the funnel created the indexes (unique candidate_id) when it wrote the records
     collection = pymongo.MongoClient(mongo_uri)[mongo_db_name]["candidates"]

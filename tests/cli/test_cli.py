@@ -30,6 +30,10 @@ def records(data_dir) -> list[dict]:
     return list(candidate_repository(store, read_only=True).find({}))
 
 
+#: The funnel as it was before the ML and NEB stages: BVSE alone.
+BVSE_ONLY = ("--skip", "ml", "--until", "bvse")
+
+
 def test_screen_candidates_show_and_exit_codes(tmp_path):
     data = str(tmp_path / "db")
     result = invoke(
@@ -40,9 +44,10 @@ def test_screen_candidates_show_and_exit_codes(tmp_path):
         data,
         "--max-ea",
         TEST_GATE_EV,
+        *BVSE_ONLY,
     )
     assert result.exit_code == 0, result.output
-    assert "running bvse Li2S" in flat(result)
+    assert "1/1 BVSE" in result.output and "ranked shortlist" in result.output
     listed = runner.invoke(app, ["candidates", "--data-dir", data, "--max-ea", "0.4", "--json"])
     assert listed.exit_code == 0
     rows = [json.loads(line) for line in listed.output.splitlines()]
@@ -74,6 +79,7 @@ def test_closing_summary_counts_what_the_store_holds(tmp_path):
         data,
         "--workers",
         0,
+        *BVSE_ONLY,
     )
     assert result.exit_code == 0, result.output
     stored = records(data)
@@ -167,7 +173,7 @@ def test_no_structure_is_an_error(tmp_path):
     unreadable.mkdir()
     (unreadable / "a.cif").write_text("not a cif")
     (unreadable / "b.vasp").write_text("Li\n1.0\n")
-    result = invoke("screen", unreadable, "--data-dir", data, "--workers", 0)
+    result = invoke("screen", unreadable, "--data-dir", data, "--workers", 0, *BVSE_ONLY)
     assert result.exit_code == 1 and "none of the 2 input(s) yielded a structure" in flat(result)
     assert {r["status"] for r in records(data)} == {"rejected"}  # each recorded with why
 
@@ -203,7 +209,7 @@ def test_a_closed_pipe_is_not_an_error(screened_store):
 def test_records_persist_across_processes(tmp_path):
     env = {**os.environ, "SSEFLOW_DATA_DIR": str(tmp_path / "shared-db")}
     env["PYTHONPATH"] = str(REPO / "src")
-    cmd = [sys.executable, "-m", "sseflow", "screen", str(EXAMPLES / "Li3N_alpha.cif")]
+    cmd = [sys.executable, "-m", "sseflow", "screen", str(EXAMPLES / "Li3N_alpha.cif"), *BVSE_ONLY]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     query = [sys.executable, "-m", "sseflow", "candidates", "--json", "--formula", "Li3N"]

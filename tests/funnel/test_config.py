@@ -8,10 +8,11 @@ from tests.conftest import REPO
 def test_shipped_config_equals_the_code_defaults():
     from_file = load_funnel(REPO / "config" / "funnel.yaml")
     default = ScreeningFunnelMaker()
-    assert (
-        from_file.stages[0].makers[0].tier_settings() == default.stages[0].makers[0].tier_settings()
-    )
-    assert from_file.stages[0].gate == default.stages[0].gate
+    assert [s.tiers for s in from_file.stages] == [s.tiers for s in default.stages]
+    for in_file, in_code in zip(from_file.stages, default.stages, strict=True):
+        for a, b in zip(in_file.makers, in_code.makers, strict=True):
+            assert type(a) is type(b) and a.tier_settings() == b.tier_settings()
+        assert in_file.gate == in_code.gate
     assert from_file.ingest_settings == default.ingest_settings
 
 

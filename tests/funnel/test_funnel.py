@@ -12,7 +12,7 @@ from sseflow.common.maker import TierMaker, run_tier
 from sseflow.funnel.gates.threshold import ThresholdGate, bvse_gate
 from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
 from sseflow.store import candidate_repository, get_job_store
-from tests.conftest import EXAMPLES, TEST_GATE_EV
+from tests.conftest import EXAMPLES, TEST_GATE_EV, bvse_funnel
 
 
 class DensityDocument(TierDocument):
@@ -58,8 +58,7 @@ def test_funnel_on_embedded_store_records_every_input(tmp_path, store_dir):
         tmp_path / "broken.cif",
     ]
     store = get_job_store(data_dir=store_dir)
-    funnel = ScreeningFunnelMaker(stages=[Stage([BVSEMaker()], bvse_gate(TEST_GATE_EV))])
-    _run(funnel.make(inputs), store)
+    _run(bvse_funnel().make(inputs), store)
     store.connect()
     repo = candidate_repository(store)
     records = {r["formula"]: r for r in repo.find({})}
@@ -85,7 +84,7 @@ def test_funnel_on_embedded_store_records_every_input(tmp_path, store_dir):
 def test_rerun_reuses_finished_work_and_new_gate_rejudges(store_dir):
     inputs = [EXAMPLES / "Li2S_antifluorite.cif"]
     store = get_job_store(data_dir=store_dir)
-    _run(ScreeningFunnelMaker().make(inputs), store)
+    _run(bvse_funnel().make(inputs), store)
     strict = ScreeningFunnelMaker(stages=[Stage([BVSEMaker()], bvse_gate(0.3, "1D"))])
     responses = _run(strict.make(inputs), store)
     summaries = [

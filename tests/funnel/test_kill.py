@@ -45,6 +45,7 @@ def screen_command(inputs: list[Path], data_dir: Path) -> list[str]:
         "2",
         "--resolution",
         "0.3",  # a coarser grid: the same kill, in less time
+        *("--skip", "ml", "--until", "bvse"),  # the BVSE funnel
     ]
 
 

@@ -8,6 +8,7 @@ from sseflow.report import summarize, write_report
 from sseflow.report.chart import plot_funnel
 from sseflow.report.markdown import format_duration, render_markdown
 from sseflow.report.summary import group_reasons, normalize_reason, tier_order
+from sseflow.report.writer import neb_hops_loader
 
 
 def doc(status, minute, reason=None, **numbers):
@@ -207,3 +208,68 @@ def test_format_duration():
     assert format_duration(12.34) == "12.3 s"
     assert format_duration(600) == "10.0 min"
     assert format_duration(9000) == "2.50 h"
+
+
+def ml_record(cid, status, reason=None, p_si=0.5, share=2.0, **more):
+    """A candidate through the two ML tiers (one gate: same status and reason)."""
+    ml = {"status": status, "reason": reason, "job_uuid": "ml-batch", "wall_time_s": share}
+    tiers = {
+        "ingest": doc("passed", 0),
+        "soap_clustering": {**ml, "selected": status == "passed", "batch_wall_time_s": 12.0},
+        "atomsets": {**ml, "p_si": p_si},
+        **more,
+    }
+    return record(cid, cid, status if not more else "passed", tiers)
+
+
+def test_the_ml_gate_and_batch_time_count_once_per_stage(tmp_path):
+    why = "policy 'any': P_SI = 0.10 < 0.5 and not selected by clustering"
+    hop = {"barrier_forward_ev": 0.3, "relative_energies_ev": [0.0, 0.2, 0.3, 0.1, 0.0]}
+    records = [
+        ml_record("sse-a", "rejected", why, p_si=0.1),
+        ml_record("sse-b", "rejected", why, p_si=0.2),
+        ml_record("sse-c", "passed", p_si=0.9, bvse=doc("passed", 3, ea_ev=0.3)),
+        ml_record(
+            "sse-d",
+            "passed",
+            p_si=0.8,
+            bvse=doc("passed", 3, ea_ev=0.2),
+            neb_mlip=doc("passed", 5, barrier_forward_ev=0.3, hops=[hop]),
+        ),
+        ml_record(
+            "sse-e",
+            "passed",
+            p_si=0.7,
+            bvse=doc("passed", 3, ea_ev=0.25),
+            neb_mlip=doc("passed", 5, barrier_forward_ev=0.2),
+            neb_dft=doc("pending", 7, "waiting for neb_dft: QE not set up; run it later with: x"),
+        ),
+    ]
+    summary = summarize(records)
+    stages = {tuple(s.tiers): s for s in summary.stages}
+    ml = stages[("soap_clustering", "atomsets")]
+    assert (ml.entered, ml.passed, ml.rejected) == (5, 3, 2)  # once, not once per ML tier
+    assert [(r.reason, r.count) for r in ml.rejected_reasons] == [
+        ("policy 'any': P_SI = # < # and not selected by clustering", 2)
+    ]
+    # the clustering batch (12 s) and the AtomSets batch (5 shares of 2 s) count once each
+    tiers = {t.tier: t for t in summary.tiers}
+    assert tiers["soap_clustering"].compute.n_timed == 1
+    assert tiers["atomsets"].compute.n_timed == 1
+    assert tiers["atomsets"].compute.wall_time_s_total == 10.0
+    assert ml.wall_time_s_total == 22.0
+    dft = stages[("neb_dft",)]
+    assert dft.pending == 1 and dft.pending_reasons[0].count == 1
+    assert summary.p_si_by_outcome == {"rejected": [0.1, 0.2], "passed": [0.9, 0.8, 0.7]}
+    assert sorted(summary.bvse_ea_ev_by_outcome["passed"]) == [0.2, 0.25, 0.3]
+    # figures, linked from report.md; NEB profiles of the top candidates with hops
+    _, files = write_report(records, tmp_path, hops_loader=neb_hops_loader(records))
+    assert set(files.figures) == {
+        "P_SI histogram",
+        "BVSE E_a distribution",
+        "NEB energy profiles of the top candidates",
+    }
+    text = files.markdown.read_text()
+    for path in files.figures.values():
+        assert path.read_bytes()[:4] == b"\x89PNG" and f"]({path.name})" in text
+    assert "| ML (soap_clustering + atomsets) | 5 | 3 | 2 | 0 | 0 |" in text

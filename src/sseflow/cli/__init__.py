@@ -9,8 +9,10 @@ import sys
 from sseflow.cli import (  # noqa: F401
     candidates,
     cluster,
+    export,
     index,
     report,
+    resume,
     screen,
     submit,
     train,
@@ -18,6 +20,7 @@ from sseflow.cli import (  # noqa: F401
 from sseflow.cli.app import app
 
 cluster.register(app)
+export.register(app)
 train.register(app)
 index.register(app)
 report.register(app)

@@ -10,6 +10,8 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.table import Table
 
 from sseflow.cli._store import open_candidates
 from sseflow.cli.app import (
@@ -20,10 +22,10 @@ from sseflow.cli.app import (
     console,
     err_console,
     fail,
-    id_table,
 )
 from sseflow.store.fields import (
     DEFAULT_NEB_TIER,
+    RANK_FIELD,
     FieldNameError,
     bvse_path,
     field_label,
@@ -31,7 +33,15 @@ from sseflow.store.fields import (
     neb_path,
     record_value,
 )
-from sseflow.store.queries import QueryError, candidate_query, inclusion_projection, parse_where
+from sseflow.store.queries import (
+    QueryError,
+    candidate_query,
+    inclusion_projection,
+    matches,
+    parse_where,
+    split_computed,
+)
+from sseflow.store.rank import HEAVY_FIELDS, rank_records
 
 P_SI_PATH = field_path("p_si")
 NEB_PATHS = (neb_path("neb_mlip"), neb_path("neb_dft"))
@@ -46,9 +56,25 @@ class OutputFormat(StrEnum):
 
 
 def default_columns(ea_path: str, neb: str) -> list[str]:
-    """Return the default columns: identity, status, BVSE barrier, P_SI, NEB barriers."""
+    """Return the default columns: rank, identity, status, BVSE barrier, P_SI, NEB barriers."""
     nebs = list(dict.fromkeys([neb, *NEB_PATHS]))
-    return ["candidate_id", "formula", "status", "last_tier", ea_path, P_SI_PATH, *nebs, "reason"]
+    return [
+        RANK_FIELD,
+        "candidate_id",
+        "formula",
+        "status",
+        "last_tier",
+        ea_path,
+        P_SI_PATH,
+        *nebs,
+        "reason",
+    ]
+
+
+def store_ranks(repo: Any) -> dict[str, int]:
+    """Return candidate id -> funnel rank over the whole store (unranked left out)."""
+    rows = rank_records(repo.find({}, projection=dict.fromkeys(HEAVY_FIELDS, 0)))
+    return {row.candidate_id: row.rank for row in rows if row.rank is not None}
 
 
 def format_cell(value: Any, path: str = "") -> str:
@@ -127,10 +153,11 @@ def candidates(
     sort: Annotated[
         str,
         typer.Option(
-            help="Sort field: ea, p_si, neb, formula, id, updated, status, tier or a dotted "
-            "path. Records without a value come last.",
+            help="Sort field: rank (the funnel rank: deepest tier passed, then the most "
+            "faithful barrier), ea, p_si, neb, formula, id, updated, status, tier or a "
+            "dotted path. Records without a value come last.",
         ),
-    ] = "ea",
+    ] = RANK_FIELD,
     desc: Annotated[bool, typer.Option("--desc", help="Sort largest first.")] = False,
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = (
         OutputFormat.TABLE
@@ -145,10 +172,12 @@ def candidates(
     ] = False,
     limit: Annotated[int, typer.Option(help="At most this many (0 = all).")] = 0,
 ) -> None:
-    """List candidate records matching all filters, sorted by the database.
+    """List candidate records matching all filters, best funnel rank first by default.
 
-    JSON output is one record per line (JSON Lines); CSV has a header row of record paths.
-    Never writes to the database.
+    The rank (column #) is over the whole store: deepest tier passed, then the most
+    faithful barrier (DFT, MLIP, BVSE), then P_SI. Other sort fields are sorted by the
+    database. JSON output is one record per line (JSON Lines, with "rank"); CSV has a
+    header row of record paths. Never writes to the database.
     """
     output = OutputFormat.JSON if as_json else output
     dimension = dimension.upper()
@@ -164,7 +193,9 @@ def candidates(
             )
             if low is not None or high is not None
         }
-        conditions = [parse_where(w, dimension, neb_tier) for w in where or ()]
+        conditions, rank_conditions = split_computed(
+            [parse_where(w, dimension, neb_tier) for w in where or ()]
+        )
         query = candidate_query(tier, status, formula, element, ranges, exclude_element, conditions)
         sort_path = field_path(sort, dimension, neb_tier)
         columns = _fields(fields, dimension, neb_tier)
@@ -173,19 +204,47 @@ def candidates(
     if limit < 0:
         fail("--limit must be >= 0", EXIT_USAGE)
 
+    by_rank = sort_path == RANK_FIELD
+    need_rank = by_rank or bool(rank_conditions) or RANK_FIELD in (columns or [])
     if output is OutputFormat.JSON and columns is None:
         projection = None if structure else {"structure": 0}
     else:
         columns = columns or default_columns(ea_path, neb)
-        projection = inclusion_projection([*columns, sort_path])
+        need_rank = need_rank or RANK_FIELD in columns
+        projection = inclusion_projection([c for c in [*columns, sort_path] if c != RANK_FIELD])
     repo = open_candidates(data_dir, db_uri)
     try:
-        records = list(repo.find_sorted(query, sort_path, desc, limit, projection))
-        total = repo.count(query) if limit and len(records) == limit else len(records)
+        ranks = store_ranks(repo) if need_rank else {}
+        if by_rank or rank_conditions:  # computed: filter and sort here, not in the database
+            records = list(repo.find(query, projection=projection))
+            for record in records:
+                record[RANK_FIELD] = ranks.get(record["candidate_id"])
+            records = [
+                r
+                for r in records
+                if all(matches(r[RANK_FIELD], op, value) for _, op, value in rank_conditions)
+            ]
+            if by_rank:
+                ranked = sorted(
+                    (r for r in records if r[RANK_FIELD] is not None),
+                    key=lambda r: r[RANK_FIELD],
+                    reverse=desc,
+                )
+                rest = sorted(
+                    (r for r in records if r[RANK_FIELD] is None), key=lambda r: r["candidate_id"]
+                )
+                records = ranked + rest
+            total = len(records)
+            records = records[:limit] if limit else records
+        else:
+            records = list(repo.find_sorted(query, sort_path, desc, limit, projection))
+            total = repo.count(query) if limit and len(records) == limit else len(records)
+            for record in records if need_rank else ():
+                record[RANK_FIELD] = ranks.get(record["candidate_id"])
     except Exception as exc:  # a query the backend refuses (bad operator value, ...)
         fail(f"query failed: {type(exc).__name__}: {exc}")
 
-    if output is OutputFormat.JSON:
+    if output is OutputFormat.JSON or columns is None:
         for record in records:
             typer.echo(json.dumps(record, default=str))
     elif output is OutputFormat.CSV:
@@ -217,7 +276,24 @@ def _print_table(
         ]
         if sort_path not in columns:
             columns.insert(-1, sort_path)
-    table = id_table(*(field_label(c) for c in columns))
+    # laid out for 80 columns: short cells never wrap, the reason takes what is left
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        caption="energies (E_*, MLIP, DFT, gap) in eV; # = funnel rank in the store",
+        caption_justify="left",
+    )
+    for column in columns:
+        if column == "reason":
+            table.add_column(field_label(column), overflow="fold", ratio=1, min_width=12)
+        elif column == "formula":
+            table.add_column(field_label(column), overflow="fold", min_width=8, max_width=12)
+        else:
+            numeric = column == RANK_FIELD or column.endswith(("_ev", "p_si"))
+            table.add_column(
+                field_label(column), no_wrap=True, justify="right" if numeric else "left"
+            )
     for record in records:
         table.add_row(*(format_cell(record_value(record, c), c) for c in columns))
     console.print(table)

@@ -35,21 +35,37 @@ def report(
         typer.Option(help="Tier order, comma-separated (default: derived from the records)."),
     ] = None,
 ) -> None:
-    """Write the funnel report: tiers, reasons, compute, top candidates, chart.
+    """Write the funnel report: stages, reasons, compute, figures, top candidates.
 
-    Per tier: how many candidates entered, passed, were rejected, failed or are
-    pending; why they were rejected or failed (grouped); the wall time and memory spent.
-    Then the top candidates. Never writes to the database.
+    Per stage (tiers judged by one gate counted once): how many candidates entered,
+    passed, were rejected, failed or are pending, and why (grouped); per tier the wall
+    time and memory spent; figures (funnel, P_SI histogram, BVSE E_a distribution, NEB
+    energy profiles of the top candidates) linked from report.md. Never writes to the
+    database.
     """
     # imported here: matplotlib should not slow down every other command
     from sseflow.report import REPORT_EXCLUDED_FIELDS, write_report
     from sseflow.report.markdown import format_duration
+    from sseflow.report.summary import stage_label
+    from sseflow.report.writer import PROFILE_TIERS
 
     if top < 0:
         fail("--top must be >= 0", 2)
     order = [t.strip() for t in tiers.split(",") if t.strip()] if tiers else None
     repo = open_candidates(data_dir, db_uri)
     projection = dict.fromkeys(REPORT_EXCLUDED_FIELDS, 0)
+
+    def load_hops(ids: list[str]) -> dict[str, dict[str, list]]:
+        fields = [f"tiers.{t}.hops" for t in PROFILE_TIERS]
+        wanted = dict.fromkeys([*fields, "candidate_id"], 1)
+        found = repo.find({"candidate_id": {"$in": ids}}, projection=wanted)
+        return {
+            r["candidate_id"]: {
+                t: (r.get("tiers", {}).get(t) or {}).get("hops") or [] for t in PROFILE_TIERS
+            }
+            for r in found
+        }
+
     try:
         summary, files = write_report(
             repo.find({}, projection=projection),
@@ -58,24 +74,26 @@ def report(
             order=order,
             chart_format=chart_format.value,
             source=describe_store(data_dir, db_uri),
+            hops_loader=load_hops,
         )
     except OSError as exc:
         fail(f"cannot write the report to {out}: {exc}")
     table = Table(title=f"{summary.n_candidates} candidates")
-    for column in ("tier", "entered", "passed", "rejected", "failed", "pending", "wall time"):
-        table.add_column(column, justify="left" if column == "tier" else "right")
-    for t in summary.tiers:
+    for column in ("stage", "entered", "passed", "rejected", "failed", "pending", "wall time"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for st in summary.stages:
         table.add_row(
-            t.tier,
-            str(t.entered),
-            str(t.passed),
-            str(t.rejected),
-            str(t.failed),
-            str(t.pending + t.other),
-            format_duration(t.compute.wall_time_s_total if t.compute.n_timed else None),
+            stage_label(st.tiers, short=True),
+            str(st.entered),
+            str(st.passed),
+            str(st.rejected),
+            str(st.failed),
+            str(st.pending + st.other),
+            format_duration(st.wall_time_s_total if st.entered else None),
         )
     console.print(table)
-    console.print(f"report: {files.markdown}, {files.summary_json}, {files.chart}")
+    images = ", ".join(str(p) for p in [files.chart, *files.figures.values()])
+    console.print(f"report: {files.markdown}, {files.summary_json}; figures: {images}")
 
 
 def register(app: typer.Typer) -> None:

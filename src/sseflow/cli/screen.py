@@ -1,38 +1,48 @@
-"""``sseflow screen``: run the funnel locally on structure files.
-
-Execution (worker processes, signals, exit status, the counts of the closing summary)
-is :func:`sseflow.funnel.run.screen_inputs`; this module prints.
-"""
+"""``sseflow screen``: run the funnel locally on structure files, end with the shortlist."""
 
 from __future__ import annotations
 
-import signal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from sseflow.cli._funnel import (
     BVSEEngineOption,
     ConfigOption,
+    DftTopOption,
     DimensionOption,
     MaxAtomsOption,
     MaxEaOption,
     MemoryLimitOption,
+    MlipWalltimeOption,
+    MLPolicyOption,
+    NebTopOption,
     OccupancyOption,
     PathsArgument,
+    PSIThresholdOption,
+    QEMpiOption,
+    QEPseudoOption,
+    QEPwOption,
     ResolutionOption,
+    SkipOption,
     TimeLimitOption,
+    UntilOption,
+    VerboseOption,
+    build_funnel,
     check_paths,
-    funnel_from_options,
+    funnel_options,
+    resume_base,
 )
+from sseflow.cli._progress import FunnelProgress
+from sseflow.cli._screening import describe_stages, interrupted, print_shortlist, ranked
 from sseflow.cli._store import open_store
-from sseflow.cli.app import DataDirOption, DbUriOption, app, console, err_console, fail, id_table
+from sseflow.cli.app import DataDirOption, DbUriOption, app, console, fail
+from sseflow.noise import quiet_third_party
+from sseflow.store import candidate_repository
 
-if TYPE_CHECKING:
-    from jobflow import Job
-
-    from sseflow.funnel.run import ScreenOutcome
-
+ShortlistOption = Annotated[
+    int, typer.Option(help="Rows of the closing shortlist (0 = all).", min=0)
+]
 WorkersOption = Annotated[
     int | None,
     typer.Option(
@@ -42,39 +52,6 @@ WorkersOption = Annotated[
         show_default=False,
     ),
 ]
-#: Jobs not worth a progress line (bookkeeping that takes milliseconds).
-_QUIET_JOBS = ("record ", "store_inputs")
-
-
-def _progress(event: str, job: Job) -> None:
-    if event == "start" and not job.name.startswith(_QUIET_JOBS):
-        console.print(f"  [dim]running[/] {job.name}")
-    elif event == "failed":
-        console.print(f"  [red]failed[/] {job.name}")
-
-
-def _print_outcome(outcome: ScreenOutcome) -> None:
-    table = id_table("candidate_id", "formula", "status", "last tier", "BVSE E_1D (eV)", "reason")
-    for rec in outcome.records:
-        ea = (rec.get("tiers") or {}).get("bvse", {}).get("ea_1d_ev")
-        table.add_row(
-            rec.get("candidate_id", "?"),
-            rec.get("formula") or "-",
-            rec.get("status", "?"),
-            rec.get("last_tier") or "-",
-            "-" if ea is None else f"{ea:.3f}",
-            (rec.get("reason") or "")[:70],
-        )
-    if outcome.records:
-        console.print(table)
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items()))
-    merged = f"; {outcome.n_merged} merged into another input's or a stored record" * bool(
-        outcome.n_merged
-    )
-    console.print(
-        f"{outcome.n_inputs} input(s) -> {len(outcome.records)} candidate record(s): "
-        f"{counts or 'none'}{merged}. Records: `sseflow candidates`, `sseflow show ID`."
-    )
 
 
 @app.command()
@@ -83,53 +60,71 @@ def screen(
     data_dir: DataDirOption = None,
     db_uri: DbUriOption = None,
     config: ConfigOption = None,
-    max_ea: MaxEaOption = 0.6,
-    dimension: DimensionOption = "1D",
-    occupancy_mode: OccupancyOption = "weighted",
-    resolution: ResolutionOption = 0.2,
-    time_limit: TimeLimitOption = 600,
-    memory_limit: MemoryLimitOption = 8,
-    max_atoms: MaxAtomsOption = 1000,
+    until: UntilOption = None,
+    skip: SkipOption = None,
+    max_ea_ev: MaxEaOption = None,
+    dimension: DimensionOption = None,
+    occupancy_mode: OccupancyOption = None,
+    resolution_angstrom: ResolutionOption = None,
+    time_limit_s: TimeLimitOption = None,
+    memory_limit_gb: MemoryLimitOption = None,
+    bvse_engine: BVSEEngineOption = None,
+    max_atoms: MaxAtomsOption = None,
+    ml_policy: MLPolicyOption = None,
+    p_si_threshold: PSIThresholdOption = None,
+    neb_top_n: NebTopOption = None,
+    mlip_walltime_s: MlipWalltimeOption = None,
+    dft_top_k: DftTopOption = None,
+    qe_pw_command: QEPwOption = None,
+    qe_mpi_command: QEMpiOption = None,
+    qe_pseudo_dir: QEPseudoOption = None,
+    shortlist: ShortlistOption = 20,
     workers: WorkersOption = None,
-    bvse_engine: BVSEEngineOption = "native",
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the screening funnel on PATHS and store one record per structure.
+
+    Default funnel: ML (SOAP selection + P_SI + band gap) -> BVSE (E_a <= 0.6 eV; the
+    --neb-top lowest go on) -> MLIP CI-NEB (the --dft-top lowest go on) -> DFT CI-NEB
+    with Quantum ESPRESSO when it is set up (--qe-pseudo-dir), else those candidates
+    wait, recorded pending, for `sseflow resume`. Ends with the ranked shortlist.
 
     Exit code 0 when the funnel ran (rejections and per-candidate failures are recorded,
     not errors); 1 when no structure file was found or none could be read, the store
     cannot be opened, the funnel configuration is invalid or a funnel job failed (its
-    candidates are recorded failed with the cause); 2 on wrong usage; 128 + the signal
-    number when interrupted (SIGINT, SIGTERM, SIGHUP): finished tier results are kept
-    and the same command continues from them.
+    candidates are recorded failed with the cause); 2 for wrong usage or an option the
+    funnel has no use for; 128 + the signal number when interrupted (SIGINT, SIGTERM,
+    SIGHUP): finished tier results are kept and the same command continues from them.
     """
     from sseflow.funnel.run import FunnelInterrupted, default_workers, screen_inputs
 
     check_paths(paths)
-    funnel = funnel_from_options(
-        config,
-        max_ea,
-        dimension,
-        occupancy_mode,
-        resolution,
-        time_limit,
-        memory_limit,
-        max_atoms,
-        bvse_engine=bvse_engine,
-    )
+    options = funnel_options(**locals())
+    funnel = build_funnel(config, options, resume_base(data_dir, db_uri, config))
     store = open_store(data_dir, db_uri)
+    stages = funnel.runnable_stages()
     n_workers = default_workers() if workers is None else workers
-    console.print(
-        f"[bold]sseflow screen[/]: {len(paths)} input path(s), {len(funnel.stages)} stage(s), "
-        f"{n_workers} worker(s)"
-    )
+    console.print(f"[bold]sseflow screen[/]: {len(paths)} input path(s), {n_workers} worker(s)")
+    console.print(f"stages: {describe_stages(stages)}", highlight=False)
+    progress = FunnelProgress(stages, store, console, follow_log=False)
     try:
-        outcome = screen_inputs(funnel, list(paths), store, workers=n_workers, progress=_progress)
+        with quiet_third_party(verbose), progress:
+            outcome = screen_inputs(
+                funnel, list(paths), store, workers=n_workers, progress=progress.runner_event
+            )
     except FunnelInterrupted as exc:
-        err_console.print(
-            f"[bold red]interrupted[/] ({signal.Signals(exc.signum).name}): tier results "
-            "finished so far are stored; run the same command again to continue."
-        )
-        raise typer.Exit(128 + exc.signum) from None
-    _print_outcome(outcome)
+        interrupted(exc)
+    ids = [rec["candidate_id"] for rec in outcome.records if rec.get("candidate_id")]
+    rows = ranked(candidate_repository(store), ids)
+    print_shortlist(rows, shortlist, title="ranked shortlist (best first)")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items()))
+    merged = f"; {outcome.n_merged} merged into another input's or a stored record" * bool(
+        outcome.n_merged
+    )
+    console.print(
+        f"{outcome.n_inputs} input(s) -> {len(outcome.records)} candidate record(s): "
+        f"{counts or 'none'}{merged}. Records: `sseflow candidates`, `sseflow show ID`, "
+        "`sseflow export --top N`, `sseflow report`."
+    )
     if outcome.exit_code:
         fail(outcome.message or "the funnel did not finish", outcome.exit_code)

@@ -10,16 +10,27 @@ import typer
 from sseflow.cli._funnel import (
     BVSEEngineOption,
     ConfigOption,
+    DftTopOption,
     DimensionOption,
     MaxAtomsOption,
     MaxEaOption,
     MemoryLimitOption,
+    MlipWalltimeOption,
+    MLPolicyOption,
+    NebTopOption,
     OccupancyOption,
     PathsArgument,
+    PSIThresholdOption,
+    QEMpiOption,
+    QEPseudoOption,
+    QEPwOption,
     ResolutionOption,
+    SkipOption,
     TimeLimitOption,
+    UntilOption,
+    build_funnel,
     check_paths,
-    funnel_from_options,
+    funnel_options,
 )
 from sseflow.cli.app import app, console, fail
 from sseflow.settings import get_settings
@@ -53,14 +64,24 @@ def submit(
         ),
     ] = True,
     config: ConfigOption = None,
-    max_ea: MaxEaOption = 0.6,
-    dimension: DimensionOption = "1D",
-    occupancy_mode: OccupancyOption = "weighted",
-    resolution: ResolutionOption = 0.2,
-    time_limit: TimeLimitOption = 600,
-    memory_limit: MemoryLimitOption = 8,
-    max_atoms: MaxAtomsOption = 1000,
-    bvse_engine: BVSEEngineOption = "native",
+    until: UntilOption = None,
+    skip: SkipOption = None,
+    max_ea_ev: MaxEaOption = None,
+    dimension: DimensionOption = None,
+    occupancy_mode: OccupancyOption = None,
+    resolution_angstrom: ResolutionOption = None,
+    time_limit_s: TimeLimitOption = None,
+    memory_limit_gb: MemoryLimitOption = None,
+    bvse_engine: BVSEEngineOption = None,
+    max_atoms: MaxAtomsOption = None,
+    ml_policy: MLPolicyOption = None,
+    p_si_threshold: PSIThresholdOption = None,
+    neb_top_n: NebTopOption = None,
+    mlip_walltime_s: MlipWalltimeOption = None,
+    dft_top_k: DftTopOption = None,
+    qe_pw_command: QEPwOption = None,
+    qe_mpi_command: QEMpiOption = None,
+    qe_pseudo_dir: QEPseudoOption = None,
 ) -> None:
     """Add the screening funnel for PATHS to a FireWorks LaunchPad.
 
@@ -82,17 +103,9 @@ def submit(
     if get_settings().read_only:
         fail(read_only_message("submit a funnel (its workers write records; SSEFLOW_READ_ONLY)"))
     check_paths(paths)
-    funnel = funnel_from_options(
-        config,
-        max_ea,
-        dimension,
-        occupancy_mode,
-        resolution,
-        time_limit,
-        memory_limit,
-        max_atoms,
-        bvse_engine=bvse_engine,
-    )
+    options = funnel_options(**locals())
+    # records go to jobflow's JOB_STORE (a MongoDB): its URI stays in the environment
+    funnel = build_funnel(config, options, 'sseflow resume --db-uri "$SSEFLOW_DB_URI"')
     if store_check:
         try:
             check_worker_store()

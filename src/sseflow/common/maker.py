@@ -21,6 +21,7 @@ A tier Maker is a jobflow :class:`~jobflow.Maker` dataclass with
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -29,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 
 from jobflow import CURRENT_JOB, Maker
 
+from sseflow.common.candidate import as_candidates
 from sseflow.common.document import TierDocument, TierStatus
 from sseflow.provenance import (
     host_name,
@@ -102,6 +104,16 @@ def nest_flat_settings(maker_class: type, kwargs: dict[str, Any]) -> dict[str, A
     return values
 
 
+def _accepting_structures(make: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a Maker's ``make`` so that it also takes pymatgen Structures."""
+
+    @functools.wraps(make)
+    def make_from_structures(self: Any, candidate: Any, *args: Any, **kwargs: Any) -> Any:
+        return make(self, as_candidates(candidate), *args, **kwargs)
+
+    return make_from_structures
+
+
 class _TierMakerType(type):
     """Lets a Maker be built with the fields of its settings objects given flat."""
 
@@ -139,6 +151,13 @@ class TierMaker(Maker, metaclass=_TierMakerType):
     #: Settings added after results were stored: hashed only when not at their default,
     #: so results computed before (with the default behaviour) stay reusable.
     hashed_if_changed: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # every tier's make() takes a Structure (or a list of them for batch tiers) as
+        # well as a Candidate: ``BVSEMaker().make(structure)`` works in a notebook
+        if "make" in cls.__dict__:
+            cls.make = _accepting_structures(cls.__dict__["make"])  # type: ignore[method-assign]
 
     def __post_init__(self) -> None:
         # settings objects may arrive as mappings (YAML, JSON): make them objects

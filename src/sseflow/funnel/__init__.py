@@ -6,6 +6,7 @@ from sseflow.funnel.config import (
     load_funnel,
     validate_funnel,
 )
+from sseflow.funnel.defaults import default_stages
 from sseflow.funnel.gates import (
     BatchGate,
     FlagGate,
@@ -17,7 +18,7 @@ from sseflow.funnel.gates import (
     ThresholdGate,
     bvse_gate,
 )
-from sseflow.funnel.maker import ScreeningFunnelMaker, Stage, default_stages
+from sseflow.funnel.maker import ScreeningFunnelMaker, Stage
 from sseflow.funnel.schemas import StageSummary
 
 __all__ = [

@@ -308,6 +308,11 @@ def _failed(docs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [d for d in docs.values() if d.get("status") == TierStatus.FAILED.value]
 
 
+def _deferred(docs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Documents of tiers that did not run here (the candidate waits, ``pending``)."""
+    return [d for d in docs.values() if d.get("deferred") and d.get("status") == TierStatus.PENDING]
+
+
 def _batch_decisions(
     gate: Any, stage_docs: list[dict[str, dict[str, Any]]]
 ) -> dict[int, GateDecision] | None:
@@ -358,18 +363,22 @@ def gate_stage(
     verdicts: list[dict[str, Any]] = []
     for i, (candidate, docs) in enumerate(zip(candidates, stage_docs, strict=True)):
         failed = _failed(docs)
+        deferred = _deferred(docs)
         if failed:
             decision = GateDecision(
                 False, "; ".join(f"{d['tier']}: {d.get('reason')}" for d in failed)
             )
             status = TierStatus.FAILED
+        elif deferred:  # a tier that cannot run here yet: the candidate waits for it
+            decision = GateDecision(False, "; ".join(str(d.get("reason")) for d in deferred))
+            status = TierStatus.PENDING
         else:
             decision = stage.gate.evaluate(docs) if batch is None else batch[i]
             status = TierStatus.PASSED if decision.passed else TierStatus.REJECTED
         for tier, data in docs.items():
             excluded = excluded_fields[tier]
             data = {k: v for k, v in data.items() if k not in excluded}
-            if data.get("status") != TierStatus.FAILED.value:
+            if data.get("status") != TierStatus.FAILED.value and not data.get("deferred"):
                 data["status"] = status.value
                 data["reason"] = decision.reason
             verdicts.append(data)
@@ -377,6 +386,7 @@ def gate_stage(
             TierStatus.PASSED: summary.passed,
             TierStatus.REJECTED: summary.rejected,
             TierStatus.FAILED: summary.failed,
+            TierStatus.PENDING: summary.pending,
         }[status].append(candidate.candidate_id)
         if status is TierStatus.PASSED:
             survivors.append(candidate)

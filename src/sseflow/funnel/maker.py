@@ -24,10 +24,11 @@ from jobflow import Flow, Maker
 from monty.json import MSONable
 from pymatgen.core import Structure
 
-from sseflow.bvse.jobs import BVSEMaker
+from sseflow.common.candidate import Candidate
 from sseflow.common.maker import TierMaker
-from sseflow.funnel.gates import PassAllGate, bvse_gate
+from sseflow.funnel.gates import PassAllGate
 from sseflow.funnel.jobs import ingest_inputs, run_stage
+from sseflow.funnel.qe_setup import configure_qe_stages
 from sseflow.ingest.validation import IngestSettings
 
 
@@ -55,9 +56,10 @@ class Stage(MSONable):
         return [maker.tier for maker in self.makers]
 
 
-def default_stages() -> list[Stage]:
-    """Return the default funnel: the BVSE tier gated at E_1D <= 0.6 eV."""
-    return [Stage(makers=[BVSEMaker()], gate=bvse_gate(0.6, "1D"))]
+def _default_stages() -> list[Stage]:
+    from sseflow.funnel.defaults import default_stages
+
+    return default_stages()
 
 
 @dataclass
@@ -69,9 +71,14 @@ class ScreeningFunnelMaker(Maker):
     name
         Flow name.
     stages
-        Ordered stages; default: BVSE gated at E_1D <= 0.6 eV.
+        Ordered stages; default: the default funnel of :mod:`sseflow.funnel.defaults`
+        (ML -> BVSE -> MLIP CI-NEB -> Quantum ESPRESSO CI-NEB).
     ingest_settings
         Validation rules for inputs (atom limit, distances, charge tolerance).
+    resume_command
+        Command that resumes this funnel on its store (``sseflow resume --data-dir
+        ...``), recorded with candidates that wait for a stage that cannot run here
+        (see :mod:`sseflow.funnel.qe_setup`); default: from the environment.
 
     Examples
     --------
@@ -82,14 +89,48 @@ class ScreeningFunnelMaker(Maker):
     """
 
     name: str = "screening funnel"
-    stages: list[Stage] = field(default_factory=default_stages)
+    stages: list[Stage] = field(default_factory=_default_stages)
     ingest_settings: IngestSettings = field(default_factory=IngestSettings)
+    resume_command: str | None = None
+
+    def runnable_stages(self) -> list[Stage]:
+        """Return the stages as they run here.
+
+        Quantum ESPRESSO stages are filled from the machine settings, or deferred when
+        QE is not set up (:func:`~sseflow.funnel.qe_setup.configure_qe_stages`).
+        """
+        return configure_qe_stages(self.stages, self.resume_command)
 
     def make(self, inputs: list[str | Path | Structure]) -> Flow:
         """Return the funnel Flow for structure files, folders or Structures."""
         resolved = [x if isinstance(x, Structure) else str(Path(x).resolve()) for x in inputs]
         ingest_job = ingest_inputs(resolved, asdict(self.ingest_settings))
         ingest_job.name = "ingest"
-        first = run_stage(ingest_job.output.accepted, self.stages, 0)
+        first = run_stage(ingest_job.output.accepted, self.runnable_stages(), 0)
         first.name = "stage 0"
         return Flow([ingest_job, first], output=first.output, name=self.name)
+
+    def stage_index(self, tier: str) -> int:
+        """Return the index of the stage that runs ``tier``.
+
+        Raises
+        ------
+        ValueError
+            If no stage runs it.
+        """
+        for i, stage in enumerate(self.stages):
+            if tier in stage.tiers:
+                return i
+        raise ValueError(f"no stage of this funnel runs the tier {tier!r}")
+
+    def resume(self, candidates: list[Candidate], tier: str) -> Flow:
+        """Return a Flow running the funnel from the stage of ``tier`` for ``candidates``.
+
+        Used for candidates that wait (``pending``) for a stage that could not run
+        when they reached it (``sseflow resume``): the stages before it are not run
+        again.
+        """
+        index = self.stage_index(tier)
+        first = run_stage(candidates, self.runnable_stages(), index)
+        first.name = f"stage {index}"
+        return Flow([first], output=first.output, name=f"{self.name} (resumed at {tier})")

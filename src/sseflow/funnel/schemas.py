@@ -14,4 +14,7 @@ class StageSummary(BaseModel):
     passed: list[str] = Field(default_factory=list)
     rejected: list[str] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list)
+    pending: list[str] = Field(
+        default_factory=list, description="Waiting for a tier that cannot run here yet."
+    )
     reused: list[str] = Field(default_factory=list, description="Tier results not recomputed.")

@@ -1,4 +1,4 @@
-"""The funnel chart: candidates entering each tier, split by outcome (matplotlib, Agg)."""
+"""The funnel chart: candidates entering each stage, split by outcome (matplotlib, Agg)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from sseflow.report.summary import FunnelSummary
+from sseflow.report.summary import FunnelSummary, stage_label
 
 #: Outcome -> bar colour (colour-blind safe Okabe-Ito colours).
 OUTCOME_COLOURS = {
@@ -23,11 +23,11 @@ OUTCOME_COLOURS = {
 
 
 def plot_funnel(summary: FunnelSummary, path: str | Path, title: str | None = None) -> Path:
-    """Draw one horizontal bar per tier (funnel order, top to bottom).
+    """Draw one horizontal bar per stage (funnel order, top to bottom).
 
-    Each bar's length is the number of candidates that entered the tier, split into
-    passed, rejected, failed and pending (documents with another status are counted as
-    pending).
+    Each bar's length is the number of candidates that entered the stage (tiers judged
+    by one gate, e.g. the two ML tiers, counted once), split into passed, rejected,
+    failed and pending (documents with another status are counted as pending).
 
     Parameters
     ----------
@@ -45,11 +45,11 @@ def plot_funnel(summary: FunnelSummary, path: str | Path, title: str | None = No
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tiers = summary.tiers
+    tiers = summary.stages
     height = 1.6 + 0.55 * max(len(tiers), 1)
     widest = max([t.entered for t in tiers] + [1])
     fig, ax = plt.subplots(figsize=(7.5, height), constrained_layout=True)
-    labels = [t.tier for t in tiers]
+    labels = [stage_label(t.tiers) for t in tiers]
     positions = list(range(len(tiers)))
     left = [0.0] * len(tiers)
     for outcome, colour in OUTCOME_COLOURS.items():
@@ -67,7 +67,7 @@ def plot_funnel(summary: FunnelSummary, path: str | Path, title: str | None = No
         ax.text(tier.entered, y, f" {tier.entered}", va="center", ha="left", fontsize=9)
     ax.set_yticks(positions, labels)
     ax.invert_yaxis()
-    ax.set_xlabel("candidates entering the tier")
+    ax.set_xlabel("candidates entering the stage")
     ax.set_xlim(0, widest * 1.12)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title or f"sseflow funnel: {summary.n_candidates} candidates")

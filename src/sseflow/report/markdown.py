@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sseflow.report.summary import FunnelSummary, ReasonCount
+from sseflow.report.summary import FunnelSummary, ReasonCount, stage_label
 
 
 def format_duration(seconds: float | None) -> str:
@@ -42,7 +42,10 @@ def _reasons(title: str, reasons: list[ReasonCount]) -> list[str]:
 
 
 def render_markdown(
-    summary: FunnelSummary, chart_file: str | None = "funnel.png", source: str | None = None
+    summary: FunnelSummary,
+    chart_file: str | None = "funnel.png",
+    source: str | None = None,
+    figures: Mapping[str, str] | None = None,
 ) -> str:
     """Return the report as Markdown.
 
@@ -54,6 +57,9 @@ def render_markdown(
         Chart image path relative to the report (None: no image).
     source
         Where the records came from (shown in the header; no credentials).
+    figures
+        Caption -> image path relative to the report (P_SI histogram, BVSE E_a
+        distribution, NEB profiles), linked in the "Figures" section.
     """
     s = summary
     when = s.generated_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -71,31 +77,53 @@ def render_markdown(
         lines += [f"![funnel]({chart_file})", ""]
 
     lines += [
-        "## Tiers",
+        "## Stages",
         "",
-        "In funnel order; a candidate entered a tier when its record has a result for it.",
+        "In funnel order; tiers judged by one gate (e.g. the two ML tiers) form one stage "
+        "and each candidate counts once. Pending: waiting for a stage that could not run "
+        "(e.g. DFT without Quantum ESPRESSO set up; `sseflow resume` runs it).",
         "",
     ]
-    rows = [
-        (t.tier, t.entered, t.passed, t.rejected, t.failed, t.pending + t.other) for t in s.tiers
+    rows: list[tuple[Any, ...]] = [
+        (
+            stage_label(st.tiers),
+            st.entered,
+            st.passed,
+            st.rejected,
+            st.failed,
+            st.pending + st.other,
+            format_duration(st.wall_time_s_total if st.entered else None),
+        )
+        for st in s.stages
     ]
-    lines += _table(("tier", "entered", "passed", "rejected", "failed", "pending"), rows)
+    lines += _table(
+        ("stage", "entered", "passed", "rejected", "failed", "pending", "wall time"), rows
+    )
     lines += ["", "## Why candidates left", ""]
     left_any = False
-    for t in s.tiers:
-        block = _reasons("Rejected", t.rejected_reasons) + _reasons("Failed", t.failed_reasons)
+    for st in s.stages:
+        block = (
+            _reasons("Rejected", st.rejected_reasons)
+            + _reasons("Failed", st.failed_reasons)
+            + _reasons("Pending", st.pending_reasons)
+        )
         if block:
             left_any = True
-            lines += [f"### {t.tier}", "", *block]
+            lines += [f"### {stage_label(st.tiers)}", "", *block]
     if not left_any:
         lines += ["No candidate was rejected or failed.", ""]
     lines += [
         "Numbers in reasons are shown as `#`, file paths as `<path>`, ids as `<id>`; "
         "the example is one reason as recorded.",
         "",
-        "## Compute spent",
+        "## Tiers",
         "",
     ]
+    rows = [
+        (t.tier, t.entered, t.passed, t.rejected, t.failed, t.pending + t.other) for t in s.tiers
+    ]
+    lines += _table(("tier", "entered", "passed", "rejected", "failed", "pending"), rows)
+    lines += ["", "## Compute spent", ""]
     rows = [
         (
             t.tier,
@@ -125,6 +153,12 @@ def render_markdown(
         "Wall time as recorded by each tier; a batch tier (one job for many candidates) "
         "counts each batch job once. Memory where the tier records it.",
         "",
+    ]
+    if figures:
+        lines += ["## Figures", ""]
+        for caption, image in figures.items():
+            lines += [f"### {caption}", "", f"![{caption}]({image})", ""]
+    lines += [
         f"## Top {len(s.top_candidates)} candidates",
         "",
         f"Ranked by {s.ranking_rule}.",
@@ -141,6 +175,7 @@ def render_markdown(
             c.barrier_source,
             c.bvse_ea_ev,
             c.p_si,
+            _selected(c.soap_selected),
             c.neb_mlip_barrier_ev,
             c.neb_dft_barrier_ev,
         )
@@ -156,8 +191,13 @@ def render_markdown(
         "from",
         "BVSE E_a (eV)",
         "P_SI",
+        "SOAP",
         "NEB mlip (eV)",
         "NEB dft (eV)",
     )
     lines += _table(header, rows) if rows else ["No candidate passed ingest."]
     return "\n".join(lines) + "\n"
+
+
+def _selected(value: bool | None) -> str | None:
+    return None if value is None else ("selected" if value else "no")

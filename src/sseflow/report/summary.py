@@ -20,20 +20,36 @@ from pydantic import BaseModel, Field
 
 from sseflow import __version__
 from sseflow.common.document import TierStatus
-from sseflow.store.fields import KNOWN_TIERS, record_value
+from sseflow.store.rank import (  # tier_order: public here too
+    INGEST,
+    RANKING_RULE,
+    RankedCandidate,
+    TierOrder,
+    rank_records,
+    tier_order,
+)
 
-INGEST = "ingest"
-#: Where the ranking barrier of a candidate comes from, most faithful first.
-BARRIER_SOURCES = (
-    ("neb_dft", "tiers.neb_dft.barrier_forward_ev"),
-    ("neb_mlip", "tiers.neb_mlip.barrier_forward_ev"),
-    ("bvse", "tiers.bvse.ea_ev"),
-    ("bvse", "tiers.bvse.ea_1d_ev"),
-)
-RANKING_RULE = (
-    "deepest tier passed (in tier order), then the most faithful barrier available "
-    "(neb_dft, else neb_mlip, else the gated BVSE E_a), lowest first; then candidate id"
-)
+#: Tiers that share one stage (one gate) in sseflow's funnels, even when every
+#: candidate passed both (then the records alone cannot tell).
+KNOWN_STAGES: tuple[tuple[str, ...], ...] = (("soap_clustering", "atomsets"),)
+__all__ = [
+    "KNOWN_STAGES",
+    "RANKING_RULE",
+    "ComputeSummary",
+    "FunnelSummary",
+    "ReasonCount",
+    "StageSummary",
+    "TierSummary",
+    "TopCandidate",
+    "group_reasons",
+    "normalize_reason",
+    "stage_label",
+    "summarize",
+    "tier_order",
+]
+
+#: A top candidate of the report (one row of the ranked shortlist).
+TopCandidate = RankedCandidate
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!\w|\.\d)")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s/:'\"]+){2,}/?")
@@ -78,21 +94,25 @@ class TierSummary(BaseModel):
     compute: ComputeSummary = Field(default_factory=ComputeSummary)
 
 
-class TopCandidate(BaseModel):
-    """One row of the top-candidates table."""
+class StageSummary(BaseModel):
+    """What became of the candidates that entered one stage (tiers judged by one gate).
 
-    rank: int
-    candidate_id: str
-    formula: str | None = None
-    status: str | None = None
-    deepest_passed_tier: str | None = None
-    last_tier: str | None = None
-    barrier_ev: float | None = Field(None, description="Ranking barrier, eV.")
-    barrier_source: str | None = Field(None, description="Tier of barrier_ev.")
-    bvse_ea_ev: float | None = None
-    p_si: float | None = None
-    neb_mlip_barrier_ev: float | None = None
-    neb_dft_barrier_ev: float | None = None
+    A candidate rejected by the ML gate counts once here, though both ML tiers record
+    the rejection; compute is the sum over the stage's tiers.
+    """
+
+    stage: int = Field(..., description="1 = first stage after ingest; 0 = ingest.")
+    tiers: list[str]
+    entered: int = 0
+    passed: int = 0
+    rejected: int = 0
+    failed: int = 0
+    pending: int = 0
+    other: int = 0
+    rejected_reasons: list[ReasonCount] = Field(default_factory=list)
+    failed_reasons: list[ReasonCount] = Field(default_factory=list)
+    pending_reasons: list[ReasonCount] = Field(default_factory=list)
+    wall_time_s_total: float = 0.0
 
 
 class FunnelSummary(BaseModel):
@@ -105,7 +125,16 @@ class FunnelSummary(BaseModel):
     status_counts: dict[str, int] = Field(default_factory=dict, description="Overall status.")
     tier_order: list[str] = Field(default_factory=list)
     tiers: list[TierSummary] = Field(default_factory=list)
-    top_candidates: list[TopCandidate] = Field(default_factory=list)
+    stages: list[StageSummary] = Field(
+        default_factory=list, description="Tiers judged by one gate counted together."
+    )
+    top_candidates: list[RankedCandidate] = Field(default_factory=list)
+    p_si_by_outcome: dict[str, list[float]] = Field(
+        default_factory=dict, description="ML-stage outcome -> P_SI values (figure)."
+    )
+    bvse_ea_ev_by_outcome: dict[str, list[float]] = Field(
+        default_factory=dict, description="BVSE outcome -> gated E_a values, eV (figure)."
+    )
     ranking_rule: str = RANKING_RULE
 
 
@@ -135,80 +164,10 @@ def group_reasons(reasons: Iterable[str | None]) -> list[ReasonCount]:
     ]
 
 
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
-
-
-def tier_order(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Return the tiers present in ``records`` in funnel order, derived from the data.
-
-    ``ingest`` comes first. Tier A must come before tier B when, on more candidates that
-    have both, A started first (``started_at``) than the other way round. Among the
-    tiers whose predecessors are all placed, the next is the earliest in sseflow's known
-    order (:data:`sseflow.store.fields.KNOWN_TIERS`; unknown tiers after, by name).
-    Contradictory evidence (a cycle) is broken by the known order.
-    """
-    return _TierOrder().add_all(records).order()
-
-
-class _TierOrder:
-    """Accumulates the started_at evidence of :func:`tier_order`, one record at a time."""
-
-    def __init__(self) -> None:
-        self.tiers: set[str] = set()
-        self.before: Counter[tuple[str, str]] = Counter()
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        tiers = record.get("tiers") or {}
-        self.tiers.update(tiers)
-        timed = sorted(
-            (when, tier)
-            for tier, doc in tiers.items()
-            if tier != INGEST  # re-stamped on every run; always first anyway
-            and isinstance(doc, dict)
-            and (when := _time(doc.get("started_at"))) is not None
-        )
-        for (t_a, a), (t_b, b) in combinations(timed, 2):
-            if t_a < t_b:
-                self.before[(a, b)] += 1
-
-    def add_all(self, records: Iterable[Mapping[str, Any]]) -> _TierOrder:
-        for record in records:
-            self.add(record)
-        return self
-
-    def order(self) -> list[str]:
-        def priority(tier: str) -> tuple[int, str]:
-            known = KNOWN_TIERS.index(tier) if tier in KNOWN_TIERS else len(KNOWN_TIERS)
-            return known, tier
-
-        remaining = {t for t in self.tiers if t != INGEST}
-        predecessors = {
-            t: {o for o in remaining if o != t and self.before[(o, t)] > self.before[(t, o)]}
-            for t in remaining
-        }
-        placed = [INGEST] if INGEST in self.tiers else []
-        while remaining:
-            ready = [t for t in remaining if not predecessors[t] & remaining] or list(remaining)
-            nxt = min(ready, key=priority)
-            placed.append(nxt)
-            remaining.remove(nxt)
-        return placed
 
 
 class _TierAccumulator:
@@ -220,27 +179,32 @@ class _TierAccumulator:
         self.reasons: dict[str, list[str | None]] = defaultdict(list)
         self.wall_times: list[float] = []
         self.batches: dict[str, float] = {}
+        self.jobs: dict[str, float] = {}
         self.memory: list[float] = []
 
     def add(self, doc: Mapping[str, Any]) -> None:
         status = str(doc.get("status") or TierStatus.PENDING.value)
         self.statuses[status] += 1
-        if status in (TierStatus.REJECTED.value, TierStatus.FAILED.value):
+        if status != TierStatus.PASSED.value:
             self.reasons[status].append(doc.get("reason"))
+        # one job that scored many candidates (a batch tier) is one unit of compute:
+        # its batch_wall_time_s when recorded, else the sum of the shares it recorded
         batch_time = _number(doc.get("batch_wall_time_s"))
-        if batch_time is not None:  # one batch job scored many candidates: count it once
-            key = str(doc.get("job_uuid") or f"{doc.get('started_at')}|{batch_time}")
+        wall = _number(doc.get("wall_time_s"))
+        job = doc.get("job_uuid")
+        if batch_time is not None:
+            key = str(job or f"{doc.get('started_at')}|{batch_time}")
             self.batches[key] = batch_time
-        else:
-            wall = _number(doc.get("wall_time_s"))
-            if wall is not None:
-                self.wall_times.append(wall)
+        elif job and wall is not None:
+            self.jobs[str(job)] = self.jobs.get(str(job), 0.0) + wall
+        elif wall is not None:
+            self.wall_times.append(wall)
         memory = _number(doc.get("peak_memory_mb"))
         if memory is not None:
             self.memory.append(memory)
 
     def summary(self) -> TierSummary:
-        times = self.wall_times + list(self.batches.values())
+        times = self.wall_times + list(self.jobs.values()) + list(self.batches.values())
         compute = ComputeSummary(
             n_timed=len(times),
             wall_time_s_total=round(sum(times), 3),
@@ -265,62 +229,105 @@ class _TierAccumulator:
         )
 
 
-def _top_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the few values of a record that ranking and the top table need."""
-    tiers = record.get("tiers") or {}
-    barrier, source = None, None
-    for tier, path in BARRIER_SOURCES:
-        value = _number(record_value(dict(record), path))
-        if value is not None:
-            barrier, source = value, tier
-            break
-    bvse = tiers.get("bvse") or {}
-    return {
-        "candidate_id": record.get("candidate_id"),
-        "formula": record.get("formula"),
-        "status": record.get("status"),
-        "last_tier": record.get("last_tier"),
-        "passed": [
-            t
-            for t, doc in tiers.items()
-            if isinstance(doc, dict) and doc.get("status") == TierStatus.PASSED.value
-        ],
-        "barrier_ev": barrier,
-        "barrier_source": source,
-        "bvse_ea_ev": _number(bvse.get("ea_ev", bvse.get("ea_1d_ev"))),
-        "p_si": _number((tiers.get("atomsets") or {}).get("p_si")),
-        "neb_mlip_barrier_ev": _number((tiers.get("neb_mlip") or {}).get("barrier_forward_ev")),
-        "neb_dft_barrier_ev": _number((tiers.get("neb_dft") or {}).get("barrier_forward_ev")),
-    }
+class _StageEvidence:
+    """Which tiers were judged by one gate: same candidates, same outcome, same reason."""
 
+    def __init__(self) -> None:
+        self.presence: dict[str, set[str]] = defaultdict(set)
+        self.disagree: set[tuple[str, str]] = set()
+        self.shared: set[tuple[str, str]] = set()
 
-def rank_candidates(
-    rows: Sequence[Mapping[str, Any]], order: Sequence[str], top_n: int
-) -> list[TopCandidate]:
-    """Return the best ``top_n`` candidates by :data:`RANKING_RULE`.
+    def add(self, record: Mapping[str, Any]) -> None:
+        docs = {
+            tier: doc
+            for tier, doc in (record.get("tiers") or {}).items()
+            if tier != INGEST and isinstance(doc, dict)
+        }
+        cid = str(record.get("candidate_id"))
+        for tier in docs:
+            self.presence[tier].add(cid)
+        for a, b in combinations(sorted(docs), 2):
+            status_a, status_b = docs[a].get("status"), docs[b].get("status")
+            if status_a != status_b:
+                self.disagree.add((a, b))
+            elif status_a in (TierStatus.REJECTED.value, TierStatus.PENDING.value):
+                same = docs[a].get("reason") == docs[b].get("reason")
+                (self.shared if same else self.disagree).add((a, b))
 
-    Candidates that did not pass ingest are not ranked.
-    """
-    depth = {tier: i for i, tier in enumerate(order)}
-    ranked = []
-    for row in rows:
-        passed = [t for t in row["passed"] if t in depth]
-        if not passed:
-            continue
-        deepest = max(passed, key=depth.__getitem__)
-        barrier = row["barrier_ev"]
-        key = (-depth[deepest], barrier is None, barrier or 0.0, str(row["candidate_id"]))
-        ranked.append((key, deepest, row))
-    ranked.sort(key=lambda item: item[0])
-    fields = set(TopCandidate.model_fields)
-    return [
-        TopCandidate(
-            rank=i + 1,
-            deepest_passed_tier=deepest,
-            **{k: v for k, v in row.items() if k in fields},
+    def together(self, a: str, b: str) -> bool:
+        pair = (min(a, b), max(a, b))
+        known = any(a in group and b in group for group in KNOWN_STAGES)
+        return (
+            self.presence[a] == self.presence[b]
+            and pair not in self.disagree
+            and (pair in self.shared or known)
         )
-        for i, (_, deepest, row) in enumerate(ranked[: max(top_n, 0)])
-    ]
+
+    def stages(self, order: Sequence[str]) -> list[list[str]]:
+        """Group consecutive tiers of ``order`` judged by one gate (ingest alone)."""
+        groups: list[list[str]] = []
+        for tier in order:
+            last = groups[-1] if groups else None
+            if (
+                last is not None
+                and tier != INGEST
+                and INGEST not in last
+                and all(self.together(tier, other) for other in last)
+            ):
+                last.append(tier)
+            else:
+                groups.append([tier])
+        return groups
+
+
+def _stage_summary(
+    index: int, tiers: list[str], records: list[Mapping[str, Any]], compute: float
+) -> StageSummary:
+    statuses: Counter[str] = Counter()
+    reasons: dict[str, list[str | None]] = defaultdict(list)
+    for record in records:
+        docs = [record["tiers"][t] for t in tiers if isinstance(record["tiers"].get(t), dict)]
+        if not docs:
+            continue
+        status = str(docs[0].get("status") or TierStatus.PENDING.value)
+        statuses[status] += 1
+        reasons[status].append(docs[0].get("reason"))
+    known = {s.value for s in TierStatus}
+    return StageSummary(
+        stage=index,
+        tiers=tiers,
+        entered=sum(statuses.values()),
+        passed=statuses[TierStatus.PASSED.value],
+        rejected=statuses[TierStatus.REJECTED.value],
+        failed=statuses[TierStatus.FAILED.value],
+        pending=statuses[TierStatus.PENDING.value],
+        other=sum(n for s, n in statuses.items() if s not in known),
+        rejected_reasons=group_reasons(reasons[TierStatus.REJECTED.value]),
+        failed_reasons=group_reasons(reasons[TierStatus.FAILED.value]),
+        pending_reasons=group_reasons(reasons[TierStatus.PENDING.value]),
+        wall_time_s_total=round(compute, 3),
+    )
+
+
+def stage_label(tiers: Sequence[str], short: bool = False) -> str:
+    """Return the name of a stage for people: ``ML (soap_clustering + atomsets)``.
+
+    ``short=True`` gives ``ML`` (terminal tables).
+    """
+    if set(tiers) == {"soap_clustering", "atomsets"}:
+        return "ML" if short else "ML (soap_clustering + atomsets)"
+    return " + ".join(tiers)
+
+
+def _collect(
+    into: dict[str, list[float]], doc: Mapping[str, Any] | None, fields: tuple[str, ...]
+) -> None:
+    """Add the first numeric ``fields`` value of ``doc`` under its status."""
+    if not doc:
+        return
+    value = next((v for f in fields if (v := _number(doc.get(f))) is not None), None)
+    if value is not None:
+        into[str(doc.get("status") or TierStatus.PENDING.value)].append(value)
 
 
 def summarize(
@@ -336,7 +343,7 @@ def summarize(
         Candidate records as stored (``structure`` is not needed; large tier fields
         may be left out).
     top_n
-        Number of top candidates.
+        Number of top candidates (:func:`~sseflow.store.rank.rank_records`).
     order
         Tier order; default derived from the records (:func:`tier_order`). Tiers found
         in the records but missing from ``order`` are appended in derived order.
@@ -344,31 +351,48 @@ def summarize(
     Returns
     -------
     FunnelSummary
+        Per tier and per stage (tiers judged by one gate, e.g. the two ML tiers,
+        counted once), the top candidates.
     """
-    tier_evidence = _TierOrder()
+    tier_evidence = TierOrder()
+    stage_evidence = _StageEvidence()
     accumulators: dict[str, _TierAccumulator] = {}
     statuses: Counter[str] = Counter()
-    rows = []
+    kept: list[Mapping[str, Any]] = []
+    p_si: dict[str, list[float]] = defaultdict(list)
+    bvse_ea: dict[str, list[float]] = defaultdict(list)
     n_inputs = 0
     for record in records:
         tier_evidence.add(record)
+        stage_evidence.add(record)
         statuses[str(record.get("status") or TierStatus.PENDING.value)] += 1
         n_inputs += max(len(record.get("sources") or []), 1)
-        for tier, doc in (record.get("tiers") or {}).items():
-            if isinstance(doc, dict):
-                accumulators.setdefault(tier, _TierAccumulator(tier)).add(doc)
-        rows.append(_top_row(record))
+        tiers = {t: d for t, d in (record.get("tiers") or {}).items() if isinstance(d, dict)}
+        for tier, doc in tiers.items():
+            accumulators.setdefault(tier, _TierAccumulator(tier)).add(doc)
+        kept.append({**record, "tiers": tiers})
+        _collect(p_si, tiers.get("atomsets"), ("p_si",))
+        _collect(bvse_ea, tiers.get("bvse"), ("ea_ev", "ea_1d_ev"))
     derived = tier_evidence.order()
     final_order = list(dict.fromkeys([*(order or []), *derived]))
+    tier_summaries = [
+        accumulators[t].summary() if t in accumulators else TierSummary(tier=t) for t in final_order
+    ]
+    compute = {t.tier: t.compute.wall_time_s_total for t in tier_summaries}
+    stages = [
+        _stage_summary(i, group, kept, sum(compute[t] for t in group))
+        for i, group in enumerate(stage_evidence.stages(final_order))
+    ]
+    ranked = [c for c in rank_records(kept, order=final_order) if c.rank is not None]
     return FunnelSummary(
         generated_at=datetime.now(UTC),
-        n_candidates=len(rows),
+        n_candidates=len(kept),
         n_inputs=n_inputs,
         status_counts=dict(sorted(statuses.items())),
         tier_order=final_order,
-        tiers=[
-            accumulators[t].summary() if t in accumulators else TierSummary(tier=t)
-            for t in final_order
-        ],
-        top_candidates=rank_candidates(rows, final_order, top_n),
+        tiers=tier_summaries,
+        stages=stages,
+        top_candidates=ranked[: max(top_n, 0)],
+        p_si_by_outcome=dict(p_si),
+        bvse_ea_ev_by_outcome=dict(bvse_ea),
     )

@@ -25,8 +25,15 @@ BVSE_DIMENSIONS = ("1D", "2D", "3D")
 #: is the funnel's final answer; ``neb_mlip`` (CHGNet) is the cheaper pre-tier.
 DEFAULT_NEB_TIER = "neb_dft"
 
+#: The funnel rank (1 = best, :mod:`sseflow.store.rank`): computed from the records
+#: when listed, not stored, so it is sorted on and filtered in Python, not in the database.
+RANK_FIELD = "rank"
+#: Fields computed from records rather than stored in them.
+COMPUTED_FIELDS = (RANK_FIELD,)
+
 #: alias -> record path (aliases that depend on options are resolved in field_path).
 FIELD_ALIASES = {
+    "rank": RANK_FIELD,
     "id": "candidate_id",
     "formula": "formula",
     "chemsys": "chemsys",
@@ -49,15 +56,16 @@ FIELD_ALIASES = {
 
 #: Table headers of common paths.
 FIELD_LABELS = {
+    RANK_FIELD: "#",
     "candidate_id": "candidate_id",
-    "last_tier": "last tier",
+    "last_tier": "tier",
     "tiers.atomsets.p_si": "P_SI",
-    "tiers.atomsets.band_gap_ev": "gap (eV)",
-    "tiers.bvse.ea_1d_ev": "E_1D (eV)",
-    "tiers.bvse.ea_2d_ev": "E_2D (eV)",
-    "tiers.bvse.ea_3d_ev": "E_3D (eV)",
-    "tiers.neb_mlip.barrier_forward_ev": "NEB mlip (eV)",
-    "tiers.neb_dft.barrier_forward_ev": "NEB dft (eV)",
+    "tiers.atomsets.band_gap_ev": "gap",
+    "tiers.bvse.ea_1d_ev": "E_1D",
+    "tiers.bvse.ea_2d_ev": "E_2D",
+    "tiers.bvse.ea_3d_ev": "E_3D",
+    "tiers.neb_mlip.barrier_forward_ev": "MLIP",
+    "tiers.neb_dft.barrier_forward_ev": "DFT",
 }
 
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")

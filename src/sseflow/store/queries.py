@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sseflow.common.document import TierStatus
-from sseflow.store.fields import FieldNameError, field_path
+from sseflow.store.fields import COMPUTED_FIELDS, FieldNameError, field_path
 
 #: ``--where`` operators -> Mongo operators (longest first for parsing).
 WHERE_OPERATORS = {
@@ -157,3 +157,39 @@ def inclusion_projection(paths: Iterable[str]) -> dict[str, int]:
     unique = sorted(set(["candidate_id", *paths]))
     kept = [p for p in unique if not any(p.startswith(q + ".") for q in unique if q != p)]
     return dict.fromkeys(kept, 1)
+
+
+def split_computed(
+    conditions: Iterable[tuple[str, str, Any]],
+) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]]]:
+    """Split ``--where`` conditions into database ones and ones on computed fields (rank)."""
+    stored, computed = [], []
+    for condition in conditions:
+        (computed if condition[0] in COMPUTED_FIELDS else stored).append(condition)
+    return stored, computed
+
+
+_COMPARE = {
+    "$lte": lambda a, b: a <= b,
+    "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b,
+    "$gt": lambda a, b: a > b,
+    "$eq": lambda a, b: a == b,
+    "$ne": lambda a, b: a != b,
+}
+
+
+def matches(value: Any, operator: str, target: Any) -> bool:
+    """Evaluate one ``(operator, target)`` condition in Python (None never orders).
+
+    Examples
+    --------
+    >>> matches(3, "$lte", 10), matches(None, "$lt", 10), matches(None, "$ne", 1)
+    (True, False, True)
+    """
+    if value is None and operator not in ("$eq", "$ne"):
+        return False
+    try:
+        return bool(_COMPARE[operator](value, target))
+    except TypeError:
+        return False
