@@ -371,3 +371,45 @@ def atom_features(
     if batch:
         results.extend(_level1_batch(batch, parent))
     return results
+
+
+def atom_features_or_errors(
+    structures: Sequence[Structure], level: int = 1, max_atoms_per_batch: int = 1000
+) -> list[np.ndarray | Exception]:
+    """Like :func:`atom_features`, but a structure that fails gives its exception.
+
+    The other structures are still evaluated in batched graphs (a failure does not send
+    the batch back to one structure at a time).
+
+    Returns
+    -------
+    list
+        Per structure, in input order, its ``(n_sites, n_features)`` matrix or the
+        exception (e.g. :class:`FeaturizationError`) that prevented it.
+    """
+    if level not in FEATURE_DIMENSIONS:
+        raise ValueError(f"level must be one of {sorted(FEATURE_DIMENSIONS)}, got {level}")
+    parent = load_parent_model()
+    out: list[np.ndarray | Exception | None] = [None] * len(structures)
+    graphs: list[tuple[int, _Graph]] = []
+    for i, structure in enumerate(structures):
+        try:
+            if level == 0:
+                out[i] = site_embeddings(structure, parent.embedding)
+            else:
+                graphs.append((i, _structure_graph(structure, parent)))
+        except Exception as exc:  # recorded for this structure, the others go on
+            out[i] = exc
+    batch: list[tuple[int, _Graph]] = []
+    n_batch = 0
+    for item in [*graphs, None]:
+        if batch and (item is None or n_batch + len(item[1].nodes) > max_atoms_per_batch):
+            for (i, _), features in zip(
+                batch, _level1_batch([g for _, g in batch], parent), strict=True
+            ):
+                out[i] = features
+            batch, n_batch = [], 0
+        if item is not None:
+            batch.append(item)
+            n_batch += len(item[1].nodes)
+    return [r if r is not None else RuntimeError("not featurized") for r in out]

@@ -13,6 +13,8 @@ from sseflow.common.maker import TierFailure, TierMaker
 from sseflow.ml.atomsets.schemas import AtomSetsDocument
 
 BandGapMode = Literal["predict", "user", "off"]
+#: The model shipped before the default model was recorded in the settings hash.
+FIRST_DEFAULT_MODEL = "atomsets_v1_camns"
 
 
 @dataclass
@@ -24,8 +26,8 @@ class AtomSetsMaker(TierMaker):
     name
         Job name.
     model_dir
-        Ensemble artifact directory; ``None`` uses the model shipped with sseflow
-        (``atomsets_v1_camns``).
+        P_SI model artifact directory (:class:`~sseflow.ml.atomsets.stack.PSIModel`, or a
+        bare AtomSets ensemble); ``None`` uses the model shipped with sseflow.
     band_gap_mode
         ``"predict"``: MEGNet multi-fidelity band-gap models (a user value, when given,
         takes precedence); ``"user"``: only values from ``user_band_gaps_ev``;
@@ -50,6 +52,20 @@ class AtomSetsMaker(TierMaker):
         "maml",
         "numpy",
     )
+
+    def tier_settings(self) -> dict[str, Any]:
+        """Return the hashed settings; with the shipped model, which one it is.
+
+        The first shipped model (``atomsets_v1_camns``) was not recorded, so results
+        computed with it keep their hash; any later default model enters the hash, and
+        results of an older default are not reused.
+        """
+        from sseflow.ml.atomsets.scoring import DEFAULT_MODEL_NAME
+
+        out = super().tier_settings()
+        if self.model_dir is None and DEFAULT_MODEL_NAME != FIRST_DEFAULT_MODEL:
+            out["default_model"] = DEFAULT_MODEL_NAME
+        return out
 
     def make(self, candidates: list[Candidate]) -> Job:
         """Return one job whose output is a list of AtomSetsDocuments (input order)."""
@@ -92,21 +108,20 @@ def _band_gaps(candidates: list[Candidate], maker: AtomSetsMaker) -> list[dict[s
     return out
 
 
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 @job
 def atomsets_scores(candidates: list[Candidate], maker: AtomSetsMaker) -> list[AtomSetsDocument]:
     """Run the AtomSets tier on a batch of candidates (see :class:`AtomSetsMaker`)."""
-    from sseflow.ml.atomsets.ensemble import AtomSetsEnsemble
-    from sseflow.ml.atomsets.scoring import load_default_ensemble, score_structures
+    from sseflow.ml.atomsets.scoring import load_model, score_structures
 
     t0 = time.perf_counter()
-    ensemble = (
-        load_default_ensemble()
-        if maker.model_dir is None
-        else AtomSetsEnsemble.load(maker.model_dir)
-    )
-    scores = score_structures([c.structure for c in candidates], ensemble)
+    model = load_model(maker.model_dir)
+    scores = score_structures([c.structure for c in candidates], model)
     gaps = _band_gaps(candidates, maker)
-    features = ensemble.feature_settings.as_dict()
+    features = model.feature_settings.as_dict()
     amortised_s = (time.perf_counter() - t0) / max(len(candidates), 1)
     docs = []
     for cand, score, gap in zip(candidates, scores, gaps, strict=True):
@@ -119,14 +134,16 @@ def atomsets_scores(candidates: list[Candidate], maker: AtomSetsMaker) -> list[A
             return {
                 "p_si": round(score.p_si, 6),
                 "p_si_std": round(score.p_si_std, 6),
+                "p_si_composition": _rounded(score.p_si_composition, 6),
+                "p_si_structure": _rounded(score.p_si_structure, 6),
                 "d_training": round(score.d_training, 4),
                 "is_ordered": score.is_ordered,
                 "n_sites_featurized": score.n_sites_featurized,
                 "band_gap_ev": gap.get("band_gap_ev"),
                 "band_gap_std_ev": gap.get("band_gap_std_ev"),
                 "band_gap_source": gap.get("band_gap_source"),
-                "model_version": ensemble.model_version,
-                "model_data_sha256": ensemble.training.get("data_sha256"),
+                "model_version": model.model_version,
+                "model_data_sha256": model.training.get("data_sha256"),
                 "features": features,
             }
 

@@ -43,6 +43,11 @@ class SOAPClusteringMaker(TierMaker):
         plus a small batch, 50 keeps a few structures per cluster.
     high_sigma_s_per_cm
         A label above this makes its cluster high (paper: 1e-5 S/cm).
+    rule
+        Selection rule: ``"high_or_adjacent"`` (the paper's), ``"high"``, ``"adjacent"``
+        or ``"density"`` (see :mod:`sseflow.ml.soap.clustering`).
+    min_high_fraction
+        For ``rule="density"``: smallest fraction of high labels in a selected cluster.
     labels_csv
         User label table (see :func:`sseflow.ml.labels.load_label_table`); None uses
         the shipped OBELiX training labels.
@@ -56,6 +61,8 @@ class SOAPClusteringMaker(TierMaker):
     soap: SOAPSettings = field(default_factory=SOAPSettings)
     depth: int = 50
     high_sigma_s_per_cm: float = HIGH_SIGMA_S_PER_CM
+    rule: str = "high_or_adjacent"
+    min_high_fraction: float = 0.5
     labels_csv: str | None = None
     cache_dir: str | None = None
     n_jobs: int = 1
@@ -66,8 +73,14 @@ class SOAPClusteringMaker(TierMaker):
     packages: ClassVar[tuple[str, ...]] = ("pymatgen", "dscribe", "scipy", "numpy")
     flat_settings: ClassVar[tuple[str, ...]] = ("soap",)
     runtime_fields: ClassVar[tuple[str, ...]] = ("cache_dir", "n_jobs")
-    #: SOAPSettings fields the Maker did not expose before it held them whole.
-    hashed_if_changed: ClassVar[dict[str, Any]] = {"sigma_angstrom": 1.0, "sine_n_atoms_max": 200}
+    #: SOAPSettings fields the Maker did not expose before it held them whole, and the
+    #: selection options added later: hashed only when changed from the old behaviour.
+    hashed_if_changed: ClassVar[dict[str, Any]] = {
+        "sigma_angstrom": 1.0,
+        "sine_n_atoms_max": 200,
+        "rule": "high_or_adjacent",
+        "min_high_fraction": 0.5,
+    }
 
     @job
     def make(self, candidates: list[Candidate]) -> list[ClusteringDocument]:
@@ -127,6 +140,8 @@ class SOAPClusteringMaker(TierMaker):
                 high_sigma_s_per_cm=self.high_sigma_s_per_cm,
                 cache_dir=self.cache_dir,
                 n_jobs=self.n_jobs,
+                rule=self.rule,
+                min_high_fraction=self.min_high_fraction,
             )
             shared = {
                 "descriptor": descriptor.label,
@@ -134,6 +149,7 @@ class SOAPClusteringMaker(TierMaker):
                 "descriptor_settings_hash": descriptor.settings_hash,
                 "depth": result.depth,
                 "high_sigma_s_per_cm": self.high_sigma_s_per_cm,
+                "selection_rule": self.rule,
                 "n_clustered_structures": len(result.ids),
                 "n_reference_labels": len(result.label_rows),
                 "label_source": labels.source,
