@@ -1,10 +1,19 @@
-"""Out-of-fold ML-stage results for every OBELiX training structure -> results/ml_oof_scores.csv.
+"""Out-of-fold ML-stage results for every OBELiX training structure, and the ML gate policy.
 
 For each of the 254 training structures with a CIF, the ML stage's decision as if the
 structure were a new candidate: its P_SI from a model trained without its fold, its SOAP
-selection with its fold's labels hidden, and the ML gate's verdict with the default
-gate policy (band gap from the shipped MEGNet band-gap models). The end-to-end funnel
-benchmark (benchmarks/funnel.py) reads this file.
+selection with its fold's labels hidden (the clustering tier's default settings), and
+the ML gate's verdict with the default gate policy (band gap from the shipped MEGNet
+band-gap models). Written to ``results/ml_oof_scores.csv``; the end-to-end funnel
+benchmark (benchmarks/funnel.py) reads it.
+
+The same out-of-fold signals choose the gate's default policy
+(:mod:`sseflow.ml.policy`): every policy (``p_si_only``, ``any``, ``all``) x P_SI
+threshold x band-gap minimum is scored, and the one passing the fewest non-superionic
+structures while keeping >= 90 % of the superionic ones is the choice; the choice is
+also scored by nested CV (chosen on four folds, applied to the fifth). Written to
+``results/ml_gate_policy.json`` and ``docs/atomsets/ml_gate_policy.png``; the script
+warns when ``MLPolicyGate()``'s defaults differ from the choice.
 
 Folds: the stratified 5-fold by reduced formula over all 478 rows used by every ML
 benchmark (:func:`sseflow.ml.evaluation.grouped_stratified_kfold_splits`, seed 0).
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -38,6 +48,9 @@ import ml_data
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "ml_oof_scores.csv"
 PSI_OOF = RESULTS / "psi_model_oof.csv"
+POLICY_JSON = RESULTS / "ml_gate_policy.json"
+FIGURE = Path(__file__).resolve().parent.parent / "docs" / "atomsets" / "ml_gate_policy.png"
+MIN_RECALL = 0.9
 
 
 def folds_of_structures() -> tuple[np.ndarray, list[np.ndarray]]:
@@ -125,6 +138,7 @@ def main() -> None:
         },
     )
     gaps = ml_data.band_gaps_ev()
+    choose_gate_policy(p_si, selected, gaps, table.labels, fold, model)
     gate = MLPolicyGate()
     RESULTS.mkdir(exist_ok=True)
     with open(OUT, "w", newline="") as handle:
@@ -174,6 +188,112 @@ def main() -> None:
         f"wrote {OUT}: gate keeps {passed[si].mean():.0%} of {si.sum()} superionic and "
         f"{passed[~si].mean():.0%} of {(~si).sum()} others"
     )
+
+
+def choose_gate_policy(p_si, selected, gaps, labels, fold, model: str) -> None:
+    """Score every gate policy on the out-of-fold signals and report the choice."""
+    from sseflow.funnel.gates.ml_policy import MLPolicyGate
+    from sseflow.ml.policy import (
+        Policy,
+        choose_policy,
+        nested_policy_choice,
+        policy_grid,
+        score_policies,
+    )
+
+    grid = policy_grid()
+    scores = score_policies(grid, p_si, selected, gaps, labels)
+    chosen = choose_policy(scores, MIN_RECALL)
+    nested, per_fold = nested_policy_choice(grid, p_si, selected, gaps, labels, fold, MIN_RECALL)
+    default = MLPolicyGate()
+    current = Policy(default.policy, default.p_si_threshold, default.band_gap_min_ev)
+    current_score = score_policies([current], p_si, selected, gaps, labels)[0]
+    si = labels == 1
+    gap_known = ~np.isnan(gaps)
+    result = {
+        "p_si_model": model,
+        "min_recall": MIN_RECALL,
+        "n_superionic": int(si.sum()),
+        "n_other": int((~si).sum()),
+        "band_gap_below_1_ev": {
+            "superionic": int((gap_known & (gaps < 1.0) & si).sum()),
+            "other": int((gap_known & (gaps < 1.0) & ~si).sum()),
+            "unknown": int((~gap_known).sum()),
+        },
+        "soap_selection": {
+            "recall": float(selected[si].mean()),
+            "other_pass_fraction": float(selected[~si].mean()),
+        },
+        "chosen": chosen.as_dict() if chosen else None,
+        "nested": {**nested.as_dict(), "chosen_per_fold": [c and c.label for c in per_fold]},
+        "default_gate": current_score.as_dict(),
+        "all": [s.as_dict() for s in scores],
+    }
+    POLICY_JSON.write_text(json.dumps(result, indent=1) + "\n")
+    _plot_policies(scores, chosen, current_score)
+    print(
+        f"chosen gate policy: {chosen.policy.label}: recall {chosen.recall:.2f}, others "
+        f"passed {chosen.other_pass_fraction:.2f}"
+        if chosen
+        else "no policy reaches the recall"
+    )
+    print(f"nested estimate: recall {nested.recall:.2f}, others {nested.other_pass_fraction:.2f}")
+    if chosen and chosen.policy != current:
+        print(f"WARNING: MLPolicyGate() defaults are {current.label}, not the choice")
+
+
+def _plot_policies(scores, chosen, current) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 4.4))
+    styles = {"p_si_only": "C0", "any": "C1", "all": "C2"}
+    for policy, colour in styles.items():
+        for gap, marker in ((None, "o"), (0.5, "^"), (1.0, "s")):
+            pts = [
+                s for s in scores if s.policy.policy == policy and s.policy.band_gap_min_ev == gap
+            ]
+            pts.sort(key=lambda s: s.policy.p_si_threshold)
+            gap_text = "off" if gap is None else f">= {gap:g} eV"
+            ax.plot(
+                [s.other_pass_fraction for s in pts],
+                [s.recall for s in pts],
+                marker=marker,
+                ms=3,
+                lw=0.8,
+                color=colour,
+                label=f"{policy}, gap {gap_text}",
+            )
+    ax.axhline(MIN_RECALL, color="0.5", ls=":", lw=1)
+    if chosen:
+        ax.scatter(
+            [chosen.other_pass_fraction],
+            [chosen.recall],
+            marker="*",
+            s=180,
+            color="k",
+            zorder=5,
+            label="chosen default",
+        )
+    ax.scatter(
+        [current.other_pass_fraction],
+        [current.recall],
+        marker="X",
+        s=80,
+        color="0.4",
+        zorder=5,
+        label="MLPolicyGate() now",
+    )
+    ax.set_xlabel("fraction of non-superionic structures passed")
+    ax.set_ylabel("fraction of superionic structures passed")
+    ax.set_title("ML gate policies, out-of-fold (254 structures)")
+    ax.legend(fontsize=6, ncol=2, loc="lower right")
+    fig.tight_layout()
+    FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURE, dpi=120)
+    plt.close(fig)
 
 
 def _column(path: Path, name: str) -> list[str]:

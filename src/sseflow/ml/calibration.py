@@ -155,6 +155,10 @@ def choose_calibration(
     calibrator, brier
         The fitted choice and the cross-fitted Brier score of every method.
     """
+    if len(np.unique(labels)) < 2 or any(
+        len(np.unique(np.delete(np.asarray(labels), f))) < 2 for f in folds
+    ):
+        return Calibrator("none"), {}  # one class only: nothing to calibrate against
     brier = {m: cross_fitted_brier(m, scores, labels, folds) for m in CALIBRATION_METHODS}
     best = min(CALIBRATION_METHODS, key=lambda m: (brier[m], CALIBRATION_METHODS.index(m)))
     return Calibrator.fit(best, scores, labels), brier

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -73,6 +74,33 @@ class AtomSetsMaker(TierMaker):
         new_job.name = f"{self.name} ({len(candidates)} candidates)"
         return new_job
 
+    def score(self, candidates: list[Candidate]) -> list[AtomSetsDocument]:
+        """Do the work of :meth:`make` without jobflow (same documents, input order).
+
+        The batch API of the ML stage for large screens: the model is loaded once per
+        process, structures are featurized as batched graphs in chunks, and a candidate
+        that cannot be scored gets a failed document with the reason.
+        """
+        from sseflow.ml.atomsets.scoring import load_model, score_structures
+
+        candidates = [
+            c if isinstance(c, Candidate) else Candidate.model_validate(c) for c in candidates
+        ]
+        t0 = time.perf_counter()
+        model = load_model(self.model_dir)
+        scores = score_structures([c.structure for c in candidates], model)
+        gaps = _band_gaps(candidates, self)
+        features = model.feature_settings.as_dict()
+        amortised_s = (time.perf_counter() - t0) / max(len(candidates), 1)
+        docs = []
+        for cand, score, gap in zip(candidates, scores, gaps, strict=True):
+            compute = functools.partial(_document_fields, score, gap, model, features)
+            doc = self.tier_document(AtomSetsDocument, cand.candidate_id, compute)
+            # The work is done once for the batch: record each candidate's share of it.
+            doc.wall_time_s = round(amortised_s, 3)
+            docs.append(doc)
+        return docs
+
 
 def _band_gaps(candidates: list[Candidate], maker: AtomSetsMaker) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{} for _ in candidates]
@@ -112,43 +140,31 @@ def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _document_fields(
+    score: Any, gap: dict[str, Any], model: Any, features: dict[str, Any]
+) -> dict[str, Any]:
+    if isinstance(score, Exception):
+        raise TierFailure(f"AtomSets featurization failed: {score}")
+    if gap.get("band_gap_error"):
+        raise TierFailure(gap["band_gap_error"])
+    return {
+        "p_si": round(score.p_si, 6),
+        "p_si_std": round(score.p_si_std, 6),
+        "p_si_composition": _rounded(score.p_si_composition, 6),
+        "p_si_structure": _rounded(score.p_si_structure, 6),
+        "d_training": round(score.d_training, 4),
+        "is_ordered": score.is_ordered,
+        "n_sites_featurized": score.n_sites_featurized,
+        "band_gap_ev": gap.get("band_gap_ev"),
+        "band_gap_std_ev": gap.get("band_gap_std_ev"),
+        "band_gap_source": gap.get("band_gap_source"),
+        "model_version": model.model_version,
+        "model_data_sha256": model.training.get("data_sha256"),
+        "features": features,
+    }
+
+
 @job
 def atomsets_scores(candidates: list[Candidate], maker: AtomSetsMaker) -> list[AtomSetsDocument]:
     """Run the AtomSets tier on a batch of candidates (see :class:`AtomSetsMaker`)."""
-    from sseflow.ml.atomsets.scoring import load_model, score_structures
-
-    t0 = time.perf_counter()
-    model = load_model(maker.model_dir)
-    scores = score_structures([c.structure for c in candidates], model)
-    gaps = _band_gaps(candidates, maker)
-    features = model.feature_settings.as_dict()
-    amortised_s = (time.perf_counter() - t0) / max(len(candidates), 1)
-    docs = []
-    for cand, score, gap in zip(candidates, scores, gaps, strict=True):
-
-        def compute(score: Any = score, gap: dict[str, Any] = gap) -> dict[str, Any]:
-            if isinstance(score, Exception):
-                raise TierFailure(f"AtomSets featurization failed: {score}")
-            if gap.get("band_gap_error"):
-                raise TierFailure(gap["band_gap_error"])
-            return {
-                "p_si": round(score.p_si, 6),
-                "p_si_std": round(score.p_si_std, 6),
-                "p_si_composition": _rounded(score.p_si_composition, 6),
-                "p_si_structure": _rounded(score.p_si_structure, 6),
-                "d_training": round(score.d_training, 4),
-                "is_ordered": score.is_ordered,
-                "n_sites_featurized": score.n_sites_featurized,
-                "band_gap_ev": gap.get("band_gap_ev"),
-                "band_gap_std_ev": gap.get("band_gap_std_ev"),
-                "band_gap_source": gap.get("band_gap_source"),
-                "model_version": model.model_version,
-                "model_data_sha256": model.training.get("data_sha256"),
-                "features": features,
-            }
-
-        doc = maker.tier_document(AtomSetsDocument, cand.candidate_id, compute)
-        # The work is done once for the batch: record each candidate's share of it.
-        doc.wall_time_s = round(amortised_s, 3)
-        docs.append(doc)
-    return docs
+    return maker.score(candidates)

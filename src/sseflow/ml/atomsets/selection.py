@@ -226,7 +226,34 @@ class PredictionCache:
 
 @dataclass
 class SelectionSettings:
-    """Budget and options of :func:`fit_psi_model`."""
+    """Budget and options of :func:`fit_psi_model`.
+
+    Parameters
+    ----------
+    inner_folds
+        Inner CV folds of every choice.
+    n_pooled, n_atomsets
+        Configurations in the pooled-forest and AtomSets random searches (0 AtomSets:
+        pooled forests only).
+    keep_after_first_fold
+        AtomSets configurations trained on the other inner folds (successive halving).
+    top_k
+        AtomSets configurations (same features) in the ensemble.
+    seeds
+        Seeds of each AtomSets configuration in the final ensemble.
+    weight_grid
+        Composition weights tried by the averaging combiner.
+    seed
+        Seed of the inner folds and the random searches.
+    max_epochs
+        Cap on the epochs of every AtomSets configuration (tests, quick runs).
+    variants
+        MEGNet feature variants searched (default: V0/V1 x CAN/CAMN/CAMNS).
+    n_composition
+        Composition candidates: the first ``n_composition`` of :data:`COMPOSITION_SPACE`.
+    max_trees
+        Cap on the trees of every forest (tests, quick runs).
+    """
 
     inner_folds: int = 3
     n_pooled: int = 12
@@ -234,10 +261,28 @@ class SelectionSettings:
     keep_after_first_fold: int = 6
     top_k: int = 3
     seeds: tuple[int, ...] = (0, 1, 2)
-    weight_grid: tuple[float, ...] = tuple(np.round(np.linspace(0, 1, 11), 2))
+    weight_grid: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(11))
     seed: int = 0
     max_epochs: int | None = None
     variants: tuple[FeatureSettings, ...] = FEATURE_VARIANTS
+    n_composition: int = len(COMPOSITION_SPACE)
+    max_trees: int | None = None
+
+    def _trees(self, config: ForestConfig) -> ForestConfig:
+        if self.max_trees is None:
+            return config
+        return replace(config, n_estimators=min(config.n_estimators, self.max_trees))
+
+    def composition_configs(self) -> list[ForestConfig]:
+        """Return the composition candidates (the first ``n_composition`` of the grid)."""
+        return [self._trees(c) for c in COMPOSITION_SPACE[: self.n_composition]]
+
+    def pooled_configs(self) -> list[PooledForestConfig]:
+        """Return the pooled-feature forest candidates."""
+        return [
+            replace(c, forest=self._trees(c.forest))
+            for c in pooled_forest_space(self.n_pooled, self.seed, self.variants)
+        ]
 
     def atomsets_configs(self) -> list[AtomSetsConfig]:
         """Return the AtomSets configurations searched (epochs capped at ``max_epochs``)."""
@@ -282,6 +327,9 @@ def _forest_oof(
     out = np.full(len(y), np.nan)
     for train, val in inner.folds:
         train, val = train[usable[train]], val[usable[val]]
+        if len(np.unique(y[train])) < 2:  # one class in this fold: predict its rate
+            out[val] = float(y[train].mean()) if len(train) else np.nan
+            continue
         model = config.make(0).fit(x[train], y[train])
         out[val] = model.predict_proba(x[val])[:, 1]
     return out
@@ -382,6 +430,13 @@ def fit_psi_model(
     cache = cache or PredictionCache(None)
     rows = np.arange(len(data)) if rows is None else np.asarray(rows, dtype=int)
     y_all = data.labels
+    n_positive = int(y_all[rows].sum())
+    if min(n_positive, len(rows) - n_positive) < 2 * settings.inner_folds:
+        raise ValueError(
+            f"need at least {2 * settings.inner_folds} superionic and as many other rows "
+            f"for {settings.inner_folds} inner folds; got {n_positive} and "
+            f"{len(rows) - n_positive}"
+        )
     inner = _inner_folds(data, rows, settings)
     record: dict[str, Any] = {"n_rows": len(rows), "inner_folds": settings.inner_folds}
 
@@ -389,11 +444,12 @@ def fit_psi_model(
     x_comp = data.composition_matrix()
     everywhere = np.ones(len(data), dtype=bool)
     comp_oof, comp_scores = {}, {}
-    for config in COMPOSITION_SPACE:
+    comp_configs = settings.composition_configs()
+    for config in comp_configs:
         oof = _forest_oof(x_comp, y_all, inner, everywhere, config)
         comp_oof[config] = oof
         comp_scores[config] = _average_precision(y_all[rows], oof[rows])
-    comp_best = max(COMPOSITION_SPACE, key=lambda c: comp_scores[c])
+    comp_best = max(comp_configs, key=lambda c: np.nan_to_num(comp_scores[c]))
     record["composition"] = {
         "chosen": asdict(comp_best),
         "inner_auc_pr": {config_key(c): s for c, s in comp_scores.items()},
@@ -402,7 +458,7 @@ def fit_psi_model(
 
     # 2a. pooled-feature forests
     pooled_scores, pooled_oof = {}, {}
-    for config in pooled_forest_space(settings.n_pooled, settings.seed, settings.variants):
+    for config in settings.pooled_configs():
         feats = data.atom_features(config.feature_settings)
         usable = np.array([f is not None for f in feats])
         x = np.full((len(data), 4 * config.feature_settings.input_dim), np.nan)
@@ -412,7 +468,7 @@ def fit_psi_model(
         keep = rows[usable[rows]]
         pooled_oof[config] = oof
         pooled_scores[config] = _average_precision(y_all[keep], oof[keep])
-    pooled_best = max(pooled_scores, key=lambda c: pooled_scores[c])
+    pooled_best = max(pooled_scores, key=lambda c: np.nan_to_num(pooled_scores[c]))
     log(f"pooled forest: {pooled_best} (inner AUC-PR {pooled_scores[pooled_best]:.3f})")
     families: dict[str, tuple[Any, np.ndarray, float]] = {
         "pooled_forest": (pooled_best, pooled_oof[pooled_best], pooled_scores[pooled_best])

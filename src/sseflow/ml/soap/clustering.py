@@ -45,6 +45,12 @@ from sseflow.ml.soap.wsigma import w_sigma_frozen, w_sigma_random_control
 
 #: Conductivity above which a label is "high" (paper: 1e-5 S/cm), S/cm.
 HIGH_SIGMA_S_PER_CM = 1e-5
+#: Defaults of the clustering tier and ``sseflow cluster``, chosen by leave-labels-out CV
+#: on the 254 OBELiX training structures (benchmarks/soap_selection.py): the lowest pass
+#: fraction (54 %) that keeps >= 90 % of hidden superionic structures (92 %).
+DEFAULT_DEPTH = 70
+DEFAULT_RULE = "high"
+DEFAULT_HIGH_SIGMA_S_PER_CM = 1e-4
 #: Selection rules of :func:`select_by_cluster` (see the module docstring).
 SELECTION_RULES = ("high_or_adjacent", "high", "adjacent", "density")
 
