@@ -18,15 +18,17 @@ funnel candidate is).
 
 Stages (``--stage``; results accumulate in ``benchmarks/results/psi_model.json``):
 
-- ``cv``: the nested CV of P_SI (``--no-atomsets`` leaves AtomSets out of the search);
-  every outer fold is kept in ``$SSEFLOW_ML_CACHE/outer`` so a stopped run resumes;
+- ``cv``: the nested CV of P_SI (``--atomsets`` adds the AtomSets random search to the
+  forests; ``--criterion kfold`` chooses on inner k-fold AUC-PR alone instead of the mean
+  of inner k-fold and inner leave-cluster-out); every outer fold is kept in
+  ``$SSEFLOW_ML_CACHE/outer/<tag>`` so a stopped run resumes;
 - ``baselines``: Sendek, SOAP, controls on the same folds;
 - ``report``: tables, reliability diagram, ``results/psi_model_oof.csv``;
 - ``train``: the shipped model on all 478 rows -> ``src/sseflow/data/models/<name>``.
 
 Usage::
 
-    PYTHONPATH=src:. nice -n 5 python benchmarks/psi_model.py --stage cv
+    PYTHONPATH=src:. nice -n 5 python benchmarks/psi_model.py --stage cv [--atomsets]
     PYTHONPATH=src:. python benchmarks/psi_model.py --stage baselines
     PYTHONPATH=src:. python benchmarks/psi_model.py --stage report
     PYTHONPATH=src:. nice -n 5 python benchmarks/psi_model.py --stage train
@@ -61,8 +63,10 @@ def _load() -> dict:
 
 
 def _save(results: dict) -> None:
+    """Write ``results`` over the stored file's keys (other stages' results are kept)."""
     RESULTS.mkdir(exist_ok=True)
-    RESULT_JSON.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    merged = {**_load(), **results}
+    RESULT_JSON.write_text(json.dumps(merged, indent=1, default=float) + "\n")
 
 
 def training_set():
@@ -96,14 +100,18 @@ def outer_splits(data) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     }
 
 
-def _settings(atomsets: bool):
+def _settings(atomsets: bool, criterion: str, seeds: tuple[int, ...] = (0,)):
     from sseflow.ml.atomsets.selection import SelectionSettings
 
-    # outer folds: one seed per configuration (the shipped model uses three)
-    return SelectionSettings(n_atomsets=20 if atomsets else 0, seeds=(0,))
+    # outer folds: one seed per AtomSets configuration (the shipped model uses three)
+    return SelectionSettings(n_atomsets=20 if atomsets else 0, seeds=seeds, criterion=criterion)
 
 
-def stage_cv(results: dict, atomsets: bool) -> None:
+def _tag(atomsets: bool, criterion: str) -> str:
+    return f"{'atomsets' if atomsets else 'forests'}_{criterion}"
+
+
+def stage_cv(results: dict, atomsets: bool, criterion: str) -> None:
     """Nested CV of P_SI, one outer fold at a time (resumable)."""
     from sseflow.ml.atomsets.components import ForestComponent, pooled_features
     from sseflow.ml.atomsets.selection import (
@@ -115,7 +123,7 @@ def stage_cv(results: dict, atomsets: bool) -> None:
     data = training_set()
     splits = outer_splits(data)
     cache = PredictionCache(ml_data.CACHE / "predictions")
-    tag = "full" if atomsets else "no_atomsets"
+    tag = _tag(atomsets, criterion)
     outer_dir = ml_data.CACHE / "outer" / tag
     outer_dir.mkdir(parents=True, exist_ok=True)
     for scheme in SCHEMES:
@@ -126,7 +134,11 @@ def stage_cv(results: dict, atomsets: bool) -> None:
             t0 = time.perf_counter()
             print(f"[{scheme} {k}] {len(train)} train / {len(val)} validation rows", flush=True)
             model, selection = fit_psi_model(
-                data, train, _settings(atomsets), cache, log=lambda m: print("   ", m, flush=True)
+                data,
+                train,
+                _settings(atomsets, criterion),
+                cache,
+                log=lambda m: print("   ", m, flush=True),
             )
             comps = [data.compositions[i] for i in val]
             feats = data.atom_features(model.feature_settings)
@@ -401,13 +413,13 @@ def _print_tables(report: dict) -> None:
                 )
 
 
-def stage_train(results: dict, atomsets: bool) -> None:
+def stage_train(results: dict, atomsets: bool, criterion: str) -> None:
     """Train the shipped model on all rows (three seeds per AtomSets configuration)."""
     from sseflow.common.paths import shipped_data
-    from sseflow.ml.atomsets.selection import PredictionCache, SelectionSettings, fit_psi_model
+    from sseflow.ml.atomsets.selection import PredictionCache, fit_psi_model
 
     data = training_set()
-    settings = SelectionSettings(n_atomsets=20 if atomsets else 0, seeds=(0, 1, 2))
+    settings = _settings(atomsets, criterion, seeds=(0, 1, 2))
     t0 = time.perf_counter()
     model, selection = fit_psi_model(
         data,
@@ -417,7 +429,7 @@ def stage_train(results: dict, atomsets: bool) -> None:
         log=lambda m: print("   ", m, flush=True),
     )
     wall = time.perf_counter() - t0
-    tag = "full" if atomsets else "no_atomsets"
+    tag = _tag(atomsets, criterion)
     report = results.get(f"report_{tag}", {})
     model.training.update(
         {
@@ -457,21 +469,24 @@ def main() -> None:
     """Run the chosen stages."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stage", choices=("cv", "baselines", "report", "train"), action="append")
-    parser.add_argument("--no-atomsets", action="store_true", help="Leave AtomSets out.")
+    parser.add_argument("--atomsets", action="store_true", help="Search AtomSets too.")
+    parser.add_argument(
+        "--criterion", choices=("kfold+clusters", "kfold"), default="kfold+clusters"
+    )
     args = parser.parse_args()
     results = _load()
-    atomsets = not args.no_atomsets
-    tag = "full" if atomsets else "no_atomsets"
+    atomsets = args.atomsets
+    tag = _tag(atomsets, args.criterion)
     for stage in args.stage or ("cv", "baselines", "report", "train"):
         t0 = time.perf_counter()
         if stage == "cv":
-            stage_cv(results, atomsets)
+            stage_cv(results, atomsets, args.criterion)
         elif stage == "baselines":
             stage_baselines(results)
         elif stage == "report":
             stage_report(results, tag)
         else:
-            stage_train(results, atomsets)
+            stage_train(results, atomsets, args.criterion)
         print(f"stage {stage}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 

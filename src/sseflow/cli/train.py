@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -106,7 +107,10 @@ def train(
         selection=settings, cross_validate=cv, loco=loco, model_version=model_version
     )
     flow = maker.make(label_table, out)
-    with console.status("choosing and training the P_SI model (minutes to hours)"):
+    status = console.status("choosing and training the P_SI model (minutes to hours)")
+    with status, warnings.catch_warnings():
+        if not verbose:  # third-party deprecation notes are not for the user
+            warnings.simplefilter("ignore")
         responses = run_locally(flow, log=verbose, ensure_success=False)
     result = responses.get(flow.jobs[-1].uuid, {})
     output = next(iter(result.values())).output if result else None

@@ -116,7 +116,9 @@ class Calibrator:
         """Return calibrated probabilities for raw scores."""
         s = np.asarray(scores, dtype=float)
         if self.method == "platt":
-            return 1.0 / (1.0 + np.exp(-(self.params["a"] * logit(s) + self.params["b"])))
+            from scipy.special import expit
+
+            return expit(self.params["a"] * logit(s) + self.params["b"])
         if self.method == "isotonic":
             return np.interp(s, self.params["x"], self.params["y"])
         return s

@@ -76,7 +76,11 @@ def composition_clusters(
     from sklearn.cluster import AgglomerativeClustering
 
     distances = pettifor_emd_matrix(compositions)
-    model = AgglomerativeClustering(n_clusters=n_clusters, metric="precomputed", linkage="average")
+    if len(distances) < 2:
+        return np.zeros(len(distances), dtype=int)
+    model = AgglomerativeClustering(
+        n_clusters=min(n_clusters, len(distances)), metric="precomputed", linkage="average"
+    )
     labels = model.fit_predict(distances)
     while True:
         ids, counts = np.unique(labels, return_counts=True)

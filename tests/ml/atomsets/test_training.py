@@ -11,9 +11,9 @@ from sseflow.ml.atomsets.stack import PSIModel
 from sseflow.ml.atomsets.training import AtomSetsTrainingMaker
 from tests.ml.label_tables import obelix_form
 
-#: 6 + 1 superionic, 8 + 1 not; dj2 and 7se have no CIF (composition only).
-IDS = ["11b", "1kq", "13q", "cy2", "s3h", "fft", "47i", "0iv", "1e9", "3rx", "5bz", "4kt"]
-IDS += ["883", "b4c", "dj2", "7se"]
+#: 10 + 1 superionic, 10 + 1 not; dj2 and 7se have no CIF (composition only).
+IDS = ["019", "09w", "10s", "11b", "122", "13q", "1dm", "1kq", "1m8", "1xf"]
+IDS += ["00x", "0fh", "0iv", "0o6", "1e9", "1xt", "20k", "240", "2t8", "3nb", "dj2", "7se"]
 
 
 @pytest.mark.slow

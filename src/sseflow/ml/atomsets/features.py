@@ -374,12 +374,17 @@ def atom_features(
 
 
 def atom_features_or_errors(
-    structures: Sequence[Structure], level: int = 1, max_atoms_per_batch: int = 1000
+    structures: Sequence[Structure],
+    level: int = 1,
+    max_atoms_per_batch: int = 1000,
+    embedding: np.ndarray | None = None,
 ) -> list[np.ndarray | Exception]:
     """Like :func:`atom_features`, but a structure that fails gives its exception.
 
     The other structures are still evaluated in batched graphs (a failure does not send
-    the batch back to one structure at a time).
+    the batch back to one structure at a time). For level 0 with ``embedding`` given
+    (the parent model's (95, 16) elemental embeddings, e.g. stored with a P_SI model),
+    neither TensorFlow nor the parent model is loaded.
 
     Returns
     -------
@@ -389,6 +394,14 @@ def atom_features_or_errors(
     """
     if level not in FEATURE_DIMENSIONS:
         raise ValueError(f"level must be one of {sorted(FEATURE_DIMENSIONS)}, got {level}")
+    if level == 0 and embedding is not None:
+        out0: list[np.ndarray | Exception] = []
+        for structure in structures:
+            try:
+                out0.append(site_embeddings(structure, embedding))
+            except Exception as exc:  # recorded for this structure, the others go on
+                out0.append(exc)
+        return out0
     parent = load_parent_model()
     out: list[np.ndarray | Exception | None] = [None] * len(structures)
     graphs: list[tuple[int, _Graph]] = []

@@ -116,7 +116,8 @@ def _score_chunk(structures: Sequence[Any], model: PSIModel) -> list[StructureSc
             results[i] = exc
     feats: list[np.ndarray] = []
     kept: list[int] = []
-    for i, f in zip(good, atom_features_or_errors(simplified, settings.level), strict=True):
+    feature_rows = atom_features_or_errors(simplified, settings.level, embedding=model.embedding)
+    for i, f in zip(good, feature_rows, strict=True):
         if isinstance(f, Exception):
             results[i] = f
         else:

@@ -253,6 +253,14 @@ class SelectionSettings:
         Composition candidates: the first ``n_composition`` of :data:`COMPOSITION_SPACE`.
     max_trees
         Cap on the trees of every forest (tests, quick runs).
+    criterion
+        ``"kfold+clusters"`` (default): every choice maximises the mean of two inner
+        AUC-PRs, grouped stratified k-fold (how well it interpolates) and leave one
+        composition cluster out (how well it extrapolates to an unseen chemistry);
+        ``"kfold"``: the k-fold AUC-PR alone.
+    inner_clusters
+        Composition clusters requested for the inner leave-cluster-out folds
+        (:func:`sseflow.ml.evaluation.composition_clusters`; small ones are merged).
     """
 
     inner_folds: int = 3
@@ -267,6 +275,8 @@ class SelectionSettings:
     variants: tuple[FeatureSettings, ...] = FEATURE_VARIANTS
     n_composition: int = len(COMPOSITION_SPACE)
     max_trees: int | None = None
+    criterion: str = "kfold+clusters"
+    inner_clusters: int = 12
 
     def _trees(self, config: ForestConfig) -> ForestConfig:
         if self.max_trees is None:
@@ -300,8 +310,11 @@ def _rows_hash(rows: np.ndarray) -> str:
 
 
 def _average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """AUC-PR of the scored rows (NaN scores left out); NaN without both classes."""
     from sklearn.metrics import average_precision_score
 
+    scored = ~np.isnan(np.asarray(p, dtype=float))
+    y, p = np.asarray(y)[scored], np.asarray(p, dtype=float)[scored]
     return float(average_precision_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
 
 
@@ -318,6 +331,23 @@ def _inner_folds(data: TrainingSet, rows: np.ndarray, settings: SelectionSetting
     groups = [data.groups[i] for i in rows]
     splits = grouped_stratified_kfold_splits(y, groups, settings.inner_folds, settings.seed)
     return _Inner(rows, [(rows[tr], rows[va]) for tr, va in splits])
+
+
+def _inner_cluster_folds(
+    data: TrainingSet, rows: np.ndarray, settings: SelectionSettings
+) -> _Inner:
+    from sseflow.ml.evaluation import composition_clusters
+
+    clusters = composition_clusters(
+        [data.compositions[i] for i in rows], n_clusters=settings.inner_clusters
+    )
+    folds = [(rows[clusters != c], rows[clusters == c]) for c in np.unique(clusters)]
+    return _Inner(rows, folds)
+
+
+def _mean_score(scores: dict[str, float]) -> float:
+    values = [v for v in scores.values() if not np.isnan(v)]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def _forest_oof(
@@ -360,29 +390,42 @@ def _atomsets_predict(
 
 
 def _choose_combiner(
-    pc: np.ndarray, ps: np.ndarray, y: np.ndarray, folds: list[np.ndarray], grid: Sequence[float]
-) -> tuple[Combiner, np.ndarray, dict[str, float]]:
-    """Pick the combiner with the best AUC-PR of the combined OOF scores."""
-    scores: dict[str, float] = {}
-    best: tuple[float, float, Combiner, np.ndarray] | None = None
+    parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]],
+    grid: Sequence[float],
+) -> tuple[Combiner, dict[str, np.ndarray], dict[str, dict[str, float]]]:
+    """Pick the combiner with the best mean AUC-PR of the combined OOF scores.
+
+    ``parts`` maps each inner scheme to (composition OOF, structure OOF, labels, folds as
+    positions). Logistic stacking is cross-fitted over each scheme's folds.
+    """
     candidates: list[tuple[str, Combiner | None]] = [
         (f"average w={w:g}", Combiner("average", float(w))) for w in grid
     ]
     candidates.append(("logistic", None))
+    scores: dict[str, dict[str, float]] = {}
+    best: tuple[float, float, Combiner, dict[str, np.ndarray]] | None = None
     for name, combiner in candidates:
-        if combiner is None:  # logistic stacking, cross-fitted over the inner folds
-            raw = np.empty(len(y))
-            for val in folds:
-                rest = np.setdiff1d(np.arange(len(y)), val)
-                raw[val] = Combiner.fit_logistic(pc[rest], ps[rest], y[rest])(pc[val], ps[val])
-            fitted = Combiner.fit_logistic(pc, ps, y)
-        else:
-            raw, fitted = combiner(pc, ps), combiner
-        ap = _average_precision(y, raw)
-        scores[name] = ap
-        rank = (ap, -brier_score(y, raw))
+        raws, per_scheme = {}, {}
+        for scheme, (pc, ps, y, folds) in parts.items():
+            if combiner is None:  # logistic stacking, cross-fitted over the folds
+                raw = np.full(len(y), np.nan)
+                for val in folds:
+                    rest = np.setdiff1d(np.arange(len(y)), val)
+                    if len(val) and len(np.unique(y[rest])) == 2:
+                        fitted_fold = Combiner.fit_logistic(pc[rest], ps[rest], y[rest])
+                        raw[val] = fitted_fold(pc[val], ps[val])
+                raw = np.where(np.isnan(raw), 0.5 * (pc + ps), raw)
+            else:
+                raw = combiner(pc, ps)
+            raws[scheme] = raw
+            per_scheme[scheme] = _average_precision(y, raw)
+        scores[name] = per_scheme
+        y0 = parts["kfold"][2]
+        rank = (np.nan_to_num(_mean_score(per_scheme)), -brier_score(y0, raws["kfold"]))
         if best is None or rank > best[:2]:
-            best = (*rank, fitted, raw)
+            pc0, ps0, _, _ = parts["kfold"]
+            fitted = combiner if combiner is not None else Combiner.fit_logistic(pc0, ps0, y0)
+            best = (*rank, fitted, raws)
     assert best is not None
     return best[2], best[3], scores
 
@@ -437,8 +480,27 @@ def fit_psi_model(
             f"for {settings.inner_folds} inner folds; got {n_positive} and "
             f"{len(rows) - n_positive}"
         )
-    inner = _inner_folds(data, rows, settings)
-    record: dict[str, Any] = {"n_rows": len(rows), "inner_folds": settings.inner_folds}
+    schemes = {"kfold": _inner_folds(data, rows, settings)}
+    if settings.criterion == "kfold+clusters":
+        clusters = _inner_cluster_folds(data, rows, settings)
+        if len(clusters.folds) >= 2:  # too few rows for clusters: k-fold alone
+            schemes["clusters"] = clusters
+    elif settings.criterion != "kfold":
+        raise ValueError(f"unknown criterion {settings.criterion!r}")
+    inner = schemes["kfold"]
+    record: dict[str, Any] = {
+        "n_rows": len(rows),
+        "inner_folds": settings.inner_folds,
+        "criterion": settings.criterion,
+        "inner_cluster_folds": len(schemes["clusters"].folds) if "clusters" in schemes else 0,
+    }
+
+    def forest_scores(
+        x: np.ndarray, usable: np.ndarray, config: ForestConfig
+    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        oofs = {s: _forest_oof(x, y_all, schemes[s], usable, config) for s in schemes}
+        keep = rows[usable[rows]]
+        return oofs, {s: _average_precision(y_all[keep], o[keep]) for s, o in oofs.items()}
 
     # 1. composition component: all rows
     x_comp = data.composition_matrix()
@@ -446,15 +508,13 @@ def fit_psi_model(
     comp_oof, comp_scores = {}, {}
     comp_configs = settings.composition_configs()
     for config in comp_configs:
-        oof = _forest_oof(x_comp, y_all, inner, everywhere, config)
-        comp_oof[config] = oof
-        comp_scores[config] = _average_precision(y_all[rows], oof[rows])
-    comp_best = max(comp_configs, key=lambda c: np.nan_to_num(comp_scores[c]))
+        comp_oof[config], comp_scores[config] = forest_scores(x_comp, everywhere, config)
+    comp_best = max(comp_configs, key=lambda c: np.nan_to_num(_mean_score(comp_scores[c])))
     record["composition"] = {
         "chosen": asdict(comp_best),
         "inner_auc_pr": {config_key(c): s for c, s in comp_scores.items()},
     }
-    log(f"composition: {comp_best} (inner AUC-PR {comp_scores[comp_best]:.3f})")
+    log(f"composition: {comp_best} (inner AUC-PR {comp_scores[comp_best]})")
 
     # 2a. pooled-feature forests
     pooled_scores, pooled_oof = {}, {}
@@ -464,13 +524,10 @@ def fit_psi_model(
         x = np.full((len(data), 4 * config.feature_settings.input_dim), np.nan)
         rows_s = np.flatnonzero(usable)
         x[rows_s] = pooled_features([feats[i] for i in rows_s])
-        oof = _forest_oof(x, y_all, inner, usable, config.forest)
-        keep = rows[usable[rows]]
-        pooled_oof[config] = oof
-        pooled_scores[config] = _average_precision(y_all[keep], oof[keep])
-    pooled_best = max(pooled_scores, key=lambda c: np.nan_to_num(pooled_scores[c]))
-    log(f"pooled forest: {pooled_best} (inner AUC-PR {pooled_scores[pooled_best]:.3f})")
-    families: dict[str, tuple[Any, np.ndarray, float]] = {
+        pooled_oof[config], pooled_scores[config] = forest_scores(x, usable, config.forest)
+    pooled_best = max(pooled_scores, key=lambda c: np.nan_to_num(_mean_score(pooled_scores[c])))
+    log(f"pooled forest: {pooled_best} (inner AUC-PR {pooled_scores[pooled_best]})")
+    families: dict[str, tuple[Any, dict[str, np.ndarray], dict[str, float]]] = {
         "pooled_forest": (pooled_best, pooled_oof[pooled_best], pooled_scores[pooled_best])
     }
     record["pooled_forest"] = {
@@ -478,20 +535,22 @@ def fit_psi_model(
         "inner_auc_pr": {config_key(c): s for c, s in pooled_scores.items()},
     }
 
-    # 2b. AtomSets: successive halving over a random search
+    # 2b. AtomSets: successive halving over a random search (k-fold scheme); the best
+    # ensemble is then also scored on the cluster folds
     if settings.n_atomsets > 0:
         configs = settings.atomsets_configs()
         oof = {c: np.full(len(data), np.nan) for c in configs}
 
-        def run_fold(config: AtomSetsConfig, k: int) -> None:
-            train, val = inner.folds[k]
+        def run_fold(config: AtomSetsConfig, scheme: _Inner, k: int, out: np.ndarray) -> None:
+            train, val = scheme.folds[k]
             train = data.structure_rows(config.feature_settings, train)
             val = data.structure_rows(config.feature_settings, val)
-            oof[config][val] = _atomsets_predict(data, config, train, val, settings.seed, cache)
+            if len(val) and len(np.unique(data.labels[train])) == 2:
+                out[val] = _atomsets_predict(data, config, train, val, settings.seed, cache)
 
         first_scores = {}
         for i, config in enumerate(configs):
-            run_fold(config, 0)
+            run_fold(config, inner, 0, oof[config])
             val = inner.folds[0][1]
             keep = val[~np.isnan(oof[config][val])]
             first_scores[config] = _average_precision(y_all[keep], oof[config][keep])
@@ -501,29 +560,38 @@ def fit_psi_model(
         full_scores = {}
         for config in survivors:
             for k in range(1, len(inner.folds)):
-                run_fold(config, k)
+                run_fold(config, inner, k, oof[config])
             keep = rows[~np.isnan(oof[config][rows])]
             full_scores[config] = _average_precision(y_all[keep], oof[config][keep])
         ranked = sorted(survivors, key=lambda c: -np.nan_to_num(full_scores[c]))
         variant = ranked[0].feature_settings
         top = [c for c in ranked if c.feature_settings == variant][: settings.top_k]
-        ensemble_oof = np.mean([oof[c] for c in top], axis=0)
-        keep = rows[~np.isnan(ensemble_oof[rows])]
-        families["atomsets"] = (
-            top,
-            ensemble_oof,
-            _average_precision(y_all[keep], ensemble_oof[keep]),
-        )
+        ensemble_oof = {"kfold": np.mean([oof[c] for c in top], axis=0)}
+        if "clusters" in schemes:
+            cluster_oof = {c: np.full(len(data), np.nan) for c in top}
+            for config in top:
+                for k in range(len(schemes["clusters"].folds)):
+                    run_fold(config, schemes["clusters"], k, cluster_oof[config])
+            stacked = np.array([cluster_oof[c] for c in top])
+            counts = (~np.isnan(stacked)).sum(axis=0)
+            ensemble_oof["clusters"] = np.where(
+                counts > 0, np.nansum(stacked, axis=0) / np.maximum(counts, 1), np.nan
+            )
+        keep = data.structure_rows(variant, rows)
+        ensemble_scores = {
+            s: _average_precision(y_all[keep], o[keep]) for s, o in ensemble_oof.items()
+        }
+        families["atomsets"] = (top, ensemble_oof, ensemble_scores)
         record["atomsets"] = {
             "configurations": [asdict(c) for c in configs],
             "first_fold_auc_pr": {config_key(c): s for c, s in first_scores.items()},
             "inner_auc_pr": {config_key(c): s for c, s in full_scores.items()},
             "chosen": [asdict(c) for c in top],
-            "ensemble_inner_auc_pr": families["atomsets"][2],
+            "ensemble_inner_auc_pr": ensemble_scores,
         }
-        log(f"atomsets: top {len(top)} on {variant} (inner AUC-PR {families['atomsets'][2]:.3f})")
+        log(f"atomsets: top {len(top)} on {variant} (inner AUC-PR {ensemble_scores})")
 
-    family = max(families, key=lambda f: np.nan_to_num(families[f][2]))
+    family = max(families, key=lambda f: np.nan_to_num(_mean_score(families[f][2])))
     structure_choice, ps_oof, _ = families[family]
     record["structure_family"] = family
     record["structure_family_inner_auc_pr"] = {f: v[2] for f, v in families.items()}
@@ -536,16 +604,28 @@ def fit_psi_model(
     )
     rows_s = data.structure_rows(chosen_settings, rows)
     position = {r: i for i, r in enumerate(rows_s)}
-    fold_rows = [
-        np.array([position[r] for r in val if r in position], dtype=int) for _, val in inner.folds
-    ]
-    pc, ps, ys = comp_oof[comp_best][rows_s], ps_oof[rows_s], y_all[rows_s]
-    combiner, raw, combiner_scores = _choose_combiner(pc, ps, ys, fold_rows, settings.weight_grid)
+    parts = {}
+    for name in schemes:
+        fold_rows = [
+            np.array([position[r] for r in val if r in position], dtype=int)
+            for _, val in schemes[name].folds
+        ]
+        pc, ps = comp_oof[comp_best][name][rows_s], ps_oof[name][rows_s]
+        keep = ~np.isnan(pc) & ~np.isnan(ps)
+        remap = np.cumsum(keep) - 1
+        parts[name] = (
+            pc[keep],
+            ps[keep],
+            y_all[rows_s][keep],
+            [remap[f[keep[f]]] for f in fold_rows],
+        )
+    combiner, raws, combiner_scores = _choose_combiner(parts, settings.weight_grid)
     record["combiner"] = {"chosen": combiner.as_dict(), "inner_auc_pr": combiner_scores}
-    log(f"combiner: {combiner.as_dict()} (inner AUC-PR {max(combiner_scores.values()):.3f})")
+    log(f"combiner: {combiner.as_dict()}")
 
-    # 4. calibration of the combined inner OOF scores
-    calibrator, brier = choose_calibration(raw, ys, fold_rows)
+    # 4. calibration of the combined inner k-fold OOF scores
+    _, _, ys, fold_rows = parts["kfold"]
+    calibrator, brier = choose_calibration(raws["kfold"], ys, fold_rows)
     record["calibration"] = {"chosen": calibrator.method, "cross_fitted_brier": brier}
     log(f"calibration: {calibrator.method} (cross-fitted Brier {brier})")
 

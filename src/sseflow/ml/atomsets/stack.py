@@ -25,7 +25,9 @@ members with the other at its mean).
 
 Artifact layout (``format_version`` 2): ``manifest.json``, ``composition.npz`` (tree
 arrays), ``structure/`` (an AtomSets ensemble artifact) or ``structure.npz`` (tree
-arrays), ``applicability_domain.npz``. Version-1 artifacts (a bare AtomSets ensemble)
+arrays), ``applicability_domain.npz``, and for V0 features ``megnet_embedding.npy`` (the
+parent model's elemental embeddings: a model of forests on V0 features then scores
+without TensorFlow). Version-1 artifacts (a bare AtomSets ensemble)
 load as a model with only a structure component.
 """
 
@@ -85,7 +87,9 @@ class Combiner:
         ps = np.asarray(p_structure, dtype=float)
         if self.kind == "logistic":
             a, b, c = self.coef
-            both = 1.0 / (1.0 + np.exp(-(a * logit(pc) + b * logit(np.nan_to_num(ps)) + c)))
+            from scipy.special import expit
+
+            both = expit(a * logit(pc) + b * logit(np.nan_to_num(ps)) + c)
         else:
             w = self.weight_composition
             both = w * pc + (1 - w) * np.nan_to_num(ps)
@@ -140,6 +144,7 @@ class PSIModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] = field(default_factory=dict)
     model_version: str = "unsaved"
+    embedding: np.ndarray | None = None
 
     def _structure_members(self, features: Sequence[np.ndarray]) -> np.ndarray:
         if isinstance(self.structure, AtomSetsEnsemble):
@@ -262,6 +267,12 @@ class PSIModel:
         elif isinstance(self.structure, ForestComponent):
             self.structure.forest.save(directory / "structure.npz")
         np.savez(directory / "applicability_domain.npz", **self.domain.to_arrays())
+        if self.feature_settings.level == 0:
+            if self.embedding is None:
+                from sseflow.ml.atomsets.features import elemental_embeddings
+
+                self.embedding = elemental_embeddings()
+            np.save(directory / "megnet_embedding.npy", self.embedding)
         (directory / "manifest.json").write_text(json.dumps(self.manifest(), indent=2) + "\n")
         return directory
 
@@ -311,6 +322,8 @@ class PSIModel:
             )
         with np.load(directory / manifest["applicability_domain"]["file"]) as arrays:
             domain = ApplicabilityDomain.from_arrays(arrays)
+        embedding_file = directory / "megnet_embedding.npy"
+        embedding = np.load(embedding_file) if embedding_file.is_file() else None
         return cls(
             feature_settings=settings,
             composition=composition,
@@ -323,6 +336,7 @@ class PSIModel:
             metrics=manifest.get("metrics", {}),
             selection=manifest.get("selection", {}),
             model_version=manifest.get("model_version", "unknown"),
+            embedding=embedding,
         )
 
     @classmethod
