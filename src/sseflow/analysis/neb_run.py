@@ -7,4 +7,5 @@ __getattr__, __dir__ = moved(
     [
         "sseflow.neb.runner",
     ],
+    renamed={"_freeze_from_file": "_freeze"},
 )

@@ -7,5 +7,6 @@ __getattr__, __dir__ = moved(
     [
         "sseflow.qe.calculator",
         "sseflow.qe.convergence",
+        "sseflow.qe.relax",
     ],
 )

@@ -81,6 +81,12 @@ def judge_convergence(doc: NEBDocument) -> NEBDocument:
     return doc.model_copy(update={"status": TierStatus.FAILED, "reason": f"NEB {why}{where}"})
 
 
+def tier_run_dir(work_dir: str | None, tier: str, candidate_id: str) -> Path:
+    """Return ``<work_dir or SSEFLOW_WORK_DIR>/<tier>/<candidate_id>`` (absolute)."""
+    root = Path(work_dir) if work_dir else get_settings().work_dir
+    return root.resolve() / tier / candidate_id
+
+
 #: NEB jobs read the candidate's stored BVSE grid from the job store.
 NEB_JOB_CONFIG = JobConfig(expose_store=True)
 
@@ -160,8 +166,7 @@ class NEBTierMaker(TierMaker):
 
     def job_dir(self, candidate_id: str) -> Path:
         """Return the stable directory of this candidate's run (resumable)."""
-        root = Path(self.work_dir) if self.work_dir else get_settings().work_dir
-        return root.resolve() / self.tier / candidate_id
+        return tier_run_dir(self.work_dir, self.tier, candidate_id)
 
     def preflight(
         self, candidate: Candidate, landscape: BVSELandscape | None

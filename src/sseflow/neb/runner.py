@@ -244,7 +244,7 @@ def run_neb(
     endpoint_path = workdir / _ENDPOINTS_FILE
     ends: list[Atoms]
     if state.get("endpoints_done") and endpoint_path.exists():
-        ends = [_freeze_from_file(a) for a in read(endpoint_path, index=":")]
+        ends = [_freeze(a) for a in read(endpoint_path, index=":")]
         relax_steps = state["endpoint_relax_steps"]
         endpoints_converged = state["endpoints_converged"]
     else:
@@ -405,8 +405,3 @@ def run_neb(
         barrier_analysis=analysis,
         timings_s=timings,
     )
-
-
-def _freeze_from_file(atoms: Atoms) -> Atoms:
-    """Return ``atoms`` read from a trajectory with its stored results attached."""
-    return _freeze(atoms)

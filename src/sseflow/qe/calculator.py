@@ -116,6 +116,18 @@ def check_pw_command(settings: QESettings) -> None:
             raise QESetupError(f"MPI launcher {launcher!r} not found")
 
 
+def check_pw_setup(settings: QESettings, elements: list[str]) -> dict[str, str]:
+    """Check pw.x, the MPI launcher and the pseudopotentials; return element -> UPF file.
+
+    Raises
+    ------
+    QESetupError
+        When one of them is missing.
+    """
+    check_pw_command(settings)
+    return find_pseudopotentials(elements, settings.pseudo_dir, settings.pseudopotentials)
+
+
 #: pw.x prints e.g. "Program PWSCF v.6.7MaX starts on ..." or "Program PWSCF v.7.2 starts".
 _PW_VERSION = re.compile(r"Program PWSCF\s+v\.?\s*(\S+)\s+starts")
 UNKNOWN_VERSION = "unknown"
@@ -203,8 +215,7 @@ def make_espresso(
     tstress
         Compute the stress (needed for cell relaxations).
     """
-    check_pw_command(settings)
-    pseudos = find_pseudopotentials(elements, settings.pseudo_dir, settings.pseudopotentials)
+    pseudos = check_pw_setup(settings, elements)
     command = settings.pw_command
     if settings.mpi_command:
         command = f"{settings.mpi_command} {settings.pw_command}"

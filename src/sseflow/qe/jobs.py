@@ -14,41 +14,84 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from ase.filters import FrechetCellFilter
 from jobflow import job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from sseflow.bvse.landscape import BVSELandscape
 from sseflow.common.candidate import Candidate
+from sseflow.common.document import TierDocument
 from sseflow.common.maker import TierFailure, TierMaker
 from sseflow.neb.base import (
     NEB_JOB_CONFIG,
     THESIS_ENDPOINT_FMAX_EV_PER_ANGSTROM,
     NEBTierMaker,
     landscape_from,
+    tier_run_dir,
 )
-from sseflow.neb.runner import NEBCalculatorError, relax_fixed_cell
 from sseflow.neb.schemas import NEBDocument
 from sseflow.neb.supercell import order_structure
 from sseflow.qe.calculator import (
     QESettings,
     QESetupError,
-    check_pw_command,
-    find_pseudopotentials,
+    check_pw_setup,
     make_espresso,
     pw_version,
 )
 from sseflow.qe.convergence import converge_cutoff_and_kpoints
+from sseflow.qe.relax import relax_atoms, relax_bulk, strain_landscape
 from sseflow.qe.schemas import QERelaxDocument
-from sseflow.settings import get_settings
+
+DocT = TypeVar("DocT", bound=TierDocument)
+
+
+def _elements(structure: Structure) -> list[str]:
+    return sorted({el.symbol for el in structure.composition.elements})
+
+
+class PwTier:
+    """pw.x handling shared by the QE tiers (mixed into their Makers).
+
+    The Maker provides ``qe`` (:class:`~sseflow.qe.calculator.QESettings`), ``work_dir``
+    and ``tier``; this adds the set-up check (pw.x, MPI launcher, pseudopotentials),
+    the job directory and the version stamp of the record.
+    """
+
+    qe: QESettings
+    work_dir: str | None
+    tier: ClassVar[str]
+
+    def job_dir(self, candidate_id: str) -> Path:
+        """Return the stable directory of this candidate's pw.x runs (resumable)."""
+        return tier_run_dir(self.work_dir, self.tier, candidate_id)
+
+    def pw_setup(self, structure: Structure) -> dict[str, str]:
+        """Check pw.x can run for ``structure``; return element -> UPF file.
+
+        Raises
+        ------
+        QESetupError
+            pw.x, the MPI launcher or a pseudopotential is missing.
+        """
+        return check_pw_setup(self.qe, _elements(structure))
+
+    def stamp_qe_version(self, doc: DocT, candidate_id: str) -> DocT:
+        """Record the pw.x version of this run (never fails: ``"unknown"``)."""
+        version = pw_version(self.qe, self.job_dir(candidate_id))
+        update: dict[str, Any] = {
+            "qe_version": version,
+            "software": {**doc.software, "quantum-espresso": version},
+        }
+        if getattr(doc, "calculator", None):
+            update["calculator"] = f"Quantum ESPRESSO pw.x {version} (ASE Espresso)"
+        return doc.model_copy(update=update)
 
 
 @dataclass
-class QERelaxMaker(TierMaker):
+class QERelaxMaker(PwTier, TierMaker):
     """Relax a candidate with pw.x (forces in eV/A).
 
     Attributes
@@ -81,11 +124,6 @@ class QERelaxMaker(TierMaker):
     nested_settings: ClassVar[tuple[str, ...]] = ("qe",)
     packages: ClassVar[tuple[str, ...]] = ("pymatgen", "ase")
 
-    def job_dir(self, candidate_id: str) -> Path:
-        """Return the directory of this candidate's pw.x run."""
-        root = Path(self.work_dir) if self.work_dir else get_settings().work_dir
-        return root.resolve() / self.tier / candidate_id
-
     @job
     def make(self, candidate: Candidate) -> QERelaxDocument:
         """Relax one candidate with Quantum ESPRESSO."""
@@ -93,24 +131,24 @@ class QERelaxMaker(TierMaker):
         def compute() -> dict[str, Any]:
             structure = order_structure(candidate.structure).structure
             structure.remove_oxidation_states()
-            elements = sorted({el.symbol for el in structure.composition.elements})
             try:
-                check_pw_command(self.qe)
-                pseudos = find_pseudopotentials(
-                    elements, self.qe.pseudo_dir, self.qe.pseudopotentials
-                )
+                pseudos = self.pw_setup(structure)
             except QESetupError as exc:
                 raise TierFailure(str(exc)) from exc
             calc = make_espresso(
-                elements,
+                _elements(structure),
                 self.qe,
                 self.job_dir(candidate.candidate_id),
                 tstress=self.relax_cell,
             )
-            atoms = AseAtomsAdaptor.get_atoms(structure)
-            target = FrechetCellFilter(atoms) if self.relax_cell else atoms
             try:
-                relaxed, converged, steps = _relax(target, calc, self)
+                relaxed, converged, steps = relax_atoms(
+                    AseAtomsAdaptor.get_atoms(structure),
+                    calc,
+                    self.fmax_ev_per_angstrom,
+                    self.max_steps,
+                    relax_cell=self.relax_cell,
+                )
             except Exception as exc:
                 raise TierFailure(f"pw.x relaxation failed: {exc}") from exc
             final = AseAtomsAdaptor.get_structure(relaxed)
@@ -129,29 +167,11 @@ class QERelaxMaker(TierMaker):
             }
 
         doc = self.tier_document(QERelaxDocument, candidate.candidate_id, compute)
-        version = pw_version(self.qe, self.job_dir(candidate.candidate_id))
-        return doc.model_copy(
-            update={
-                "qe_version": version,
-                "software": {**doc.software, "quantum-espresso": version},
-            }
-        )
-
-
-def _relax(target: Any, calc: Any, maker: QERelaxMaker) -> tuple[Any, bool, int]:
-    """Relax atoms or a cell filter; return (atoms with results, converged, steps)."""
-    if isinstance(target, FrechetCellFilter):
-        from ase.optimize import BFGS
-
-        target.atoms.calc = calc
-        opt = BFGS(target, logfile=None)  # type: ignore[arg-type]
-        converged = bool(opt.run(fmax=maker.fmax_ev_per_angstrom, steps=maker.max_steps))
-        return target.atoms, converged, opt.nsteps
-    return relax_fixed_cell(target, calc, maker.fmax_ev_per_angstrom, maker.max_steps)
+        return self.stamp_qe_version(doc, candidate.candidate_id)
 
 
 @dataclass
-class QENEBMaker(NEBTierMaker):
+class QENEBMaker(PwTier, NEBTierMaker):
     """CI-NEB with Quantum ESPRESSO pw.x driven by ASE (one Espresso per image).
 
     ``charged_vacancy=True`` (default) removes a Li+ and sets ``tot_charge = -1``: the
@@ -224,14 +244,7 @@ class QENEBMaker(NEBTierMaker):
 
     def after_run(self, candidate: Candidate, doc: NEBDocument) -> NEBDocument:
         """Record the pw.x version of this run (never fails: ``"unknown"``)."""
-        version = pw_version(self.qe, self.job_dir(candidate.candidate_id))
-        update: dict[str, Any] = {
-            "qe_version": version,
-            "software": {**doc.software, "quantum-espresso": version},
-        }
-        if doc.calculator:
-            update["calculator"] = f"Quantum ESPRESSO pw.x {version} (ASE Espresso)"
-        return doc.model_copy(update=update)
+        return self.stamp_qe_version(doc, candidate.candidate_id)
 
     @property
     def tot_charge(self) -> float:
@@ -248,9 +261,7 @@ class QENEBMaker(NEBTierMaker):
         self, candidate: Candidate, landscape: BVSELandscape | None
     ) -> tuple[NEBTierMaker, Structure, BVSELandscape | None, dict[str, Any]]:
         """Check pw.x and pseudopotentials, converge settings and relax the bulk if asked."""
-        elements = sorted({el.symbol for el in candidate.structure.composition.elements})
-        check_pw_command(self.qe)
-        pseudos = find_pseudopotentials(elements, self.qe.pseudo_dir, self.qe.pseudopotentials)
+        pseudos = self.pw_setup(candidate.structure)
         qe = replace(self.qe, pseudopotentials=pseudos)
         record = None
         if self.convergence_test:
@@ -272,50 +283,20 @@ class QENEBMaker(NEBTierMaker):
     def _relax_bulk(
         self, candidate: Candidate, landscape: BVSELandscape | None
     ) -> tuple[Structure, BVSELandscape | None, dict[str, Any]]:
-        """Relax cell and positions of the ordered unit cell (neutral, tstress=True)."""
-        from ase.filters import FrechetCellFilter
-        from ase.optimize import BFGS
-
-        ordering = order_structure(candidate.structure)
-        structure = ordering.structure
-        atoms = AseAtomsAdaptor.get_atoms(structure)
-        atoms.calc = make_espresso(
-            atoms.get_chemical_symbols(),
+        """Relax cell and positions of the ordered unit cell; carry the landscape over."""
+        structure = order_structure(candidate.structure).structure
+        bulk = relax_bulk(
+            structure,
             self.qe,
             self.job_dir(candidate.candidate_id) / "bulk_relax",
-            tstress=True,
+            self.bulk_fmax_ev_per_angstrom,
+            self.neb.max_steps_relax,
         )
-        try:
-            opt = BFGS(FrechetCellFilter(atoms), logfile=None)  # type: ignore[arg-type]
-            converged = bool(
-                opt.run(fmax=self.bulk_fmax_ev_per_angstrom, steps=self.neb.max_steps_relax)
-            )
-        except Exception as exc:
-            raise NEBCalculatorError(
-                f"calculator failed during the bulk relaxation: {exc}"
-            ) from exc
-        relaxed = structure.copy()
-        relaxed.lattice = AseAtomsAdaptor.get_structure(atoms).lattice
-        for i, site in enumerate(AseAtomsAdaptor.get_structure(atoms)):
-            relaxed.replace(i, relaxed[i].species, site.frac_coords)
         if landscape is not None:
-            # the grid is fractional: one of the ordered cell (or of a cell the ordered
-            # cell is a supercell of) follows the strain; otherwise recompute it
-            if landscape.fits_lattice(structure.lattice.matrix):
-                multiples = np.round(
-                    np.linalg.solve(landscape.lattice.T, structure.lattice.matrix.T).T
-                )
-                strained = np.linalg.solve(multiples, relaxed.lattice.matrix)
-                landscape = BVSELandscape(strained, landscape.energies_ev)
-            else:
-                landscape = None
-        record = {
-            "converged": converged,
-            "n_steps": opt.nsteps,
-            "volume_change_percent": 100 * (relaxed.volume / structure.volume - 1),
-            "energy_ev": float(atoms.get_potential_energy()),
-        }
-        return relaxed, landscape, record
+            landscape = strain_landscape(
+                landscape, structure.lattice.matrix, bulk.structure.lattice.matrix
+            )
+        return bulk.structure, landscape, bulk.record
 
     def _converge(self, candidate: Candidate, qe: QESettings) -> tuple[QESettings, dict[str, Any]]:
         """Converge cutoff and k-points on the ordered unit cell (1 meV/atom default)."""
