@@ -244,11 +244,14 @@ def stage_baselines(results: dict) -> None:
     _save(results)
 
 
-def _collect(tag: str, scheme: str, n: int, splits) -> dict[str, np.ndarray]:
+def _collect(tag: str, scheme: str, n: int, splits) -> dict:
+    from sseflow.ml.atomsets.stack import Combiner
+
     folder = ml_data.CACHE / "outer" / tag
     keys = ("p_si", "p_composition", "p_structure", "p_pooled_forest", "p_atomsets", "d_training")
     out = {key: np.full(n, np.nan) for key in keys}
-    families = []
+    out["raw"] = np.full(n, np.nan)
+    families, choices = [], []
     for k in range(len(splits)):
         path = folder / f"{scheme}_{k}.json"
         if not path.is_file():
@@ -259,7 +262,25 @@ def _collect(tag: str, scheme: str, n: int, splits) -> dict[str, np.ndarray]:
             if key in fold:
                 out[key][val] = np.asarray(fold[key], dtype=float)
         families.append(fold["family"])
+        record = fold["selection"]
+        combiner = Combiner.from_dict(record["combiner"]["chosen"])
+        out["raw"][val] = combiner(out["p_composition"][val], out["p_structure"][val])
+        pooled = record["pooled_forest"]["chosen"]
+        choices.append(
+            {
+                "family": fold["family"],
+                "composition": record["composition"]["chosen"],
+                "pooled_forest": f"V{pooled['level']}-{pooled['simplification']}",
+                "atomsets": [
+                    f"V{c['level']}-{c['simplification']}"
+                    for c in record.get("atomsets", {}).get("chosen", [])
+                ],
+                "combiner": record["combiner"]["chosen"],
+                "calibration": record["calibration"]["chosen"],
+            }
+        )
     out["families"] = families
+    out["choices"] = choices
     return out
 
 
@@ -305,11 +326,17 @@ def stage_report(results: dict, tag: str) -> None:
             "structures": reliability(y[has], p[has]).as_dict(),
             "all_rows": reliability(y, p).as_dict(),
         }
+        raw = got["raw"]
         report[scheme]["brier"] = {
             "structures": brier_score(y[has], p[has]),
             "all_rows": brier_score(y, p),
             "prevalence_structures": float(y[has].mean()),
+            "uncalibrated_structures": brier_score(y[has], raw[has]),
         }
+        report[scheme]["reliability"]["uncalibrated_structures"] = reliability(
+            y[has], raw[has]
+        ).as_dict()
+        report[scheme]["choices"] = got["choices"]
     results[f"report_{tag}"] = report
     _save(results)
     _write_oof_csv(data, oof_by_scheme, splits, tag)
