@@ -170,6 +170,10 @@ def _gap(minimum: float | None) -> str:
     return "off" if minimum is None else f">= {minimum:g} eV"
 
 
+def _rates(s: dict) -> str:
+    return f"{s['recall']:.2f} | {s['other_pass_fraction']:.2f} | {s['pass_fraction']:.2f} |"
+
+
 def gate_lines(gate: dict) -> list[str]:
     """The ML gate policy chosen from out-of-fold numbers."""
     if not gate:
@@ -184,11 +188,12 @@ def gate_lines(gate: dict) -> list[str]:
         "| policy | superionic passed | others passed | all passed |",
         "|---|---|---|---|",
         f"| chosen: {c['policy']}, P_SI >= {c['p_si_threshold']:g}, band gap "
-        f"{_gap(c['band_gap_min_ev'])} | {c['recall']:.2f} | {c['other_pass_fraction']:.2f} | {c['pass_fraction']:.2f} |",
-        f"| same choice made on 4 folds, applied to the 5th (nested) | {n['recall']:.2f} | "
-        f"{n['other_pass_fraction']:.2f} | {n['pass_fraction']:.2f} |",
+        + f"{_gap(c['band_gap_min_ev'])} | "
+        + _rates(c),
+        "| same choice made on 4 folds, applied to the 5th (nested) | " + _rates(n),
         f"| `MLPolicyGate()` when the numbers were written: {d['policy']}, P_SI >= "
-        f"{d['p_si_threshold']:g}, band gap {_gap(d['band_gap_min_ev'])} | {d['recall']:.2f} | {d['other_pass_fraction']:.2f} | {d['pass_fraction']:.2f} |",
+        + f"{d['p_si_threshold']:g}, band gap {_gap(d['band_gap_min_ev'])} | "
+        + _rates(d),
         f"| SOAP selection alone | {gate['soap_selection']['recall']:.2f} | "
         f"{gate['soap_selection']['other_pass_fraction']:.2f} | |",
         "",
