@@ -61,31 +61,31 @@ class ForestConfig:
 
 
 @dataclass(frozen=True)
-class PooledForestConfig:
-    """A tree ensemble on per-structure pooled MEGNet atom features."""
+class _OnFeatures:
+    """A configuration that reads MEGNet atom features of one variant."""
 
     level: int = 0
     simplification: str = "CAMNS"
-    forest: ForestConfig = field(default_factory=ForestConfig)
 
     @property
     def feature_settings(self) -> FeatureSettings:
-        """The MEGNet features it reads."""
+        """Return the MEGNet feature settings it reads."""
         return FeatureSettings(self.level, self.simplification)
 
 
 @dataclass(frozen=True)
-class AtomSetsConfig:
+class PooledForestConfig(_OnFeatures):
+    """A tree ensemble on per-structure pooled MEGNet atom features."""
+
+    forest: ForestConfig = field(default_factory=ForestConfig)
+
+
+@dataclass(frozen=True)
+class AtomSetsConfig(_OnFeatures):
     """An AtomSets network on MEGNet atom features."""
 
-    level: int = 0
     simplification: str = "CAN"
     hyper: AtomSetsHyperparameters = field(default_factory=AtomSetsHyperparameters)
-
-    @property
-    def feature_settings(self) -> FeatureSettings:
-        """The MEGNet features it reads."""
-        return FeatureSettings(self.level, self.simplification)
 
 
 def pooled_features(features: Sequence[np.ndarray]) -> np.ndarray:

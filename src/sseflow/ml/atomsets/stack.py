@@ -52,11 +52,13 @@ from sseflow.ml.atomsets.components import (
     pooled_features,
 )
 from sseflow.ml.atomsets.ensemble import (
+    ARTIFACT_FORMAT_VERSION,
     ApplicabilityDomain,
     AtomSetsEnsemble,
     ModelArtifactError,
+    manifest_feature_settings,
+    read_manifest,
 )
-from sseflow.ml.atomsets.features import parent_model_sha256
 from sseflow.ml.atomsets.featurization import FeatureSettings
 from sseflow.ml.calibration import Calibrator, logit
 from sseflow.ml.composition import composition_features, feature_names
@@ -237,15 +239,7 @@ class PSIModel:
             "structure": structure,
             "combiner": self.combiner.as_dict(),
             "calibration": self.calibrator.as_dict(),
-            "applicability_domain": {
-                "file": "applicability_domain.npz",
-                "definition": (
-                    "mean-pooled atom features, z-scored on training, PCA (whitened) keeping "
-                    f"{self.domain.variance_kept:.0%} of variance; Euclidean distance to the "
-                    "nearest training structure"
-                ),
-                "n_components": int(self.domain.components.shape[0]),
-            },
+            "applicability_domain": self.domain.manifest_entry(),
             "selection": self.selection,
             "training": self.training,
             "metrics": self.metrics,
@@ -280,23 +274,10 @@ class PSIModel:
     def load(cls, directory: str | Path) -> PSIModel:
         """Load a version-2 artifact, or wrap a version-1 AtomSets ensemble artifact."""
         directory = Path(directory)
-        manifest_path = directory / "manifest.json"
-        if not manifest_path.is_file():
-            raise ModelArtifactError(f"no manifest.json in {directory}")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format_version") == 1:
+        manifest = read_manifest(directory, (ARTIFACT_FORMAT_VERSION, STACK_FORMAT_VERSION))
+        if manifest["format_version"] == ARTIFACT_FORMAT_VERSION:
             return cls.from_ensemble(AtomSetsEnsemble.load(directory))
-        if manifest.get("format_version") != STACK_FORMAT_VERSION:
-            raise ModelArtifactError(
-                f"{directory}: artifact format {manifest.get('format_version')} is not "
-                f"{STACK_FORMAT_VERSION}; retrain with this sseflow version"
-            )
-        fs = manifest["feature_settings"]
-        if fs.get("parent_model_sha256") not in (None, parent_model_sha256()):
-            raise ModelArtifactError(
-                f"{directory}: trained on features of a different MEGNet parent model"
-            )
-        settings = FeatureSettings(level=int(fs["level"]), simplification=fs["simplification"])
+        settings = manifest_feature_settings(directory, manifest)
         composition = None
         if manifest.get("composition"):
             entry = manifest["composition"]
