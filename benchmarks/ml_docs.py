@@ -239,6 +239,11 @@ def speed_lines(speed: dict) -> list[str]:
         f"structures {c['first_score_254_s']:.1f} s; whole process {c['whole_process_s']:.1f} s."
         f" Peak memory of the warm run: {w['peak_rss_mb']:.0f} MB.",
         "",
+        "MEGNet V1 featurization of the 254 CAMNS-simplified structures (1 thread) as "
+        "disjoint graphs of at most N atoms: "
+        + ", ".join(f"{k} atoms {v:.1f} s" for k, v in w.get("v1_batching", {}).items())
+        + " (`atom_features` uses 1000).",
+        "",
         "![ML stage speed](atomsets/ml_stage_speed.png)",
         "",
     ]

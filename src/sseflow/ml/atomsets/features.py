@@ -340,7 +340,7 @@ def atom_features(
     max_atoms_per_batch
         Structures are grouped into disjoint-graph batches of at most this many atoms.
         1000 was fastest on the 254 OBELiX training structures (26k atoms, 1.4M bonds;
-        ``benchmarks/atomsets.py --stage batching``, numbers in docs/atomsets.md).
+        ``benchmarks/ml_stage_speed.py``, numbers in docs/atomsets.md).
 
     Returns
     -------

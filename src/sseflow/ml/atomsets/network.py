@@ -59,11 +59,13 @@ class AtomSetsHyperparameters:
         return asdict(self)
 
 
-#: Candidate configurations compared by k-fold CV (benchmarks/atomsets.py). Sets 0-2 are
-#: the paper's Table C.8 optima for validation clusters 0, 3 and 7; with Adam instead of
-#: LAMB and a fixed 50 epochs (the paper picked the best of up to 500) their strong final
-#: L2 penalties under-fit here. Sets 3-4 are milder variants within the paper's Table C.7
-#: ranges. The shipped ensemble uses the sets CV kept (see its manifest).
+#: The five configurations compared for the first shipped model (``atomsets_v1_camns``
+#: used set 3; the P_SI model now searches
+#: :func:`sseflow.ml.atomsets.selection.atomsets_space` instead). Sets 0-2 are the paper's
+#: Table C.8 optima for validation clusters 0, 3 and 7; with Adam instead of LAMB and a
+#: fixed 50 epochs (the paper picked the best of up to 500) their strong final L2
+#: penalties under-fit here. Sets 3-4 are milder variants within the paper's Table C.7
+#: ranges.
 CANDIDATE_HYPERPARAMETER_SETS: tuple[AtomSetsHyperparameters, ...] = (
     AtomSetsHyperparameters(
         n_layers=2,
