@@ -63,6 +63,7 @@ def test_evaluate_csv_to_stdout_with_the_shipped_model(app, tmp_path):
     lines = [line for line in result.stdout.splitlines() if "," in line]
     rows = list(csv.DictReader(lines))
     assert [r["id"] for r in rows] == ["11b", "47i"]
+    assert "1 row(s) without a structure not scored" in " ".join(result.stderr.split())
     assert rows[1]["is_upper_bound"] == "True" and rows[1]["superionic"] == "0"
 
 
@@ -81,6 +82,9 @@ def test_bad_input(app, tmp_path):
     for command in ("evaluate", "train"):
         result = runner.invoke(app, [command, str(bad)])
         assert result.exit_code == 1 and "line 2 (id 'x')" in _text(result)
+    bad.write_text("id,sigma_s_per_cm,cif_path,composition\nx,1e-3,,Li2S\n")
+    result = runner.invoke(app, ["evaluate", str(bad)])
+    assert result.exit_code == 1 and "no row of the table has a structure" in _text(result)
 
 
 @pytest.mark.slow

@@ -266,9 +266,17 @@ def evaluate(
 
     if json_out is not None and csv_out is not None and str(json_out) == str(csv_out) == "-":
         fail("--json - and --csv - cannot both go to standard output")
-    data = _read_labels(labels)
+    everything = _read_labels(labels, require_structures=False)
+    data = everything.with_structures()
     # with '-' the table goes to stderr so that stdout holds only the JSON/CSV
     out = err_console if "-" in (str(json_out), str(csv_out)) else console
+    if len(data) < len(everything):
+        err_console.print(
+            f"[yellow]{len(everything) - len(data)} row(s) without a structure not scored[/] "
+            "(P_SI needs a structure)"
+        )
+    if not len(data):
+        fail("no row of the table has a structure")
     try:
         psi_model = load_model(model)
     except ModelArtifactError as exc:
