@@ -18,6 +18,12 @@ BandGapMode = Literal["predict", "user", "off"]
 FIRST_DEFAULT_MODEL = "atomsets_v1_camns"
 
 
+def _default_shipped_model() -> str:
+    from sseflow.ml.atomsets.scoring import DEFAULT_MODEL_NAME
+
+    return DEFAULT_MODEL_NAME
+
+
 @dataclass
 class AtomSetsMaker(TierMaker):
     """Score a batch of candidates with the AtomSets ensemble (one job for all).
@@ -28,7 +34,12 @@ class AtomSetsMaker(TierMaker):
         Job name.
     model_dir
         P_SI model artifact directory (:class:`~sseflow.ml.atomsets.stack.PSIModel`, or a
-        bare AtomSets ensemble); ``None`` uses the model shipped with sseflow.
+        bare AtomSets ensemble); ``None`` uses the shipped model ``shipped_model``.
+    shipped_model
+        Name of the model shipped in ``sseflow/data/models`` used when ``model_dir`` is
+        None (default: :data:`~sseflow.ml.atomsets.scoring.DEFAULT_MODEL_NAME`). A Maker
+        serialised before this field existed deserialises with ``atomsets_v1_camns``,
+        the default of that time, so an old workflow keeps its model and its hash.
     band_gap_mode
         ``"predict"``: MEGNet multi-fidelity band-gap models (a user value, when given,
         takes precedence); ``"user"``: only values from ``user_band_gaps_ev``;
@@ -41,10 +52,12 @@ class AtomSetsMaker(TierMaker):
     model_dir: str | None = None
     band_gap_mode: BandGapMode = "predict"
     user_band_gaps_ev: dict[str, float] = field(default_factory=dict)
+    shipped_model: str = field(default_factory=_default_shipped_model)
 
     tier: ClassVar[str] = "atomsets"
     batch: ClassVar[bool] = True
     document_class: ClassVar[type[AtomSetsDocument]] = AtomSetsDocument
+    legacy_defaults: ClassVar[dict[str, Any]] = {"shipped_model": FIRST_DEFAULT_MODEL}
     packages: ClassVar[tuple[str, ...]] = (
         "pymatgen",
         "tensorflow",
@@ -55,18 +68,26 @@ class AtomSetsMaker(TierMaker):
     )
 
     def tier_settings(self) -> dict[str, Any]:
-        """Return the hashed settings; with the shipped model, which one it is.
+        """Return the hashed settings; with a shipped model, which one it is.
 
         The first shipped model (``atomsets_v1_camns``) was not recorded, so results
-        computed with it keep their hash; any later default model enters the hash, and
-        results of an older default are not reused.
+        computed with it keep their hash; any later shipped model enters the hash (as
+        ``default_model``), so results of another model are not reused. With
+        ``model_dir`` set, ``shipped_model`` plays no part.
         """
-        from sseflow.ml.atomsets.scoring import DEFAULT_MODEL_NAME
-
         out = super().tier_settings()
-        if self.model_dir is None and DEFAULT_MODEL_NAME != FIRST_DEFAULT_MODEL:
-            out["default_model"] = DEFAULT_MODEL_NAME
+        shipped = out.pop("shipped_model", None)
+        if self.model_dir is None and shipped != FIRST_DEFAULT_MODEL:
+            out["default_model"] = shipped
         return out
+
+    def _model(self) -> Any:
+        from sseflow.common.paths import shipped_data
+        from sseflow.ml.atomsets.scoring import load_model
+
+        if self.model_dir is not None:
+            return load_model(self.model_dir)
+        return load_model(shipped_data("models", self.shipped_model))
 
     def make(self, candidates: list[Candidate]) -> Job:
         """Return one job whose output is a list of AtomSetsDocuments (input order)."""
@@ -81,13 +102,13 @@ class AtomSetsMaker(TierMaker):
         process, structures are featurized as batched graphs in chunks, and a candidate
         that cannot be scored gets a failed document with the reason.
         """
-        from sseflow.ml.atomsets.scoring import load_model, score_structures
+        from sseflow.ml.atomsets.scoring import score_structures
 
         candidates = [
             c if isinstance(c, Candidate) else Candidate.model_validate(c) for c in candidates
         ]
         t0 = time.perf_counter()
-        model = load_model(self.model_dir)
+        model = self._model()
         scores = score_structures([c.structure for c in candidates], model)
         gaps = _band_gaps(candidates, self)
         features = model.feature_settings.as_dict()

@@ -24,7 +24,7 @@ from sseflow.ml.atomsets.featurization import simplify_for_features
 from sseflow.ml.atomsets.stack import PSIModel
 
 #: Name of the P_SI model shipped with the package (``sseflow/data/models/<name>``).
-DEFAULT_MODEL_NAME = "atomsets_v1_camns"
+DEFAULT_MODEL_NAME = "psi_v2"
 #: Structures featurized and scored together (bounds the memory of large screens).
 DEFAULT_CHUNK_SIZE = 2000
 

@@ -94,6 +94,8 @@ class SOAPClusteringMaker(TierMaker):
         "rule": "high_or_adjacent",
         "min_high_fraction": 0.5,
     }
+    #: A Maker serialised before ``rule`` existed selected by the paper's rule.
+    legacy_defaults: ClassVar[dict[str, Any]] = {"rule": "high_or_adjacent"}
 
     @job
     def make(self, candidates: list[Candidate]) -> list[ClusteringDocument]:
