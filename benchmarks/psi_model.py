@@ -318,8 +318,10 @@ def stage_report(results: dict, tag: str) -> None:
             }
         for entry in rows.values():
             for part in entry.values():
-                if part:
-                    part.pop("folds", None)
+                if part:  # per fold only the model's metrics (paired comparisons)
+                    folds = part.pop("folds", [])
+                    part["fold_auc_pr"] = [f["model"]["auc_pr"] for f in folds]
+                    part["fold_mcc"] = [f["model"]["mcc"] for f in folds]
         report[scheme] = {"models": rows, "families": got["families"]}
         p = got["p_si"]
         report[scheme]["reliability"] = {
