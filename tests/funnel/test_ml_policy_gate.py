@@ -23,7 +23,7 @@ def docs(p_si, selected, gap=3.0):
 )
 def test_truth_table(policy, p_high, selected, expected):
     gate = MLPolicyGate(policy=policy)
-    decision = gate.evaluate(docs(0.8 if p_high else 0.2, selected))
+    decision = gate.evaluate(docs(0.8 if p_high else 0.1, selected))
     assert decision.passed is expected
     assert (decision.reason is None) is expected
 
@@ -41,7 +41,8 @@ def test_threshold_and_missing_docs():
     assert gate.evaluate(docs(0.7, False)).passed
     assert not gate.evaluate(docs(0.69, False)).passed
     assert not MLPolicyGate().evaluate({}).passed
-    assert MLPolicyGate().evaluate({"soap_clustering": {"selected": True}}).passed
+    assert not MLPolicyGate().evaluate({"soap_clustering": {"selected": True}}).passed
+    assert MLPolicyGate("any").evaluate({"soap_clustering": {"selected": True}}).passed
     with pytest.raises(ValueError):
         MLPolicyGate(policy="some")
     gate_again = MLPolicyGate.from_dict(MLPolicyGate(policy="all").as_dict())

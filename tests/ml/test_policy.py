@@ -3,6 +3,7 @@ import pytest
 
 from sseflow.funnel.gates.ml_policy import MLPolicyGate
 from sseflow.ml.policy import (
+    DEFAULT_POLICY,
     Policy,
     choose_policy,
     nested_policy_choice,
@@ -48,3 +49,9 @@ def test_choose_and_nested():
     assert len(chosen) == 5 and nested.n_superionic == y.sum()
     assert nested.recall == pytest.approx(nested.n_superionic_passed / y.sum())
     assert choose_policy(scores, 1.01) is None
+
+
+def test_gate_defaults_are_the_chosen_policy():
+    gate = MLPolicyGate()
+    assert Policy(gate.policy, gate.p_si_threshold, gate.band_gap_min_ev) == DEFAULT_POLICY
+    assert Policy() == DEFAULT_POLICY

@@ -12,7 +12,7 @@ from sseflow.funnel.gates import (
     ThresholdGate,
     bvse_gate,
 )
-from sseflow.funnel.maker import ScreeningFunnelMaker, Stage, default_stages
+from sseflow.funnel.maker import ScreeningFunnelMaker, Stage, default_stages, ml_stage
 from sseflow.funnel.schemas import StageSummary
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "default_stages",
     "funnel_from_dict",
     "load_funnel",
+    "ml_stage",
 ]

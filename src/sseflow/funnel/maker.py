@@ -60,6 +60,37 @@ def default_stages() -> list[Stage]:
     return [Stage(makers=[BVSEMaker()], gate=bvse_gate(0.6, "1D"))]
 
 
+def ml_stage(gate: Any = None) -> Stage:
+    """Return the ML screening stage: the shipped P_SI model, gated by ``MLPolicyGate()``.
+
+    The gate's defaults were chosen from out-of-fold numbers of the shipped model's
+    recipe (docs/atomsets.md). The SOAP clustering tier runs only when the gate's policy
+    uses its selection, and band gaps are predicted only when the gate tests them.
+
+    Parameters
+    ----------
+    gate
+        An :class:`~sseflow.funnel.gates.MLPolicyGate`; its defaults when None.
+
+    Examples
+    --------
+    >>> stage = ml_stage()
+    >>> stage.tiers, stage.makers[0].shipped_model, stage.gate.policy
+    (['atomsets'], 'psi_v2', 'p_si_only')
+    """
+    from sseflow.funnel.gates import MLPolicyGate
+    from sseflow.ml.atomsets.jobs import AtomSetsMaker
+
+    gate = MLPolicyGate() if gate is None else gate
+    gap_mode = "off" if gate.band_gap_min_ev is None else "predict"
+    makers: list[TierMaker] = [AtomSetsMaker(band_gap_mode=gap_mode)]
+    if gate.policy != "p_si_only":
+        from sseflow.ml.soap.jobs import SOAPClusteringMaker
+
+        makers.insert(0, SOAPClusteringMaker())
+    return Stage(makers=makers, gate=gate)
+
+
 @dataclass
 class ScreeningFunnelMaker(Maker):
     """Build the funnel Flow: ingest, then each :class:`Stage` in turn.

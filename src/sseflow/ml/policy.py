@@ -33,15 +33,22 @@ BAND_GAP_MINIMA: tuple[float | None, ...] = (None, 0.5, 1.0)
 class Policy:
     """One gate policy (the settings of ``MLPolicyGate``)."""
 
-    policy: str = "any"
-    p_si_threshold: float = 0.5
-    band_gap_min_ev: float | None = 1.0
+    policy: str = "p_si_only"
+    p_si_threshold: float = 0.2
+    band_gap_min_ev: float | None = 0.5
 
     @property
     def label(self) -> str:
         """Short text for tables."""
         gap = "off" if self.band_gap_min_ev is None else f">= {self.band_gap_min_ev:g} eV"
         return f"{self.policy}, P_SI >= {self.p_si_threshold:g}, band gap {gap}"
+
+
+#: The ML gate's default policy (``MLPolicyGate()``), chosen by :func:`choose_policy`
+#: (recall >= 0.9) from the out-of-fold P_SI of the shipped model's recipe (psi_v2),
+#: the SOAP selection and the predicted band gaps of the 254 OBELiX training structures
+#: (``benchmarks/ml_oof.py``, ``benchmarks/results/ml_gate_policy.json``).
+DEFAULT_POLICY = Policy("p_si_only", 0.2, 0.5)
 
 
 def passes(
