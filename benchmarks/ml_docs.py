@@ -3,7 +3,10 @@
 Reads ``benchmarks/results/psi_model.json`` (nested CV, ``benchmarks/psi_model.py``),
 ``ml_gate_policy.json`` (``benchmarks/ml_oof.py``) and ``ml_stage_speed.json``
 (``benchmarks/ml_stage_speed.py``) and replaces the text between the
-``<!-- results:start -->`` and ``<!-- results:end -->`` markers.
+``<!-- results:start -->`` and ``<!-- results:end -->`` markers; the per-depth table of
+``soap_selection.json`` (``benchmarks/soap_selection.py``) goes between the
+``<!-- selection:start -->`` and ``<!-- selection:end -->`` markers of
+docs/soap_clustering.md.
 
 Usage::
 
@@ -19,7 +22,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "atomsets.md"
+SOAP_DOC = ROOT / "docs" / "soap_clustering.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+SOAP_START, SOAP_END = "<!-- selection:start -->", "<!-- selection:end -->"
+#: Columns of the SOAP selection table: rule, fast label (S/cm), label-density fraction.
+SOAP_COLUMNS = (
+    ("high_or_adjacent", 1e-5, 0.5, "`high_or_adjacent`, > 1e-5 (paper)"),
+    ("high_or_adjacent", 1e-4, 0.5, "`high_or_adjacent`, > 1e-4"),
+    ("high", 1e-5, 0.5, "`high`, > 1e-5"),
+    ("high", 1e-4, 0.5, "`high`, > 1e-4"),
+    ("density", 1e-5, 0.5, "`density` 0.5, > 1e-5"),
+    ("adjacent", 1e-4, 0.5, "`adjacent`, > 1e-4"),
+)
 MODELS = (
     "P_SI (shipped recipe)",
     "composition forest",
@@ -310,6 +324,47 @@ def speed_lines(speed: dict) -> list[str]:
     return [line for line in lines if line is not None]
 
 
+def soap_selection_lines(selection: dict) -> list[str]:
+    """Recall / pass fraction of the SOAP selection per depth and rule."""
+    if not selection:
+        return []
+    cell = {
+        (r["rule"], r["high_sigma_s_per_cm"], r["min_high_fraction"], r["depth"]): r
+        for r in selection["all"]
+    }
+    chosen = selection["chosen"]
+    depths = sorted({r["depth"] for r in selection["all"]})
+    out = [
+        "Recall / pass fraction of the hidden structures (leave-labels-out, 5 folds, "
+        f"{selection['n_structures']} structures, {selection['n_superionic']} superionic) per "
+        "depth and rule; **bold**: the default.",
+        "",
+        "| depth | " + " | ".join(c[3] for c in SOAP_COLUMNS) + " |",
+        "|---|" + "---|" * len(SOAP_COLUMNS),
+    ]
+    for depth in depths:
+        if depth < 10 or (depth < 30 and depth % 10):
+            continue
+        cells = []
+        for rule, high, fraction, _ in SOAP_COLUMNS:
+            r = cell.get((rule, high, fraction, depth))
+            text = "-" if r is None else f"{r['recall']:.2f} / {r['pass_fraction']:.2f}"
+            keys = ("depth", "rule", "high_sigma_s_per_cm")
+            if r is not None and all(r[k] == chosen[k] for k in keys):
+                text = f"**{text}**"
+            cells.append(text)
+        out.append(f"| {depth} | " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
+def _replace(path: Path, start: str, end: str, lines: list[str]) -> None:
+    text = path.read_text()
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+    print(f"updated {path}")
+
+
 def main() -> None:
     """Replace the results block of docs/atomsets.md."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -325,11 +380,9 @@ def main() -> None:
     lines += criterion_table(reports)
     lines += choices_table(report) + calibration_lines(report)
     lines += gate_lines(_load("ml_gate_policy.json")) + speed_lines(_load("ml_stage_speed.json"))
-    text = DOC.read_text()
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(head + START + "\n" + "\n".join(lines) + "\n" + END + tail)
-    print(f"updated {DOC}")
+    _replace(DOC, START, END, lines)
+    if SOAP_START in SOAP_DOC.read_text():
+        _replace(SOAP_DOC, SOAP_START, SOAP_END, soap_selection_lines(_load("soap_selection.json")))
 
 
 if __name__ == "__main__":
