@@ -46,7 +46,7 @@ def test_ml_stage_uses_the_shipped_model_and_the_chosen_policy():
     )
     (atomsets,) = stage.makers
     assert atomsets.model_dir is None and atomsets.shipped_model == DEFAULT_MODEL_NAME
-    assert atomsets.band_gap_mode == "predict"
-    both = ml_stage(MLPolicyGate(policy="any", band_gap_min_ev=None))
+    assert atomsets.band_gap_mode == "off"  # the default gate does not test band gaps
+    both = ml_stage(MLPolicyGate(policy="any", band_gap_min_ev=1.0))
     assert both.tiers == ["soap_clustering", "atomsets"]
-    assert both.makers[1].band_gap_mode == "off"
+    assert both.makers[1].band_gap_mode == "predict"

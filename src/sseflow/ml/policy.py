@@ -35,7 +35,7 @@ class Policy:
 
     policy: str = "p_si_only"
     p_si_threshold: float = 0.2
-    band_gap_min_ev: float | None = 0.5
+    band_gap_min_ev: float | None = None
 
     @property
     def label(self) -> str:
@@ -48,7 +48,7 @@ class Policy:
 #: (recall >= 0.9) from the out-of-fold P_SI of the shipped model's recipe (psi_v2),
 #: the SOAP selection and the predicted band gaps of the 254 OBELiX training structures
 #: (``benchmarks/ml_oof.py``, ``benchmarks/results/ml_gate_policy.json``).
-DEFAULT_POLICY = Policy("p_si_only", 0.2, 0.5)
+DEFAULT_POLICY = Policy("p_si_only", 0.2, None)
 
 
 def passes(
@@ -136,7 +136,9 @@ def choose_policy(scores: Sequence[PolicyScore], min_recall: float = 0.9) -> Pol
     """Return the score passing the fewest others among those with enough recall.
 
     Ties go to the higher recall, then to ``p_si_only`` over ``any`` over ``all`` (the
-    simpler signal), then to the band-gap test on.
+    simpler signal), then to the band-gap test off: it needs the band-gap models, which
+    are the slowest part of the ML stage by far (``benchmarks/ml_stage_speed.py``), and
+    a tie means the labelled structures cannot tell what it adds.
     """
     good = [s for s in scores if s.recall >= min_recall]
     if not good:
@@ -147,7 +149,7 @@ def choose_policy(scores: Sequence[PolicyScore], min_recall: float = 0.9) -> Pol
             s.other_pass_fraction,
             -s.recall,
             POLICIES.index(s.policy.policy),
-            s.policy.band_gap_min_ev is None,
+            s.policy.band_gap_min_ev is not None,
         ),
     )
 

@@ -63,6 +63,8 @@ def test_settings_hash_of_the_shipped_model():
     del before["shipped_model"]
     assert MontyDecoder().process_decoded(before).shipped_model == FIRST_DEFAULT_MODEL
     assert MontyDecoder().process_decoded(new.as_dict()).shipped_model == "psi_v2"
+    with pytest.raises(ValueError, match="no shipped model 'psi_v9'"):
+        AtomSetsMaker(shipped_model="psi_v9")
     # with a model directory, the shipped model plays no part
     user = AtomSetsMaker(model_dir="/models/mine")
     assert "default_model" not in user.tier_settings()

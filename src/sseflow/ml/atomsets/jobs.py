@@ -26,7 +26,7 @@ def _default_shipped_model() -> str:
 
 @dataclass
 class AtomSetsMaker(TierMaker):
-    """Score a batch of candidates with the AtomSets ensemble (one job for all).
+    """Score a batch of candidates with the P_SI model (one job for all).
 
     Parameters
     ----------
@@ -67,6 +67,14 @@ class AtomSetsMaker(TierMaker):
         "numpy",
     )
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from sseflow.common.paths import shipped_data
+
+        if not (shipped_data("models", self.shipped_model) / "manifest.json").is_file():
+            known = sorted(p.parent.name for p in shipped_data("models").glob("*/manifest.json"))
+            raise ValueError(f"no shipped model {self.shipped_model!r}; shipped: {known}")
+
     def tier_settings(self) -> dict[str, Any]:
         """Return the hashed settings; with a shipped model, which one it is.
 
@@ -83,10 +91,12 @@ class AtomSetsMaker(TierMaker):
 
     def _model(self) -> Any:
         from sseflow.common.paths import shipped_data
-        from sseflow.ml.atomsets.scoring import load_model
+        from sseflow.ml.atomsets.scoring import DEFAULT_MODEL_NAME, load_model
 
         if self.model_dir is not None:
             return load_model(self.model_dir)
+        if self.shipped_model == DEFAULT_MODEL_NAME:
+            return load_model(None)  # the same cached object as load_default_model()
         return load_model(shipped_data("models", self.shipped_model))
 
     def make(self, candidates: list[Candidate]) -> Job:
