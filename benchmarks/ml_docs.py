@@ -288,18 +288,23 @@ def speed_lines(speed: dict) -> list[str]:
     def row(name: str, key: str) -> str:
         if key not in w:
             return ""
-        return f"| {name} | {w[key]['n']} | {w[key]['seconds']:.2f} | {w[key]['per_second']:.0f} |"
+        rate = w[key]["per_second"]
+        text = f"{rate:.0f}" if rate >= 10 else f"{rate:.1f}"
+        return f"| {name} | {w[key]['n']} | {w[key]['seconds']:.2f} | {text} |"
 
+    start = speed.get("load_average_at_start", [float("nan")])[0]
     lines = [
-        "**ML stage speed** (`benchmarks/ml_stage_speed.py`; 2 shared cores, load average "
-        f"{speed['load_average_at_end'][0]:.1f} at the end; one process, warm)",
+        "**ML stage speed** (`benchmarks/ml_stage_speed.py`; 2 shared cores, 1-min load "
+        f"average {start:.1f} at the start and {speed['load_average_at_end'][0]:.1f} at the "
+        f"end of the run; one process, warm, {w['n_structures']} structures = the 254 "
+        "training structures x 4)",
         "",
         "| step | structures | seconds | structures/s |",
         "|---|---|---|---|",
         row("P_SI, shipped model (featurize + score)", "p_si"),
         row("P_SI, previous default (atomsets_v1_camns, V1)", "p_si_old_model"),
         row("... simplification", "simplify"),
-        row("... MEGNet features", "megnet_features"),
+        row("... MEGNet V0 features (stored embedding)", "megnet_features"),
         row("... composition features", "composition_features"),
         row("... model predict", "model_predict"),
         row("SOAP clustering with the 254 labels, 1 process", "soap_clustering_1_jobs"),
@@ -307,6 +312,7 @@ def speed_lines(speed: dict) -> list[str]:
         row("band gap, 6 MEGNet models", "band_gap"),
         row("**ML stage: P_SI + SOAP clustering**", "ml_stage_without_band_gap"),
         row("ML stage with band-gap prediction", "ml_stage_with_band_gap"),
+        row("**default ML stage (`ml_stage()`, `MLPolicyGate()`)**", "ml_stage_default"),
         "",
         f"Cold start (fresh process): reading the 254 CIFs {c['read_cifs_s']:.1f} s, importing "
         f"sseflow and loading the model {c['import_and_load_model_s']:.1f} s, scoring the 254 "
