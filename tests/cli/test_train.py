@@ -91,7 +91,9 @@ def test_bad_input(app, tmp_path):
 def test_evaluate_prints_no_tensorflow_noise(tmp_path):
     labels = simple_form(tmp_path, ["11b", "47i"])
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    command = [sys.executable, "-m", "sseflow", "evaluate", str(labels)]
+    # the previous default model needs TensorFlow (V1 features): its noise must not show
+    old_model = REPO / "src" / "sseflow" / "data" / "models" / "atomsets_v1_camns"
+    command = [sys.executable, "-m", "sseflow", "evaluate", str(labels), "--model", str(old_model)]
     quiet = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     assert "AUC-PR" in quiet.stdout
     assert "oneDNN" not in quiet.stderr and "absl" not in quiet.stderr, quiet.stderr
