@@ -5,6 +5,9 @@ Writes per-structure wall time, peak memory, barriers and failures to
 ``docs/bvse.md``). Usage::
 
     python benchmarks/bvse_obelix.py [--resolution 0.2] [--time-limit 600] [--mode weighted]
+        [--engine native|bvlain]
+
+The engine comparison (both engines side by side) is ``benchmarks/bvse_engines.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--memory-limit", type=float, default=8.0)
     parser.add_argument("--mode", default="weighted", choices=["weighted", "majority"])
+    parser.add_argument("--engine", default="native", choices=["native", "bvlain"])
     parser.add_argument("--out", default="benchmarks/results/bvse_obelix.csv")
     args = parser.parse_args()
     cif_dir = Path(str(files("sseflow") / "data" / "obelix" / "cifs"))
@@ -40,6 +44,7 @@ def main() -> None:
         time_limit_s=args.time_limit,
         memory_limit_gb=args.memory_limit,
         occupancy_mode=args.mode,
+        engine=args.engine,
     )
     rows = []
     t_all = time.perf_counter()

@@ -2,4 +2,6 @@
 
 from sseflow.cli import main
 
-main()
+# guarded: worker processes started with "spawn" import this module again
+if __name__ == "__main__":
+    main()

@@ -86,17 +86,23 @@ def test_missing_oxidation_states_are_an_error(li2s):
 
 def test_li2s_barrier_matches_plain_bvlain_and_is_physical(li2s):
     structure = _decorated(li2s, {"Li": 1, "S": -2})
-    result = bvse_barriers(prepare_bvse_framework(structure), BVSESettings())
+    framework = prepare_bvse_framework(structure)
     reference = Lain(verbose=False)
     reference.read_structure(structure, oxi_check=False)
     reference.bvse_distribution(mobile_ion="Li1+", r_cut=10, resolution=0.2, k=100)
-    expected = reference.percolation_barriers(encut=5.0)
-    assert result.ea_1d_ev == pytest.approx(float(expected["E_1D"]), abs=1e-6)
+    expected = float(reference.percolation_barriers(encut=5.0)["E_1D"])
+    via_bvlain = bvse_barriers(framework, BVSESettings(engine="bvlain"))
+    assert via_bvlain.ea_1d_ev == pytest.approx(expected, abs=1e-6)
+    result = bvse_barriers(framework, BVSESettings())
+    assert result.engine == "native"
+    # the exact threshold lies inside bvlain's last bisection interval, below its top
+    assert 0 < expected - result.ea_1d_ev <= 0.01
     # antifluorite: 3D vacancy-mediated Li network; BVSE barriers of a few tenths of an eV
     assert 0.2 < result.ea_1d_ev < 0.5
     assert result.ea_1d_ev == result.ea_2d_ev == result.ea_3d_ev
-    assert result.energies_ev.min() == 0.0
-    assert result.energies_ev.shape == (28, 28, 28)
+    for grid in (result.energies_ev, via_bvlain.energies_ev):
+        assert grid.min() == 0.0 and grid.shape == (28, 28, 28) and grid.dtype == np.float32
+    assert np.abs(result.energies_ev - via_bvlain.energies_ev).max() < 1e-5
 
 
 def test_li2te_matches_the_thesis_bvse_value(li2te):
@@ -106,15 +112,41 @@ def test_li2te_matches_the_thesis_bvse_value(li2te):
     assert result.ea_1d_ev == pytest.approx(0.26, abs=0.02)
 
 
-def test_time_limit_is_enforced(li2s):
-    structure = _decorated(li2s * (2, 2, 2), {"Li": 1, "S": -2})
+@pytest.mark.parametrize("engine", ["native", "bvlain"])
+def test_time_limit_is_enforced(li2s, engine):
+    structure = _decorated(li2s * (3, 3, 3), {"Li": 1, "S": -2})
+    settings = BVSESettings(time_limit_s=0.05, engine=engine)
     with pytest.raises(BVSEError, match="time limit"):
-        bvse_barriers(prepare_bvse_framework(structure), BVSESettings(time_limit_s=0.05))
+        bvse_barriers(prepare_bvse_framework(structure), settings)
 
 
-def test_memory_guard_refuses_huge_grids(li2s):
+def test_window_without_percolation_gives_no_barrier(li2s):
+    framework = prepare_bvse_framework(_decorated(li2s, {"Li": 1, "S": -2}))
+    for engine in ("native", "bvlain"):
+        result = bvse_barriers(framework, BVSESettings(encut_ev=0.2, engine=engine))
+        assert (result.ea_1d_ev, result.ea_2d_ev, result.ea_3d_ev) == (None, None, None)
+
+
+@pytest.mark.parametrize("engine", ["native", "bvlain"])
+def test_grid_point_on_a_cation_is_stored_finite(engine):
+    # Ba2+ at the origin, a grid point: its Coulomb term is (nearly) infinite
+    bao = Structure(Lattice.cubic(5.5), ["Ba", "O", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.25] * 3])
+    framework = prepare_bvse_framework(_decorated(bao, {"Ba": 2, "O": -2, "Li": 1}))
+    result = bvse_barriers(framework, BVSESettings(resolution_angstrom=0.25, engine=engine))
+    assert np.isfinite(result.energies_ev).all()
+    assert result.energies_ev[0, 0, 0] > 1e10
+
+
+def test_unknown_engine_is_an_error(li2s):
+    framework = prepare_bvse_framework(_decorated(li2s, {"Li": 1, "S": -2}))
+    with pytest.raises(BVSEError, match="unknown BVSE engine"):
+        bvse_barriers(framework, BVSESettings(engine="fast"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("engine", "limit_gb"), [("native", 0.2), ("bvlain", 0.5)])
+def test_memory_guard_refuses_huge_grids(li2s, engine, limit_gb):
     structure = _decorated(li2s, {"Li": 1, "S": -2})
-    settings = BVSESettings(resolution_angstrom=0.05, memory_limit_gb=0.5)
+    settings = BVSESettings(resolution_angstrom=0.05, memory_limit_gb=limit_gb, engine=engine)
     with pytest.raises(BVSEError, match="memory_limit_gb"):
         bvse_barriers(prepare_bvse_framework(structure), settings)
 
@@ -122,7 +154,7 @@ def test_memory_guard_refuses_huge_grids(li2s):
 def test_memory_watch_kills_a_process_over_the_limit(li2s):
     structure = _decorated(li2s * (2, 1, 1), {"Li": 1, "S": -2})
     # the up-front estimate passes, but the real resident size exceeds the limit
-    settings = BVSESettings(resolution_angstrom=0.25, memory_limit_gb=0.25)
+    settings = BVSESettings(resolution_angstrom=0.25, memory_limit_gb=0.25, engine="bvlain")
     with pytest.raises(BVSEError, match="memory limit exceeded"):
         bvse_barriers(prepare_bvse_framework(structure), settings)
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from sseflow.cli import app
 from sseflow.cli._store import describe_store, redact_uri
 from sseflow.store.indexes import UNIQUE_ID_INDEX
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, TEST_GATE_EV
 
 runner = CliRunner()
 
@@ -24,7 +24,7 @@ def test_screen_query_report_and_index_on_mongodb(mongo_uri, mongo_db_name, tmp_
         )
 
     inputs = [EXAMPLES / "Li2S_antifluorite.cif", EXAMPLES / "obelix_jqc.cif"]
-    result = run("screen", *inputs)
+    result = run("screen", *inputs, "--max-ea", TEST_GATE_EV, "--workers", 0)
     assert result.exit_code == 0, result.output
     # the funnel created the indexes (unique candidate_id) when it wrote the records
     collection = pymongo.MongoClient(mongo_uri)[mongo_db_name]["candidates"]
@@ -35,7 +35,7 @@ def test_screen_query_report_and_index_on_mongodb(mongo_uri, mongo_db_name, tmp_
     listed = run("candidates", "--json", "--sort", "ea", "--desc")
     assert listed.exit_code == 0, listed.output
     assert [json.loads(x)["formula"] for x in listed.stdout.splitlines()] == ["Li7BiO6", "Li2S"]
-    table = run("candidates", "--format", "csv", "--fields", "formula,ea", "--max-ea", "0.6")
+    table = run("candidates", "--format", "csv", "--fields", "formula,ea", "--max-ea", TEST_GATE_EV)
     assert [r["formula"] for r in csv.DictReader(io.StringIO(table.stdout))] == ["Li2S"]
     passed = run("candidates", "--json", "--tier", "bvse", "--status", "passed", "-e", "S")
     assert [json.loads(x)["formula"] for x in passed.stdout.splitlines()] == ["Li2S"]

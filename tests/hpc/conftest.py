@@ -66,11 +66,18 @@ class FireWorksSite:
 
         return LaunchPad.from_file(str(self.launchpad_file))
 
-    def start_worker(self, name: str) -> subprocess.Popen:
-        """Start ``rlaunch rapidfire`` (polling every second) in its own folder."""
+    def start_worker(self, name: str, keep_polling: bool = False) -> subprocess.Popen:
+        """Start ``rlaunch rapidfire`` (polling every second) in its own folder.
+
+        A plain rapidfire worker quits when nothing is ready and no running Firework has
+        waiting children, which happens while another worker runs a funnel stage (its
+        jobs are added only when it finishes). ``keep_polling`` starts it with
+        ``--nlaunches infinite``: it polls until stopped (see :meth:`run_until_done`).
+        """
         workdir = self.folder / name
         workdir.mkdir(exist_ok=True)
         log = (workdir / "rlaunch.log").open("w")
+        polling = ["--nlaunches", "infinite"] if keep_polling else []
         return subprocess.Popen(
             [
                 str(BIN / "rlaunch"),
@@ -83,6 +90,7 @@ class FireWorksSite:
                 "1",
                 "--timeout",
                 "600",
+                *polling,
             ],
             cwd=workdir,
             env=self.env(),
@@ -90,6 +98,25 @@ class FireWorksSite:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def run_until_done(self, names: list[str], timeout_s: float = 600) -> None:
+        """Run polling workers until every workflow has ended, then stop them."""
+        import time
+
+        workers = [self.start_worker(name, keep_polling=True) for name in names]
+        launchpad = self.launchpad()
+        deadline = time.monotonic() + timeout_s
+        busy = ["READY", "RESERVED", "RUNNING", "WAITING"]
+        try:
+            while launchpad.fireworks.count_documents({"state": {"$in": busy}}):
+                for worker in workers:
+                    assert worker.poll() is None, f"a worker died: {worker.args}"
+                assert time.monotonic() < deadline, "the workflow did not finish in time"
+                time.sleep(0.5)
+        finally:
+            for worker in workers:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=30)
 
     @staticmethod
     def kill(worker: subprocess.Popen) -> None:

@@ -8,7 +8,6 @@ nothing lost or duplicated after ``detect_lostruns --rerun`` and a second pass.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sseflow.cli import app
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, copy_examples
 from tests.hpc.conftest import FireWorksSite
 
 pytestmark = pytest.mark.slow
@@ -37,16 +36,14 @@ INPUTS = [
 @pytest.fixture
 def inputs(tmp_path: Path) -> list[Path]:
     folder = tmp_path / "inputs"
-    folder.mkdir()
-    for name in INPUTS:
-        shutil.copy(EXAMPLES / name, folder / name)
+    copy_examples(folder, INPUTS)
     (folder / "broken.cif").write_text("data_broken\n_cell_length_a 5.0\nnot a cif at all\n")
     return sorted(folder.iterdir())
 
 
-def submit(site: FireWorksSite, paths: list[Path]) -> str:
+def submit(site: FireWorksSite, paths: list[Path], *options: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "sseflow", "submit", "-l", str(site.launchpad_file)]
+        [sys.executable, "-m", "sseflow", "submit", "-l", str(site.launchpad_file), *options]
         + [str(p) for p in paths],
         env=site.env(),
         capture_output=True,
@@ -102,8 +99,9 @@ def test_two_workers_run_every_firework_once(
 ) -> None:
     out = submit(fireworks_site, inputs)
     assert "Firework(s)" in out and "password" not in out
-    workers = [fireworks_site.start_worker("worker_a"), fireworks_site.start_worker("worker_b")]
-    wait_all(workers, fireworks_site)
+    # both keep polling until the workflow ends (a plain rapidfire worker may quit while
+    # the other one runs a stage whose jobs do not exist yet)
+    fireworks_site.run_until_done(["worker_a", "worker_b"])
 
     fws = fireworks(fireworks_site)
     assert {fw["state"] for fw in fws} == {"COMPLETED"}, [(f["name"], f["state"]) for f in fws]
@@ -115,7 +113,7 @@ def test_two_workers_run_every_firework_once(
     assert sorted(per_fw) == sorted(fw["fw_id"] for fw in fws)
     assert set(per_fw.values()) == {1}, f"a Firework ran more than once: {per_fw}"
     by_worker = Counter(Path(launch["launch_dir"]).parent.name for launch in launches)
-    assert set(by_worker) <= {"worker_a", "worker_b"}
+    assert set(by_worker) == {"worker_a", "worker_b"}, f"one worker ran everything: {by_worker}"
     bvse_fws = [fw for fw in fws if fw["name"].startswith("bvse ")]
     assert len(bvse_fws) == len(INPUTS)
 
@@ -201,3 +199,46 @@ def test_killed_worker_is_rerun_without_loss_or_duplicates(
         else:
             assert where in ("rerun_a", "rerun_b")
     assert_records_complete(fireworks_site, n_accepted=len(INPUTS))
+
+
+def test_emptied_funnel_ends_defused_and_a_tier_without_output_is_recorded(
+    fireworks_site: FireWorksSite, tmp_path: Path
+) -> None:
+    """A stage that rejects everyone defuses what follows (the workflow ends DEFUSED); a
+    tier job that raises (no output at all) fizzles and its candidate is recorded failed."""
+    nobody = (
+        "    gate: {class: sseflow.funnel.gates.ThresholdGate,\n"
+        "           settings: {tier: pid, field: density_g_per_cm3, max_value: 0.0}}\n"
+    )
+    rejecting = tmp_path / "rejecting.yaml"
+    rejecting.write_text(
+        "stages:\n  - makers: [{class: tests.funnel.plugins.PidMaker}]\n"
+        + nobody
+        + "  - makers: [{class: tests.funnel.plugins.PidMaker}]\n"
+    )
+    first = [EXAMPLES / "Li2O_antifluorite.cif", EXAMPLES / "Li2S_antifluorite.cif"]
+    submit(fireworks_site, first, "--config", str(rejecting))
+    wait_all([fireworks_site.start_worker("first")], fireworks_site)
+    launchpad = fireworks_site.launchpad()
+    (workflow,) = launchpad.workflows.find()
+    assert workflow["state"] == "DEFUSED"
+    states = {fw["name"]: fw["state"] for fw in fireworks(fireworks_site)}
+    assert states["gate 0 (pid)"] == "COMPLETED" and "DEFUSED" in states.values(), states
+    assert not any(name.startswith("stage 1") for name in states)
+    records = {r["formula"]: r for r in results_db(fireworks_site).candidates.find({})}
+    assert {records[f]["status"] for f in ("Li2O", "Li2S")} == {"rejected"}
+
+    crashing = tmp_path / "crashing.yaml"
+    crashing.write_text(
+        "stages:\n  - makers: [{class: tests.funnel.plugins.PidMaker, settings: {crash: [Li3N]}}]\n"
+    )
+    second = [EXAMPLES / "Li2Te_antifluorite.cif", EXAMPLES / "Li3N_alpha.cif"]
+    submit(fireworks_site, second, "--config", str(crashing))
+    wait_all([fireworks_site.start_worker("second")], fireworks_site)
+    states = {fw["name"]: fw["state"] for fw in fireworks(fireworks_site)}
+    assert states["pid Li3N"] == "FIZZLED" and states["pid Li2Te"] == "COMPLETED", states
+    records = {r["formula"]: r for r in results_db(fireworks_site).candidates.find({})}
+    assert records["Li2Te"]["status"] == "passed"
+    li3n = records["Li3N"]
+    assert li3n["status"] == "failed" and "without a result" in li3n["reason"]
+    assert li3n["tiers"]["pid"]["status"] == "failed" and li3n["last_tier"] == "pid"

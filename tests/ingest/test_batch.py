@@ -20,6 +20,7 @@ def test_reads_cif_poscar_json_and_folder(tmp_path, li2s):
     assert sorted(p.name for p in found) == ["POSCAR", "a.cif", "b.json"]
     for path in found:
         ((_, structure),) = read_structures(path)
+        assert isinstance(structure, Structure)
         assert structure.composition.reduced_formula == "Li2S"
     doc = ingest([tmp_path])
     # three files, one crystal: one candidate, two merged duplicates
@@ -71,8 +72,16 @@ def test_candidate_id_is_stable_and_discriminating(li2s, li2te):
 def test_known_candidates_keep_their_id(li2s):
     first = ingest([li2s]).accepted[0]
     primitive = li2s.get_primitive_structure()
-    doc = ingest([primitive], known=lambda formula: [(first.candidate_id, li2s)])
+    asked = []
+
+    def known(formula, fingerprint, candidate_id):
+        asked.append((formula, fingerprint))
+        return [(first.candidate_id, li2s)]
+
+    doc = ingest([primitive], known=known)
     assert doc.accepted[0].candidate_id == first.candidate_id
+    # the look-up is narrowed by formula and fingerprint (the space group)
+    assert asked == [("Li2S", "sg225")] and first.fingerprint == "sg225"
 
 
 def _reasons(doc):

@@ -1,34 +1,46 @@
-"""Bond-valence site-energy (BVSE) Li+ migration barriers with bvlain.
+"""Bond-valence site-energy (BVSE) Li+ migration barriers of a prepared framework.
 
-bvlain computes the BVSE landscape of a mobile ion and its 1D/2D/3D percolation
-energies, but only for ordered structures, so the framework is prepared by
-:mod:`sseflow.bvse.framework` and handed to bvlain as ASE atoms with explicit
-oxidation states. The occupancy-weighted
-energy needs a per-atom weight in bvlain's energy sum, which bvlain has no option for;
-:class:`WeightedLain` adds it by overriding ``bvse_distribution`` (same formulae:
-Morse term to counter-ions, screened Coulomb term to like-charged ions).
+Two engines compute the same landscape (:mod:`sseflow.bvse.parameters` gives both the
+same softBV parameters and energy expression):
 
-Each calculation runs in a child process with a wall-time limit and an address-space
-memory watch, so one pathological structure is recorded as failed and never hangs the batch.
+- ``native`` (default): the energy grid in blocks with a compiled kernel
+  (:mod:`sseflow.bvse.energy`) and the exact 1D/2D/3D percolation energies from one
+  union-find pass (:mod:`sseflow.bvse.percolation`);
+- ``bvlain``: bvlain's ``bvse_distribution`` with occupancy weights and its bisection
+  (:mod:`sseflow.bvse.lain`), kept as a cross-check.
+
+Each calculation runs in a child process (:mod:`sseflow.bvse.isolation`) with a
+wall-time limit and a resident-memory watch, so one pathological structure is recorded
+as failed and never hangs the batch; the child dies with its parent.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 import resource
-import time
+import threading
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
-import psutil
 from ase import Atoms
-from bvlain import Lain
-from bvlain.potentials import BVSEPotential
 
 from sseflow.bvse.framework import BVSEFramework
+from sseflow.bvse.isolation import run_isolated
+from sseflow.bvse.parameters import missing_bvse_parameters
 from sseflow.bvse.settings import BVSEError, BVSESettings
+
+__all__ = [
+    "BVSEResult",
+    "bvse_barriers",
+    "estimated_memory_gb",
+    "grid_shape",
+    "missing_bvse_parameters",
+]
+
+#: Decimals of the reported barriers (0.1 meV, as bvlain rounds them).
+BARRIER_DECIMALS = 4
 
 
 @dataclass
@@ -38,50 +50,11 @@ class BVSEResult:
     ea_1d_ev: float | None
     ea_2d_ev: float | None
     ea_3d_ev: float | None
-    energies_ev: np.ndarray  # (na, nb, nc) float32, minimum shifted to 0
+    energies_ev: np.ndarray  # (na, nb, nc) float32, minimum shifted to 0, end planes included
     lattice_matrix: np.ndarray  # (3, 3) A
     n_framework_atoms: int
     peak_memory_mb: float
-
-
-class WeightedLain(Lain):
-    """bvlain's :class:`~bvlain.Lain` with an occupancy weight on every framework atom."""
-
-    def load_framework(self, atoms: Atoms) -> None:
-        """Use prepared framework atoms (with ``oxi_states`` and ``weight`` arrays)."""
-        self.atoms_copy = atoms.copy()
-        self.cell = self.atoms_copy.cell
-
-    def bvse_distribution(  # type: ignore[override]
-        self,
-        mobile_ion: str = "Li1+",
-        r_cut: float = 10.0,
-        resolution: float = 0.2,
-        k: int = 100,
-        f: float = 0.74,
-        use_softbv_covalent_radii: bool = False,
-    ) -> np.ndarray:
-        """Return the weighted BVSE landscape (eV) on bvlain's grid; see bvlain."""
-        self.k, self.r_cut, self.resolution = k, r_cut, resolution
-        self._get_params(mobile_ion, use_softbv_covalent_radii=use_softbv_covalent_radii)
-        _, distances, ids, _ = self._neighbors(r_cut=r_cut, resolution=resolution, k=k)
-
-        def take(name: str) -> np.ndarray:
-            return np.take(self._get_array(name), ids, axis=-1)
-
-        q = take("oxi_states")
-        q = np.where(q * self.q_mi > 0, q, 0)
-        weight = np.nan_to_num(take("weight"), nan=0.0)
-        morse = BVSEPotential.Morse(distances, take("r_min"), take("d0"), take("alpha"))
-        coulomb = BVSEPotential.Coulomb(
-            distances, self.q_mi, q, self.rc_mi, take("r_c"), self.n_mi, take("n"), f=f
-        )
-        energy = (
-            np.nan_to_num(morse * weight, nan=0.0) + np.nan_to_num(coulomb * weight, nan=0.0)
-        ).sum(axis=1)
-        self.distribution = energy
-        self.data = energy.reshape(self.size)
-        return self.data
+    engine: str = "native"
 
 
 def grid_shape(lattice_abc: tuple[float, float, float], resolution: float) -> tuple[int, int, int]:
@@ -91,92 +64,82 @@ def grid_shape(lattice_abc: tuple[float, float, float], resolution: float) -> tu
 
 
 def estimated_memory_gb(lattice_abc: tuple[float, float, float], settings: BVSESettings) -> float:
-    """Rough peak memory of bvlain's vectorised energy sum, GB.
+    """Rough peak memory of one calculation, GB.
 
-    bvlain holds about ten (grid points x k) float64 arrays at once.
+    bvlain holds about ten (grid points x k) float64 arrays at once; the native engine
+    the grid and about 60 bytes per grid point of percolation bookkeeping.
     """
     n_points = math.prod(grid_shape(lattice_abc, settings.resolution_angstrom))
-    return n_points * settings.k_neighbors * 8 * 10 / 1e9
+    if settings.engine == "bvlain":
+        return n_points * settings.k_neighbors * 8 * 10 / 1e9
+    from sseflow.bvse.energy import native_grid_memory_gb
+
+    return native_grid_memory_gb(n_points)
 
 
-def _compute(framework_atoms: Atoms, settings: BVSESettings) -> dict[str, Any]:
-    lain = WeightedLain(verbose=False)
-    lain.load_framework(framework_atoms)
-    # bvlain pads missing neighbours with r = inf/nan; the nan terms are zeroed after
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lain.bvse_distribution(
-            mobile_ion="Li1+",
-            r_cut=settings.r_cut_angstrom,
-            resolution=settings.resolution_angstrom,
-            k=settings.k_neighbors,
-            f=settings.screening_factor,
-        )
-    barriers = lain.percolation_barriers(encut=settings.encut_ev)
-    data = np.asarray(lain.data, dtype=np.float64)
+def _native_landscape(framework_atoms: Atoms, settings: BVSESettings) -> dict[str, Any]:
+    from sseflow.bvse.energy import bvse_energy_grid
+    from sseflow.bvse.percolation import percolation_energies
+
+    energies = bvse_energy_grid(
+        framework_atoms,
+        resolution=settings.resolution_angstrom,
+        r_cut=settings.r_cut_angstrom,
+        k=settings.k_neighbors,
+        screening_factor=settings.screening_factor,
+    )
+    barriers = percolation_energies(energies[:-1, :-1, :-1], settings.encut_ev)
+    return {"barriers": list(barriers), "energies_ev": energies}
+
+
+def _landscape(framework_atoms: Atoms, settings: BVSESettings) -> dict[str, Any]:
+    """Return barriers (eV, rounded) and the float32 grid shifted to its minimum."""
+    if settings.engine == "native":
+        out = _native_landscape(framework_atoms, settings)
+    elif settings.engine == "bvlain":
+        from sseflow.bvse.lain import bvlain_landscape
+
+        out = bvlain_landscape(framework_atoms, settings)
+    else:
+        raise BVSEError(f"unknown BVSE engine {settings.engine!r} (native or bvlain)")
+    data = out["energies_ev"]
+    # a grid point on a cation's centre has an infinite (bvlain: 1.8e308) energy, which
+    # float32 cannot hold; store the largest float32 instead, so the grid stays finite
+    shifted = np.minimum(data - data.min(), np.finfo(np.float32).max)
     return {
-        "barriers": {k: (None if not np.isfinite(v) else float(v)) for k, v in barriers.items()},
-        "energies_ev": (data - data.min()).astype(np.float32),
-        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "barriers": [None if b is None else round(b, BARRIER_DECIMALS) for b in out["barriers"]],
+        "energies_ev": shifted.astype(np.float32),
     }
 
 
-def _child(conn: Any, framework_atoms: Atoms, settings: BVSESettings) -> None:
-    try:
-        conn.send(("ok", _compute(framework_atoms, settings)))
-    except MemoryError:
-        conn.send(("error", "out of memory"))
-    except Exception as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
+_WARM_UP_LOCK = threading.Lock()
 
 
-def _wait_within_limits(proc: Any, conn: Any, settings: BVSESettings, start: float) -> None:
-    """Wait for the child's answer; raise if it runs too long or uses too much memory.
+def warm_up(engine: str) -> None:
+    """Load an engine's code in this process, once, before calculations are forked.
 
-    Memory is watched as the child's resident set size (an address-space rlimit makes
-    BLAS/KD-tree worker threads fail to start and the child hang instead of failing).
+    Forked calculation processes then inherit it instead of each importing bvlain or
+    loading the native kernels from numba's cache (or compiling them, the very first
+    time: about 30 s). Thread-safe (numba's fork-safe workqueue layer must not be
+    entered by two threads at once).
     """
-    limit_bytes = settings.memory_limit_gb * 1e9
-    watched = psutil.Process(proc.pid)
-    while not conn.poll(0.2):
-        elapsed = time.monotonic() - start
-        if elapsed > settings.time_limit_s:
-            raise BVSEError(f"time limit of {settings.time_limit_s:.0f} s exceeded")
-        try:
-            rss = watched.memory_info().rss
-        except psutil.NoSuchProcess:
-            return  # finished between checks; recv() tells how
-        if rss > limit_bytes:
-            raise BVSEError(
-                f"memory limit exceeded: {rss / 1e9:.2f} GB resident > "
-                f"memory_limit_gb={settings.memory_limit_gb}"
-            )
-        if not proc.is_alive() and not conn.poll(0):
-            return
+    with _WARM_UP_LOCK:
+        _warm_up(engine)
 
 
-def missing_bvse_parameters(framework_atoms: Atoms) -> list[str]:
-    """Return framework anions (e.g. ``P3-``) that bvlain has no Li+ parameters for.
+@cache
+def _warm_up(engine: str) -> None:
+    if engine == "bvlain":
+        import sseflow.bvse.lain  # noqa: F401
 
-    bvlain's softBV table pairs the mobile Li+ with each anion species and charge;
-    bvlain itself only prints "Oops" and raises a bare ``KeyError`` (an atomic number)
-    for a missing pair, so the BVSE tier checks first and reports which one is missing.
-    """
-    import pickle
+        return
+    from sseflow.bvse.energy import bvse_energy_grid
+    from sseflow.bvse.percolation import percolation_energies
 
-    from ase.data import chemical_symbols
-    from bvlain import Lain  # deferred: bvlain is slow to import
-
-    with open(Lain(verbose=False).cation_file, "rb") as handle:
-        li_pairs = pickle.load(handle)[3][1]  # mobile ion Li (Z = 3), charge +1
-    missing = set()
-    for number, charge in zip(
-        framework_atoms.numbers, framework_atoms.get_array("oxi_states"), strict=True
-    ):
-        if charge < 0 and charge not in li_pairs.get(int(number), {}):
-            missing.add(f"{chemical_symbols[int(number)]}{abs(int(charge))}-")
-    return sorted(missing)
+    atoms = Atoms("O", positions=[[0.0, 0.0, 0.0]], cell=np.eye(3) * 4.0, pbc=True)
+    atoms.set_array("oxi_states", np.array([-2]))
+    atoms.set_array("weight", np.array([1.0]))
+    percolation_energies(bvse_energy_grid(atoms, resolution=1.0, r_cut=4.0, k=4)[:-1, :-1, :-1])
 
 
 def bvse_barriers(
@@ -189,10 +152,11 @@ def bvse_barriers(
     framework
         Output of :func:`prepare_bvse_framework`.
     settings
-        Grid, cut-off and guards.
+        Grid, cut-off, engine and guards.
     isolate
         Run in a child process with the time and memory guards (default). ``False``
-        runs in this process without guards (for debugging).
+        runs in this process without guards (for debugging; the native engine's
+        parallel kernel must then not be entered from two threads at once).
 
     Returns
     -------
@@ -201,10 +165,12 @@ def bvse_barriers(
     Raises
     ------
     BVSEError
-        On time-out, memory exhaustion, a refused grid or a bvlain error (e.g. no
+        On time-out, memory exhaustion, a refused grid or an engine error (e.g. no
         bond-valence parameters for an oxidation state).
     """
     settings = settings or BVSESettings()
+    if settings.engine not in ("native", "bvlain"):
+        raise BVSEError(f"unknown BVSE engine {settings.engine!r} (native or bvlain)")
     missing = missing_bvse_parameters(framework.atoms)
     if missing:
         raise BVSEError(
@@ -212,43 +178,36 @@ def bvse_barriers(
             "(e.g. phosphides, hydrides): BVSE cannot rank this framework"
         )
     abc = tuple(framework.atoms.cell.cellpar()[:3])
+    shape = grid_shape(abc, settings.resolution_angstrom)  # type: ignore[arg-type]
+    if min(shape) < 3:
+        raise BVSEError(
+            f"cell too small for a {settings.resolution_angstrom} A grid ({shape} points)"
+        )
     estimate = estimated_memory_gb(abc, settings)  # type: ignore[arg-type]
     if estimate > settings.memory_limit_gb:
         raise BVSEError(
             f"grid needs ~{estimate:.1f} GB (> memory_limit_gb={settings.memory_limit_gb}); "
             "use a coarser resolution_angstrom or raise the limit"
         )
-    if not isolate:
-        out = _compute(framework.atoms, settings)
+    if isolate:
+        warm_up(settings.engine)
+        out, peak_mb = run_isolated(
+            _landscape,
+            (framework.atoms, settings),
+            time_limit_s=settings.time_limit_s,
+            memory_limit_gb=settings.memory_limit_gb,
+        )
     else:
-        ctx = mp.get_context("fork")
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(child, framework.atoms, settings), daemon=True)
-        start = time.monotonic()
-        proc.start()
-        child.close()
-        try:
-            _wait_within_limits(proc, parent, settings, start)
-            status, out = parent.recv()
-        except EOFError as exc:
-            raise BVSEError(
-                f"BVSE process died (exit code {proc.exitcode}) after "
-                f"{time.monotonic() - start:.0f} s; likely memory exhaustion"
-            ) from exc
-        finally:
-            if proc.is_alive():
-                proc.kill()
-            proc.join(5)
-            parent.close()
-        if status != "ok":
-            raise BVSEError(out)
-    barriers = out["barriers"]
+        out = _landscape(framework.atoms, settings)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    e1, e2, e3 = out["barriers"]
     return BVSEResult(
-        ea_1d_ev=barriers["E_1D"],
-        ea_2d_ev=barriers["E_2D"],
-        ea_3d_ev=barriers["E_3D"],
+        ea_1d_ev=e1,
+        ea_2d_ev=e2,
+        ea_3d_ev=e3,
         energies_ev=out["energies_ev"],
         lattice_matrix=np.array(framework.atoms.cell[:]),
         n_framework_atoms=len(framework.atoms),
-        peak_memory_mb=out["peak_memory_mb"],
+        peak_memory_mb=peak_mb,
+        engine=settings.engine,
     )

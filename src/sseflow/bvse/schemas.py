@@ -17,8 +17,9 @@ class BVSEGrid(BaseModel):
 
     Grid point ``(i, j, k)`` sits at fractional coordinates
     ``(i / (na - 1), j / (nb - 1), k / (nc - 1))`` (bvlain's grid: both cell faces are
-    included, so the last plane repeats the first). Energies are in eV relative to the
-    landscape minimum.
+    included, so the last plane repeats the first); both engines store this layout.
+    Energies are in eV relative to the landscape minimum; a point on a cation's centre
+    (infinite energy) holds the largest float32.
     """
 
     lattice_matrix: list[list[float]] = Field(..., description="Cell vectors as rows, A.")
@@ -65,6 +66,7 @@ class BVSEDocument(TierDocument):
     n_framework_atoms: int | None = Field(None, description="Atoms in the BVSE framework.")
     grid_shape: tuple[int, int, int] | None = Field(None, description="Grid points (na, nb, nc).")
     peak_memory_mb: float | None = Field(None, description="Peak RSS of the BVSE process, MB.")
+    engine: str | None = Field(None, description="BVSE engine: native or bvlain.")
     grid: BVSEGrid | None = Field(None, description="Energy landscape (data store only).")
 
     record_exclude: ClassVar[set[str]] = {"grid"}

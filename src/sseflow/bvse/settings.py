@@ -9,6 +9,7 @@ from monty.json import MSONable
 
 OccupancyMode = Literal["weighted", "majority"]
 Dimension = Literal["1D", "2D", "3D"]
+Engine = Literal["native", "bvlain"]
 
 
 class BVSEError(RuntimeError):
@@ -41,6 +42,12 @@ class BVSESettings(MSONable):
     memory_limit_gb
         Largest resident memory of the calculation process, GB (it is killed beyond);
         also used to refuse grids whose estimated memory is larger before starting.
+    engine
+        ``native`` (default): sseflow's own energy grid and one-pass percolation search
+        (:mod:`sseflow.bvse.energy`, :mod:`sseflow.bvse.percolation`); ``bvlain``:
+        bvlain's ``bvse_distribution`` and bisection, kept as a cross-check. Both use
+        the same energy; the native barriers are the exact thresholds, bvlain's lie up
+        to 0.01 eV (its bisection step) above them.
     """
 
     resolution_angstrom: float = 0.2
@@ -51,3 +58,4 @@ class BVSESettings(MSONable):
     occupancy_mode: OccupancyMode = "weighted"
     time_limit_s: float = 600.0
     memory_limit_gb: float = 8.0
+    engine: Engine = "native"

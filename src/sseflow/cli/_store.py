@@ -2,8 +2,10 @@
 
 Commands that write (``screen``, ``index``) open the store with ``write=True`` and are
 refused in read-only mode (``SSEFLOW_READ_ONLY=1``). Query commands (``candidates``,
-``show``, ``report``) open it read-only: their repository refuses every write, and an
-embedded store folder that does not exist is an error instead of being created.
+``show``, ``report``) open it read-only: their repository refuses every write, an
+embedded store folder that does not exist is an error instead of being created, and the
+embedded store's files are opened read-only (nothing in the folder is created or
+changed, so queries work on a store they cannot write).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def open_store(data_dir: Path | None, db_uri: str | None, write: bool = True) ->
                 "point --data-dir / SSEFLOW_DATA_DIR or --db-uri / SSEFLOW_DB_URI at one"
             )
     try:
-        store = get_job_store(data_dir=data_dir, uri=db_uri)
+        store = get_job_store(data_dir=data_dir, uri=db_uri, read_only=not write)
         store.connect()
         if uri:  # fail here, with a clear message, when the server is unreachable
             store.docs_store._collection.database.client.admin.command("ping")

@@ -1,13 +1,18 @@
-"""``sseflow screen``: run the funnel locally on structure files."""
+"""``sseflow screen``: run the funnel locally on structure files.
+
+Execution (worker processes, signals, exit status, the counts of the closing summary)
+is :func:`sseflow.funnel.run.screen_inputs`; this module prints.
+"""
 
 from __future__ import annotations
 
-import logging
-import warnings
+import signal
+from typing import TYPE_CHECKING, Annotated
 
-from jobflow import run_locally
+import typer
 
 from sseflow.cli._funnel import (
+    BVSEEngineOption,
     ConfigOption,
     DimensionOption,
     MaxAtomsOption,
@@ -21,36 +26,55 @@ from sseflow.cli._funnel import (
     funnel_from_options,
 )
 from sseflow.cli._store import open_store
-from sseflow.cli.app import DataDirOption, DbUriOption, app, console, fail, id_table
-from sseflow.store import candidate_repository
+from sseflow.cli.app import DataDirOption, DbUriOption, app, console, err_console, fail, id_table
+
+if TYPE_CHECKING:
+    from jobflow import Job
+
+    from sseflow.funnel.run import ScreenOutcome
+
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="Worker processes for tier jobs (default: this machine's cores; 0 runs them "
+        "in this process).",
+        show_default=False,
+    ),
+]
+#: Jobs not worth a progress line (bookkeeping that takes milliseconds).
+_QUIET_JOBS = ("record ", "store_inputs")
 
 
-class _ProgressFilter(logging.Filter):
-    """Show jobflow's 'Starting job' lines as short progress lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message.startswith("Starting job - "):
-            name = message.removeprefix("Starting job - ").rsplit(" (", 1)[0]
-            console.print(f"  [dim]running[/] {name}")
-        return False
+def _progress(event: str, job: Job) -> None:
+    if event == "start" and not job.name.startswith(_QUIET_JOBS):
+        console.print(f"  [dim]running[/] {job.name}")
+    elif event == "failed":
+        console.print(f"  [red]failed[/] {job.name}")
 
 
-def _run_with_progress(flow: object, store: object) -> dict:
-    logger = logging.getLogger("jobflow")
-    progress = _ProgressFilter()
-    handler = logging.StreamHandler()
-    handler.addFilter(progress)
-    logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # jobflow's use of monty's cd
-            return run_locally(flow, store=store, create_folders=False, log=False)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
+def _print_outcome(outcome: ScreenOutcome) -> None:
+    table = id_table("candidate_id", "formula", "status", "last tier", "BVSE E_1D (eV)", "reason")
+    for rec in outcome.records:
+        ea = (rec.get("tiers") or {}).get("bvse", {}).get("ea_1d_ev")
+        table.add_row(
+            rec.get("candidate_id", "?"),
+            rec.get("formula") or "-",
+            rec.get("status", "?"),
+            rec.get("last_tier") or "-",
+            "-" if ea is None else f"{ea:.3f}",
+            (rec.get("reason") or "")[:70],
+        )
+    if outcome.records:
+        console.print(table)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items()))
+    merged = f"; {outcome.n_merged} merged into another input's or a stored record" * bool(
+        outcome.n_merged
+    )
+    console.print(
+        f"{outcome.n_inputs} input(s) -> {len(outcome.records)} candidate record(s): "
+        f"{counts or 'none'}{merged}. Records: `sseflow candidates`, `sseflow show ID`."
+    )
 
 
 @app.command()
@@ -66,47 +90,46 @@ def screen(
     time_limit: TimeLimitOption = 600,
     memory_limit: MemoryLimitOption = 8,
     max_atoms: MaxAtomsOption = 1000,
+    workers: WorkersOption = None,
+    bvse_engine: BVSEEngineOption = "native",
 ) -> None:
     """Run the screening funnel on PATHS and store one record per structure.
 
     Exit code 0 when the funnel ran (rejections and per-candidate failures are recorded,
-    not errors); 1 when no input was found, the store cannot be opened, the funnel
-    configuration is invalid or the funnel itself crashed.
+    not errors); 1 when no structure file was found or none could be read, the store
+    cannot be opened, the funnel configuration is invalid or a funnel job failed (its
+    candidates are recorded failed with the cause); 2 on wrong usage; 128 + the signal
+    number when interrupted (SIGINT, SIGTERM, SIGHUP): finished tier results are kept
+    and the same command continues from them.
     """
+    from sseflow.funnel.run import FunnelInterrupted, default_workers, screen_inputs
+
     check_paths(paths)
     funnel = funnel_from_options(
-        config, max_ea, dimension, occupancy_mode, resolution, time_limit, memory_limit, max_atoms
+        config,
+        max_ea,
+        dimension,
+        occupancy_mode,
+        resolution,
+        time_limit,
+        memory_limit,
+        max_atoms,
+        bvse_engine=bvse_engine,
     )
     store = open_store(data_dir, db_uri)
-    flow = funnel.make(list(paths))
+    n_workers = default_workers() if workers is None else workers
     console.print(
-        f"[bold]sseflow screen[/]: {len(paths)} input path(s), {len(funnel.stages)} stage(s)"
+        f"[bold]sseflow screen[/]: {len(paths)} input path(s), {len(funnel.stages)} stage(s), "
+        f"{n_workers} worker(s)"
     )
-    responses = _run_with_progress(flow, store)
-    ingest_uuid = flow.jobs[0].uuid
-    if ingest_uuid not in responses:
-        fail("the funnel did not run (ingest failed); see the log above")
-    ingest_doc = responses[ingest_uuid][1].output
-    ids = [c.candidate_id for c in ingest_doc.accepted] + [
-        r.candidate_id for r in ingest_doc.rejected
-    ]
-    repo = candidate_repository(store)
-    table = id_table("candidate_id", "formula", "status", "last tier", "BVSE E_1D (eV)", "reason")
-    for cid in ids:
-        rec = repo.get(cid) or {}
-        bvse = rec.get("tiers", {}).get("bvse", {})
-        ea = bvse.get("ea_1d_ev")
-        table.add_row(
-            cid,
-            rec.get("formula") or "-",
-            rec.get("status", "?"),
-            rec.get("last_tier") or "-",
-            "-" if ea is None else f"{ea:.3f}",
-            (rec.get("reason") or "")[:70],
+    try:
+        outcome = screen_inputs(funnel, list(paths), store, workers=n_workers, progress=_progress)
+    except FunnelInterrupted as exc:
+        err_console.print(
+            f"[bold red]interrupted[/] ({signal.Signals(exc.signum).name}): tier results "
+            "finished so far are stored; run the same command again to continue."
         )
-    console.print(table)
-    n_dup = len(ingest_doc.duplicates)
-    console.print(
-        f"{len(ingest_doc.accepted)} accepted, {len(ingest_doc.rejected)} rejected at ingest, "
-        f"{n_dup} duplicate(s) merged. Records: `sseflow candidates`, `sseflow show ID`."
-    )
+        raise typer.Exit(128 + exc.signum) from None
+    _print_outcome(outcome)
+    if outcome.exit_code:
+        fail(outcome.message or "the funnel did not finish", outcome.exit_code)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sseflow.cli._funnel import (
+    BVSEEngineOption,
     ConfigOption,
     DimensionOption,
     MaxAtomsOption,
@@ -59,6 +60,7 @@ def submit(
     time_limit: TimeLimitOption = 600,
     memory_limit: MemoryLimitOption = 8,
     max_atoms: MaxAtomsOption = 1000,
+    bvse_engine: BVSEEngineOption = "native",
 ) -> None:
     """Add the screening funnel for PATHS to a FireWorks LaunchPad.
 
@@ -81,7 +83,15 @@ def submit(
         fail(read_only_message("submit a funnel (its workers write records; SSEFLOW_READ_ONLY)"))
     check_paths(paths)
     funnel = funnel_from_options(
-        config, max_ea, dimension, occupancy_mode, resolution, time_limit, memory_limit, max_atoms
+        config,
+        max_ea,
+        dimension,
+        occupancy_mode,
+        resolution,
+        time_limit,
+        memory_limit,
+        max_atoms,
+        bvse_engine=bvse_engine,
     )
     if store_check:
         try:

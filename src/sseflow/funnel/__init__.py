@@ -1,6 +1,11 @@
 """The screening funnel: ingest, then stages of tier Makers, each judged by a gate."""
 
-from sseflow.funnel.config import FunnelConfigError, funnel_from_dict, load_funnel
+from sseflow.funnel.config import (
+    FunnelConfigError,
+    funnel_from_dict,
+    load_funnel,
+    validate_funnel,
+)
 from sseflow.funnel.gates import (
     BatchGate,
     FlagGate,
@@ -33,4 +38,5 @@ __all__ = [
     "funnel_from_dict",
     "load_funnel",
     "ml_stage",
+    "validate_funnel",
 ]

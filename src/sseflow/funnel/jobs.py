@@ -1,19 +1,27 @@
-"""The funnel's jobs: ingest the inputs, run a stage's tiers, gate the stage.
+"""The funnel's jobs: ingest the inputs, run a stage's tiers, record them, gate the stage.
 
-``run_stage`` replaces itself by the stage's tier jobs followed by ``gate_stage``;
-``gate_stage`` judges each candidate, writes its tier documents into the candidate
-record (through :class:`~sseflow.store.candidates.CandidateRepository`, leaving out
-each document class's ``record_exclude`` fields) and adds the next stage for the
-survivors. See :mod:`sseflow.funnel.maker` for the whole picture.
+``run_stage`` marks the stage's candidates ``pending`` and replaces itself by the
+stage's tier jobs, one ``record_tier`` job after each tier job, and ``gate_stage``.
+``record_tier`` writes the tier's document into the candidate record (through
+:class:`~sseflow.store.candidates.CandidateRepository`, leaving out the document
+class's ``record_exclude`` fields) as soon as the tier job has finished, so a run killed
+later loses nothing it computed: a rerun finds the document (same settings hash) and
+reuses it. ``gate_stage`` then only judges each candidate, writes the verdict and adds
+the next stage for the survivors. See :mod:`sseflow.funnel.maker` for the whole picture.
+
+A funnel job that fails (a stage that cannot build its jobs, a gate that raises) first
+marks every candidate of its stage ``failed`` with the cause, then raises, so the run
+ends with an error and no candidate is left looking ``passed`` at an earlier tier.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobflow import CURRENT_JOB, Flow, Job, JobConfig, OnMissing, Response, job
 from pydantic import BaseModel
-from pymatgen.core import Structure
 
 from sseflow.common.candidate import Candidate
 from sseflow.common.document import TierStatus
@@ -25,6 +33,7 @@ from sseflow.ingest.schemas import IngestDocument, IngestTierDocument
 from sseflow.ingest.validation import IngestSettings
 from sseflow.provenance import settings_hash, utc_now
 from sseflow.store.candidates import CandidateRepository, candidate_repository, identity_fields
+from sseflow.store.known import StoredCandidates
 
 if TYPE_CHECKING:
     from sseflow.funnel.maker import Stage
@@ -33,6 +42,64 @@ INGEST_TIER = IngestTierDocument.model_fields["tier"].default
 #: Funnel bookkeeping jobs write candidate records, so they see the job store.
 RECORDING = JobConfig(expose_store=True)
 GATING = JobConfig(expose_store=True, on_missing_references=OnMissing.NONE)
+#: Job metadata keys by which a tier job is known (to the local runner and in reasons).
+TIER_KEY = "sseflow_tier"
+CANDIDATES_KEY = "sseflow_candidates"
+BATCH_KEY = "sseflow_batch"
+NO_RESULT = "tier job ended without a result (it raised, was killed or ran out of walltime)"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StageError(RuntimeError):
+    """A funnel job failed; its stage's candidates are recorded failed with this cause."""
+
+
+def _fail_stage_on_error(what: str) -> Callable[[F], F]:
+    """Mark the stage's candidates failed with the cause when the wrapped job raises.
+
+    ``what`` names the job in the reason (e.g. "could not start", "gate crashed").
+    """
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(candidates: list[Candidate], *args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(candidates, *args, **kwargs)
+            except Exception as exc:
+                stages, index = _stage_arguments(args, kwargs)
+                tiers = ", ".join(stages[index].tiers) if stages else "?"
+                cause = f"{type(exc).__name__}: {exc}"
+                reason = f"stage {index} ({tiers}) {what}: {cause}"
+                tier_names = stages[index].tiers if stages else []
+                failed = {f"tiers.{t}.status": TierStatus.FAILED.value for t in tier_names}
+                failed |= {f"tiers.{t}.reason": reason[:1000] for t in tier_names}
+                try:
+                    _repository().set_status(
+                        [c.candidate_id for c in candidates if c is not None],
+                        TierStatus.FAILED,
+                        tier_names[-1] if tier_names else "?",
+                        reason[:1000],
+                        tier_fields=failed,
+                    )
+                except Exception as record_exc:  # the store itself is down: say both
+                    reason += f" (and recording it failed: {record_exc})"
+                raise StageError(reason) from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _stage_arguments(args: tuple, kwargs: dict) -> tuple[list[Stage] | None, int]:
+    """Return (stages, index) from run_stage/gate_stage arguments."""
+    if "stages" in kwargs:
+        return kwargs["stages"], int(kwargs.get("index", 0))
+    # run_stage(candidates, stages, index), gate_stage(candidates, outputs, stages, index, ...)
+    for i, arg in enumerate(args):
+        if isinstance(arg, list) and arg and hasattr(arg[0], "makers"):
+            return arg, int(args[i + 1]) if i + 1 < len(args) else 0
+    return None, 0
 
 
 def _repository() -> CandidateRepository:
@@ -67,39 +134,40 @@ def _ingest_doc(
 
 @job(config=RECORDING)
 def ingest_inputs(inputs: list[Any], settings: dict[str, Any]) -> IngestDocument:
-    """Read and check the inputs; record every input in the candidates collection."""
+    """Read and check the inputs; record every input in the candidates collection.
+
+    All records are written in one bulk write (one transaction on the embedded store).
+    """
     repo = _repository()
     repo.ensure_indexes()
-
-    def known(formula: str) -> list[tuple[str, Structure]]:
-        found = repo.find({"formula": formula, "structure": {"$ne": None}})
-        return [(rec["candidate_id"], Structure.from_dict(rec["structure"])) for rec in found]
-
+    known = StoredCandidates(repo)
     doc = ingest(inputs, IngestSettings(**settings), known=known)
+    doc.stored_structures_loaded = known.n_loaded
+    items: list[tuple[str, dict[str, Any], Any, Any]] = []
     for candidate in doc.accepted:
-        repo.upsert_candidate(candidate.candidate_id, identity_fields(candidate), candidate.source)
-        repo.set_tier(
-            _ingest_doc(candidate.candidate_id, TierStatus.PASSED, settings, candidate.source.path)
+        tier = _ingest_doc(
+            candidate.candidate_id, TierStatus.PASSED, settings, candidate.source.path
         )
+        tier.notes = doc.notes.get(candidate.candidate_id, [])
+        items.append((candidate.candidate_id, identity_fields(candidate), candidate.source, tier))
     for rejected in doc.rejected:
         fields = {"formula": rejected.formula, "structure": None}
-        repo.upsert_candidate(rejected.candidate_id, fields, rejected.source)
-        repo.set_tier(
-            _ingest_doc(
-                rejected.candidate_id,
-                TierStatus.REJECTED,
-                settings,
-                rejected.source.path,
-                rejected.reason,
-            )
+        tier = _ingest_doc(
+            rejected.candidate_id,
+            TierStatus.REJECTED,
+            settings,
+            rejected.source.path,
+            rejected.reason,
         )
+        items.append((rejected.candidate_id, fields, rejected.source, tier))
     for duplicate in doc.duplicates:
-        repo.upsert_candidate(duplicate.candidate_id, {}, duplicate.source)
+        items.append((duplicate.candidate_id, {}, duplicate.source, None))
+    repo.upsert_candidates(items)
     return doc
 
 
-def _reusable(repo: CandidateRepository, candidate_id: str, maker: TierMaker) -> dict | None:
-    stored = repo.get_tier(candidate_id, maker.tier)
+def _reusable(record: dict[str, Any] | None, maker: TierMaker) -> dict | None:
+    stored = ((record or {}).get("tiers") or {}).get(maker.tier)
     # the hash is recomputed from the stored settings: records written before settings
     # were hashed without MSON bookkeeping keys (@module, @version) are still recognised
     if (
@@ -113,22 +181,36 @@ def _reusable(repo: CandidateRepository, candidate_id: str, maker: TierMaker) ->
 
 
 @job(config=RECORDING)
+@_fail_stage_on_error("could not start")
 def run_stage(candidates: list[Candidate], stages: list[Stage], index: int) -> Response:
-    """Replace itself by the stage's tier jobs followed by the stage's gate job."""
+    """Replace itself by the stage's tier jobs, their record jobs and the stage's gate."""
     stage = stages[index]
     repo = _repository()
+    ids = [c.candidate_id for c in candidates]
+    records = repo.get_many(ids, projection={"structure": 0})
+    repo.set_status(
+        ids,
+        TierStatus.PENDING,
+        stage.tiers[-1],
+        f"in stage {index} ({', '.join(stage.tiers)})",
+    )
     jobs: list[Job | Flow] = []
     outputs: dict[str, Any] = {}
     reused: list[str] = []
+    recorded: list[Any] = []  # the gate waits for every record job (FireWorks runs any order)
     for maker in stage.makers:
-        stored = [_reusable(repo, c.candidate_id, maker) for c in candidates]
+        exclude = sorted(maker.document_class.record_exclude)
+        stored = [_reusable(records.get(cid), maker) for cid in ids]
         if maker.batch:
             if candidates and all(stored):
                 outputs[maker.tier] = stored
-                reused.extend(c.candidate_id for c in candidates)
+                reused.extend(ids)
             elif candidates:
-                batch_job = maker.make(candidates)
-                jobs.append(batch_job)
+                batch_job = _tag(maker.make(candidates), maker.tier, ids, batch=True)
+                record = record_tier(batch_job.output, ids, maker.tier, exclude)
+                record.name = f"record {maker.tier} ({len(ids)} candidates)"
+                jobs.extend([batch_job, record])
+                recorded.append(record.output)
                 outputs[maker.tier] = batch_job.output
             else:
                 outputs[maker.tier] = []
@@ -138,14 +220,80 @@ def run_stage(candidates: list[Candidate], stages: list[Stage], index: int) -> R
             if previous is not None:
                 per_candidate.append(previous)
                 reused.append(candidate.candidate_id)
-            else:
-                tier_job = maker.make(candidate)
-                jobs.append(tier_job)
-                per_candidate.append(tier_job.output)
+                continue
+            tier_job = _tag(maker.make(candidate), maker.tier, [candidate.candidate_id])
+            record = record_tier([tier_job.output], [candidate.candidate_id], maker.tier, exclude)
+            record.name = f"record {maker.tier} {candidate.candidate_id}"
+            jobs.extend([tier_job, record])
+            recorded.append(record.output)
+            per_candidate.append(tier_job.output)
         outputs[maker.tier] = per_candidate
-    gate = gate_stage(candidates, outputs, stages, index, sorted(set(reused)))
+    gate = gate_stage(candidates, outputs, stages, index, sorted(set(reused)), recorded=recorded)
     gate.name = f"gate {index} ({', '.join(stage.tiers)})"
     return Response(replace=Flow([*jobs, gate], output=gate.output, name=f"stage {index}"))
+
+
+def _tag(
+    tier_job: Job | Flow, tier: str, candidate_ids: list[str], batch: bool = False
+) -> Job | Flow:
+    """Mark a tier job (or the jobs of a tier's flow) with its tier and candidates."""
+    for one in tier_job.jobs if isinstance(tier_job, Flow) else [tier_job]:
+        one.metadata.update({TIER_KEY: tier, CANDIDATES_KEY: candidate_ids, BATCH_KEY: batch})
+    return tier_job
+
+
+def failed_tier_document(tier: str, candidate_id: str, reason: str) -> dict[str, Any]:
+    """Return the record document of a tier that produced nothing, with the reason."""
+    return {
+        "tier": tier,
+        "candidate_id": candidate_id,
+        "status": TierStatus.FAILED.value,
+        "reason": reason,
+        "finished_at": utc_now().isoformat(),
+    }
+
+
+def _tier_documents(output: Any, candidate_ids: Sequence[str], tier: str) -> list[dict[str, Any]]:
+    """Return one record document per candidate from a tier job's output (or its absence)."""
+    docs = [_as_dict(x) for x in output] if isinstance(output, list) else []
+    out = []
+    for i, cid in enumerate(candidate_ids):
+        data = docs[i] if i < len(docs) else None
+        out.append(data if data is not None else failed_tier_document(tier, cid, NO_RESULT))
+    return out
+
+
+@job(config=GATING)
+def record_tier(outputs: list[Any], candidate_ids: list[str], tier: str, exclude: list[str]) -> int:
+    """Write a tier's documents into the candidate records as soon as the tier finished.
+
+    Parameters
+    ----------
+    outputs
+        The tier job's output: one document per candidate (None when the job died;
+        a batch tier's output is one list for all ``candidate_ids``).
+    candidate_ids
+        Candidates, in the order of the documents.
+    tier
+        Tier name.
+    exclude
+        Document fields kept out of the record (e.g. the BVSE grid).
+
+    Returns
+    -------
+    int
+        Number of records written.
+    """
+    if outputs is None:  # a batch tier's job died: nothing for anyone
+        flat: list[Any] = []
+    elif len(outputs) == 1 and isinstance(outputs[0], list):
+        flat = outputs[0]
+    else:
+        flat = list(outputs)
+    docs = _tier_documents(flat, candidate_ids, tier)
+    rows = [{k: v for k, v in d.items() if k not in exclude} for d in docs]
+    _repository().set_tiers(rows, overall=True)
+    return len(rows)
 
 
 def _as_dict(doc: Any) -> dict[str, Any] | None:
@@ -176,14 +324,20 @@ def _batch_decisions(
 
 
 @job(config=GATING)
+@_fail_stage_on_error("gate crashed")
 def gate_stage(
     candidates: list[Candidate],
     outputs: dict[str, Any],
     stages: list[Stage],
     index: int,
     reused: list[str],
+    recorded: list[Any] | None = None,
 ) -> Response:
-    """Judge each candidate, write its tier records, and add the next stage."""
+    """Judge each candidate, write its tier records, and add the next stage.
+
+    ``recorded`` (the record jobs' outputs) only makes the gate run after every record
+    job, so that a verdict is never overwritten by a late ``pending``.
+    """
     stage = stages[index]
     repo = _repository()
     summary = StageSummary(stage=index, tiers=stage.tiers, n_in=len(candidates), reused=reused)
@@ -195,17 +349,13 @@ def gate_stage(
             doc = tier_outputs[i] if tier_outputs is not None and i < len(tier_outputs) else None
             data = _as_dict(doc)
             if data is None:  # the tier's job crashed or was killed: nothing came back
-                data = {
-                    "tier": tier,
-                    "candidate_id": candidate.candidate_id,
-                    "status": TierStatus.FAILED.value,
-                    "reason": "tier job did not finish (crashed, killed or out of walltime)",
-                }
+                data = failed_tier_document(tier, candidate.candidate_id, NO_RESULT)
             docs[tier] = data
         stage_docs.append(docs)
     # each tier's document class names the fields kept out of the record (e.g. grids)
     excluded_fields = {m.tier: m.document_class.record_exclude for m in stage.makers}
     batch = _batch_decisions(stage.gate, stage_docs)
+    verdicts: list[dict[str, Any]] = []
     for i, (candidate, docs) in enumerate(zip(candidates, stage_docs, strict=True)):
         failed = _failed(docs)
         if failed:
@@ -222,7 +372,7 @@ def gate_stage(
             if data.get("status") != TierStatus.FAILED.value:
                 data["status"] = status.value
                 data["reason"] = decision.reason
-            repo.set_tier(data)
+            verdicts.append(data)
         {
             TierStatus.PASSED: summary.passed,
             TierStatus.REJECTED: summary.rejected,
@@ -230,6 +380,7 @@ def gate_stage(
         }[status].append(candidate.candidate_id)
         if status is TierStatus.PASSED:
             survivors.append(candidate)
+    repo.set_tiers(verdicts)  # one write for the stage
     if survivors and index + 1 < len(stages):
         next_stage = run_stage(survivors, stages, index + 1)
         next_stage.name = f"stage {index + 1}"

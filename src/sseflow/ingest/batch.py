@@ -2,20 +2,29 @@
 
 Inputs may be CIF, POSCAR/CONTCAR/VASP, pymatgen JSON (a Structure dict or a list of
 them), a folder of such files, or in-memory Structures. Partial occupancies are kept.
-Every input ends as exactly one of: an accepted :class:`Candidate`, a duplicate of an
-accepted candidate, or a :class:`RejectedInput` with a reason. Nothing raises on bad
-input: the batch goes on.
+Every input (every CIF data block, every JSON list item) ends as exactly one of: an
+accepted :class:`Candidate`, a duplicate of an accepted candidate, or a
+:class:`RejectedInput` with a reason. Each input is handled on its own and nothing
+raises on bad input: an unexpected error while checking one input becomes that input's
+rejection, and the batch goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from pymatgen.core import Structure
 
 from sseflow.common.candidate import Candidate, SourceInfo
-from sseflow.ingest.identity import candidate_id, file_id, structure_matcher
+from sseflow.ingest.identity import (
+    candidate_id,
+    file_id,
+    memory_id,
+    structure_fingerprint,
+    structure_matcher,
+)
 from sseflow.ingest.oxidation import (
     OxidationStateError,
     decorate_with_oxidation_states,
@@ -23,13 +32,23 @@ from sseflow.ingest.oxidation import (
 )
 from sseflow.ingest.reader import InputError, expand_inputs, file_format, read_structures
 from sseflow.ingest.schemas import DuplicateInput, IngestDocument, RejectedInput
-from sseflow.ingest.validation import IngestSettings, validate_structure
+from sseflow.ingest.validation import (
+    IngestSettings,
+    check_geometry,
+    right_handed,
+    validate_structure,
+)
+
+#: Look-up of stored candidates: (formula, fingerprint, candidate id of the new input)
+#: -> [(candidate_id, structure)]. The structure may be None for a stored candidate
+#: whose id is the new input's own (an exact repeat needs no comparison).
+KnownLookup = Callable[[str, str, str], Iterable[tuple[str, Structure | None]]]
 
 
 def ingest(
     inputs: Sequence[str | Path | Structure],
     settings: IngestSettings | None = None,
-    known: Callable[[str], list[tuple[str, Structure]]] | None = None,
+    known: KnownLookup | None = None,
 ) -> IngestDocument:
     """Turn raw inputs into accepted candidates, duplicates and rejections.
 
@@ -40,90 +59,134 @@ def ingest(
     settings
         Validation rules.
     known
-        Optional look-up ``formula -> [(candidate_id, structure), ...]`` of candidates
-        already in the database; a new input matching one of them (StructureMatcher)
-        reuses its id, so ids stay stable across runs and cell choices.
+        Optional look-up ``(formula, fingerprint, candidate_id) ->
+        [(candidate_id, structure), ...]`` of candidates already in the database; a new
+        input with the same id, or matching one of them (StructureMatcher), reuses its
+        id, so ids stay stable across runs and cell choices. Only stored candidates of
+        the same formula and fingerprint are asked for (see
+        :func:`~sseflow.ingest.identity.structure_fingerprint`).
 
     Returns
     -------
     IngestDocument
     """
     settings = settings or IngestSettings()
-    doc = IngestDocument(settings=dict(vars(settings)))
-    entries: list[tuple[SourceInfo, Structure | None, Path | None]] = []
+    batch = _Batch(settings, known)
     for item in inputs:
         if isinstance(item, Structure):
-            entries.append((SourceInfo(path="<memory>", format="structure"), item, None))
+            batch.add(SourceInfo(path="<memory>", format="structure"), item, None)
             continue
-        for path in expand_inputs([item]):
+        try:
+            paths = expand_inputs([item])
+        except OSError as exc:  # e.g. a folder that cannot be listed
+            source = SourceInfo.from_path(item, "unknown")
+            batch.reject(source, file_id(Path(item)), f"cannot list {source.path}: {exc}")
+            continue
+        for path in paths:
             kind = file_format(path) or "unknown"
             try:
-                for index, structure in read_structures(path):
-                    entries.append(
-                        (SourceInfo(path=str(path), format=kind, index=index), structure, path)
-                    )
+                entries = read_structures(path, settings.max_file_mb)
             except InputError as exc:
-                source = SourceInfo(path=str(path), format=kind)
-                doc.rejected.append(
-                    RejectedInput(candidate_id=file_id(path), source=source, reason=str(exc))
-                )
+                batch.reject(SourceInfo.from_path(path, kind), file_id(path), str(exc))
+                continue
+            for index, entry in entries:
+                source = SourceInfo.from_path(path, kind, index)
+                if isinstance(entry, InputError):
+                    batch.reject(source, file_id(path, index), str(entry))
+                else:
+                    batch.add(source, entry, path)
+    return batch.doc
 
-    matcher = structure_matcher()
-    accepted: dict[str, list[Structure]] = {}  # formula -> structures accepted in this batch
-    by_formula_ids: dict[str, list[str]] = {}
-    for source, structure, _path in entries:
-        assert structure is not None
+
+class _Batch:
+    """The decisions of one ingest run, input by input."""
+
+    def __init__(self, settings: IngestSettings, known: KnownLookup | None):
+        self.settings = settings
+        self.known = known
+        self.doc = IngestDocument(settings=dict(vars(settings)))
+        self.matcher = structure_matcher()
+        # (formula, fingerprint) -> [(candidate_id, structure)] accepted in this batch
+        self.accepted: dict[tuple[str, str], list[tuple[str, Structure]]] = {}
+
+    def reject(self, source: SourceInfo, cid: str, reason: str, formula: str | None = None) -> None:
+        self.doc.rejected.append(
+            RejectedInput(candidate_id=cid, source=source, reason=reason, formula=formula)
+        )
+
+    def add(self, source: SourceInfo, structure: Structure, path: Path | None) -> None:
+        """Decide one input; any unexpected error becomes its rejection."""
+        fallback_id = file_id(path, source.index) if path is not None else None
+        try:
+            self._add(source, structure, path)
+        except Exception as exc:  # the batch must go on: this input is rejected
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            try:
+                cid = fallback_id or memory_id(structure)
+            except Exception:
+                cid = "mem-unidentifiable"
+            self.reject(
+                source,
+                cid,
+                f"could not check this input: {type(exc).__name__}: {exc} "
+                f"(at {Path(last.filename).name}:{last.lineno})",
+            )
+
+    def _add(self, source: SourceInfo, structure: Structure, path: Path | None) -> None:
+        def content_id() -> str:
+            return file_id(path, source.index) if path is not None else memory_id(structure)
+
+        try:
+            check_geometry(structure)
+        except InputError as exc:
+            self.reject(source, content_id(), str(exc))
+            return
+        structure, flipped = right_handed(structure)
         formula = structure.composition.reduced_formula
         try:
-            validate_structure(structure, settings)
+            validate_structure(structure, self.settings)
         except InputError as exc:
-            doc.rejected.append(
-                RejectedInput(
-                    candidate_id=candidate_id(structure)
-                    if len(structure)
-                    else file_id(Path(source.path), source.index),
-                    source=source,
-                    reason=str(exc),
-                    formula=formula or None,
-                )
+            small = len(structure) <= self.settings.max_atoms
+            self.reject(
+                source,
+                candidate_id(structure) if small else content_id(),
+                str(exc),
+                formula or None,
             )
-            continue
-        # duplicates within this batch
-        duplicate_of = None
-        for other, other_id in zip(
-            accepted.get(formula, []), by_formula_ids.get(formula, []), strict=True
-        ):
-            if matcher.fit(structure, other):
-                duplicate_of = other_id
-                break
-        if duplicate_of:
-            doc.duplicates.append(DuplicateInput(candidate_id=duplicate_of, source=source))
-            continue
+            return
+        fingerprint = structure_fingerprint(structure)
+        bucket = self.accepted.setdefault((formula, fingerprint), [])
+        for other_id, other in bucket:
+            if self.matcher.fit(structure, other):
+                self.doc.duplicates.append(DuplicateInput(candidate_id=other_id, source=source))
+                return
         cid = candidate_id(structure)
-        if known is not None:
-            for known_id, known_structure in known(formula):
-                if known_id == cid or matcher.fit(structure, known_structure):
+        if self.known is not None:
+            for known_id, known_structure in self.known(formula, fingerprint, cid):
+                if known_id == cid or (
+                    known_structure is not None and self.matcher.fit(structure, known_structure)
+                ):
                     cid = known_id
                     break
         try:
             states = guess_oxidation_states(
-                structure.composition, tolerance=settings.oxidation_tolerance
+                structure.composition, tolerance=self.settings.oxidation_tolerance
             )
         except OxidationStateError as exc:
-            doc.rejected.append(
-                RejectedInput(candidate_id=cid, source=source, reason=str(exc), formula=formula)
-            )
-            continue
-        decorated = decorate_with_oxidation_states(structure, states)
-        doc.accepted.append(
+            self.reject(source, cid, str(exc), formula)
+            return
+        self.doc.accepted.append(
             Candidate(
                 candidate_id=cid,
                 formula=formula,
-                structure=decorated,
+                structure=decorate_with_oxidation_states(structure, states),
                 oxidation_states=states,
                 source=source,
+                fingerprint=fingerprint,
             )
         )
-        accepted.setdefault(formula, []).append(structure)
-        by_formula_ids.setdefault(formula, []).append(cid)
-    return doc
+        if flipped:
+            self.doc.notes.setdefault(cid, []).append(
+                "left-handed cell: first two lattice vectors swapped (atoms unchanged)"
+            )
+        bucket.append((cid, structure))

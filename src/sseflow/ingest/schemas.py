@@ -30,6 +30,12 @@ class IngestDocument(BaseModel):
     accepted: list[Candidate] = Field(default_factory=list)
     rejected: list[RejectedInput] = Field(default_factory=list)
     duplicates: list[DuplicateInput] = Field(default_factory=list)
+    notes: dict[str, list[str]] = Field(
+        default_factory=dict, description="Candidate id -> what ingest changed (e.g. the cell)."
+    )
+    stored_structures_loaded: int = Field(
+        0, description="Stored structures read to look for duplicates (the cost of de-duplication)."
+    )
     settings: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 
@@ -41,3 +47,4 @@ class IngestTierDocument(TierDocument):
 
     tier: str = "ingest"
     source_path: str | None = Field(None, description="File the input was read from.")
+    notes: list[str] = Field(default_factory=list, description="What ingest changed.")

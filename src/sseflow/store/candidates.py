@@ -1,11 +1,15 @@
 """Read and write candidate records (one document per structure).
 
-Writes use partial ``$set`` updates on the raw collection rather than maggma's
+Writes are partial ``$set`` updates keyed by ``candidate_id`` rather than maggma's
 whole-document ``Store.update``: different tiers (and different workers) update different
 parts of the same record, and a whole-document replace would lose a concurrent write.
-The collection is a pymongo collection on MongoDB or a montydb collection on the embedded
-store; only operations both support are used here (no aggregation; indexes only where
-the backend has them, see :mod:`sseflow.store.indexes`).
+On MongoDB they are ``update_one(..., upsert=True)`` on the collection (a unique index on
+``candidate_id`` rules out duplicates); on the embedded store each is one SQLite
+transaction through the store's key index
+(:meth:`~sseflow.store.embedded.EmbeddedStore.update_by_key`), so concurrent processes
+neither lose an update nor duplicate a record. Queries use operations both backends
+support (no aggregation; indexes only where the backend has them, see
+:mod:`sseflow.store.indexes`).
 
 In read-only mode (``SSEFLOW_READ_ONLY=1`` or ``read_only=True``) every write raises
 :class:`~sseflow.store.readonly.ReadOnlyStoreError`, including writes through
@@ -19,13 +23,15 @@ from typing import Any
 
 from jobflow import JobStore
 from maggma.core import Store
-from pymongo.errors import DuplicateKeyError
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from sseflow import __version__
 from sseflow.common.candidate import Candidate, SourceInfo
 from sseflow.common.document import TierDocument, TierStatus
 from sseflow.provenance import utc_now
 from sseflow.settings import get_settings
+from sseflow.store.embedded import EmbeddedStore
 from sseflow.store.indexes import IndexResult, ensure_indexes
 from sseflow.store.jobstore import CANDIDATES_STORE
 from sseflow.store.readonly import ReadOnlyCollection, ReadOnlyStoreError, read_only_message
@@ -43,6 +49,7 @@ def identity_fields(candidate: Candidate) -> dict[str, Any]:
         "is_ordered": structure.is_ordered,
         "structure": structure.as_dict(),
         "oxidation_states": candidate.oxidation_states,
+        **({"fingerprint": candidate.fingerprint} if candidate.fingerprint else {}),
     }
 
 
@@ -79,12 +86,27 @@ class CandidateRepository:
         if self.read_only:
             raise ReadOnlyStoreError(read_only_message(action))
 
-    def _update_one(self, query: dict[str, Any], update: dict[str, Any]) -> None:
+    def _update_one(self, candidate_id: str, update: dict[str, Any]) -> None:
         """Upsert one record; retry once when a concurrent upsert inserted it first."""
+        self._update_many([(candidate_id, update)])
+
+    def _update_many(self, updates: list[tuple[str, dict[str, Any]]]) -> None:
+        """Upsert records, one update each (one transaction on the embedded store)."""
+        if not updates:
+            return
+        if isinstance(self.store, EmbeddedStore):
+            self.store.update_many_by_key([([cid], update) for cid, update in updates])
+            return
+        requests = [UpdateOne({"candidate_id": cid}, u, upsert=True) for cid, u in updates]
         try:
-            self.collection.update_one(query, update, upsert=True)
-        except DuplicateKeyError:  # another worker created the record in between
-            self.collection.update_one(query, update, upsert=True)
+            self.collection.bulk_write(requests, ordered=True)
+        except (BulkWriteError, DuplicateKeyError):
+            # another worker created a record in between: the retry updates it
+            for cid, update in updates:
+                try:
+                    self.collection.update_one({"candidate_id": cid}, update, upsert=True)
+                except DuplicateKeyError:
+                    self.collection.update_one({"candidate_id": cid}, update, upsert=True)
 
     def ensure_indexes(self, extra_fields: Iterable[str] = ()) -> IndexResult:
         """Create indexes on the fields queries use (see :mod:`sseflow.store.indexes`).
@@ -105,17 +127,51 @@ class CandidateRepository:
         candidate_id: str,
         fields: Mapping[str, Any],
         source: SourceInfo | None = None,
+        tier: TierDocument | Mapping[str, Any] | None = None,
     ) -> None:
-        """Create or update the identity part of a record (formula, structure, ...)."""
+        """Create or update the identity part of a record (formula, structure, ...).
+
+        With ``tier``, that tier document is stored in the same write and becomes the
+        record's overall state (what ingest does for each input).
+        """
+        self.upsert_candidates([(candidate_id, fields, source, tier)])
+
+    def upsert_candidates(
+        self,
+        items: Iterable[
+            tuple[
+                str, Mapping[str, Any], SourceInfo | None, TierDocument | Mapping[str, Any] | None
+            ]
+        ],
+    ) -> None:
+        """Create or update many records at once; see :meth:`upsert_candidate`.
+
+        One bulk write on MongoDB, one transaction on the embedded store. Items of the
+        same candidate are applied in order.
+        """
         now = utc_now()
-        update: dict[str, Any] = {
-            "$set": {**fields, "updated_at": now, "sseflow_version": __version__},
-            "$setOnInsert": {"created_at": now, "tiers": {}, "status": TierStatus.PENDING.value},
-        }
-        if source is not None:
-            update["$addToSet"] = {"sources": source.model_dump()}
-        self._check_writable(f"write candidate {candidate_id}")
-        self._update_one({"candidate_id": candidate_id}, update)
+        updates: list[tuple[str, dict[str, Any]]] = []
+        for candidate_id, fields, source, tier in items:
+            on_insert: dict[str, Any] = {"created_at": now}
+            values: dict[str, Any] = {**fields, "updated_at": now, "sseflow_version": __version__}
+            if tier is None:
+                on_insert.update(tiers={}, status=TierStatus.PENDING.value)
+            else:
+                data = tier.record_dump() if isinstance(tier, TierDocument) else dict(tier)
+                values[f"tiers.{data['tier']}"] = data
+                values.update(
+                    last_tier=data["tier"],
+                    status=TierStatus(data["status"]).value,
+                    reason=data.get("reason"),
+                )
+            update: dict[str, Any] = {"$set": values, "$setOnInsert": on_insert}
+            if source is not None:
+                update["$addToSet"] = {"sources": source.model_dump()}
+            updates.append((candidate_id, update))
+        if not updates:
+            return
+        self._check_writable(f"write candidate {updates[0][0]}")
+        self._update_many(updates)
 
     def set_tier(self, doc: TierDocument | Mapping[str, Any], overall: bool = True) -> None:
         """Store a tier's document under ``tiers.<tier>``.
@@ -128,18 +184,92 @@ class CandidateRepository:
             Also make it the record's overall ``status``/``last_tier``/``reason`` (the
             funnel's gates); False for a side analysis (e.g. ``sseflow cluster``).
         """
-        data = doc.record_dump() if isinstance(doc, TierDocument) else dict(doc)
-        tier = data["tier"]
-        status = TierStatus(data["status"])
-        update: dict[str, Any] = {f"tiers.{tier}": data, "updated_at": utc_now()}
-        if overall:
-            update.update(last_tier=tier, status=status.value, reason=data.get("reason"))
-        self._check_writable(f"write tier {tier} of {data['candidate_id']}")
-        self._update_one({"candidate_id": data["candidate_id"]}, {"$set": update})
+        self.set_tiers([doc], overall=overall)
+
+    def set_tiers(
+        self, docs: Iterable[TierDocument | Mapping[str, Any]], overall: bool = True
+    ) -> None:
+        """Store many tier documents at once (see :meth:`set_tier`); one write per record.
+
+        Documents of the same candidate are merged into one update; with ``overall``
+        the last one of a candidate sets the record's overall status.
+        """
+        updates: dict[str, dict[str, Any]] = {}
+        now = utc_now()
+        for doc in docs:
+            data = doc.record_dump() if isinstance(doc, TierDocument) else dict(doc)
+            tier = data["tier"]
+            status = TierStatus(data["status"])
+            update = updates.setdefault(data["candidate_id"], {"updated_at": now})
+            update[f"tiers.{tier}"] = data
+            if overall:
+                update.update(last_tier=tier, status=status.value, reason=data.get("reason"))
+        if not updates:
+            return
+        self._check_writable(f"write tiers of {', '.join(list(updates)[:3])}")
+        self._update_many([(cid, {"$set": update}) for cid, update in updates.items()])
+
+    def set_status(
+        self,
+        candidate_ids: Iterable[str],
+        status: TierStatus,
+        last_tier: str,
+        reason: str | None,
+        tier_fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Set the overall status of records (e.g. ``pending`` while a stage runs).
+
+        Parameters
+        ----------
+        candidate_ids
+            Records to change (existing ones only are meant; missing ones are created).
+        status, last_tier, reason
+            The new overall state.
+        tier_fields
+            Also set these dotted fields (e.g. ``{"tiers.bvse.status": "failed"}``).
+        """
+        ids = list(dict.fromkeys(candidate_ids))
+        if not ids:
+            return
+        self._check_writable(f"set status of {len(ids)} candidate(s)")
+        values = {
+            "status": status.value,
+            "last_tier": last_tier,
+            "reason": reason,
+            "updated_at": utc_now(),
+            **(tier_fields or {}),
+        }
+        self._update_many([(cid, {"$set": dict(values)}) for cid in ids])
 
     def get(self, candidate_id: str) -> dict[str, Any] | None:
         """Return one record (without Mongo's ``_id``), or None."""
+        if isinstance(self.store, EmbeddedStore):
+            record = self.store.get_by_key([candidate_id])
+            if record is not None:
+                record.pop("_id", None)
+            return record
         return self.collection.find_one({"candidate_id": candidate_id}, {"_id": 0})
+
+    def get_many(
+        self, candidate_ids: Iterable[str], projection: Mapping[str, Any] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Return candidate id -> record for the ids that have one (one query)."""
+        ids = list(dict.fromkeys(candidate_ids))
+        if not ids:
+            return {}
+        if isinstance(self.store, EmbeddedStore):
+            found = self.store.query({"candidate_id": {"$in": ids}})
+            records = {}
+            for rec in found:
+                rec.pop("_id", None)
+                if projection:
+                    rec = {k: v for k, v in rec.items() if projection.get(k, 1)}
+                records[rec["candidate_id"]] = rec
+            return records
+        return {
+            rec["candidate_id"]: rec
+            for rec in self.find({"candidate_id": {"$in": ids}}, projection=projection)
+        }
 
     def get_tier(self, candidate_id: str, tier: str) -> dict[str, Any] | None:
         """Return ``tiers.<tier>`` of a record, or None."""

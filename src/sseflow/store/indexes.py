@@ -74,6 +74,8 @@ def ensure_indexes(collection: Any, extra_fields: Iterable[str] = ()) -> IndexRe
         return result
     models = [IndexModel([("candidate_id", ASCENDING)], unique=True, name=UNIQUE_ID_INDEX)]
     models += [IndexModel([(name, ASCENDING)]) for name in fields]
+    # ingest's duplicate search: stored candidates of one formula and fingerprint
+    models.append(IndexModel([("formula", ASCENDING), ("fingerprint", ASCENDING)]))
     try:
         collection.create_indexes(models)
     except Exception as exc:  # one bad index fails the batch: retry one by one below

@@ -18,26 +18,40 @@ from typing import Any
 
 from jobflow import JobStore
 from maggma.core import Store
-from maggma.stores import MongoStore, MontyStore
+from maggma.stores import MongoStore
 
 from sseflow.settings import get_settings
+from sseflow.store.embedded import EmbeddedStore
 
 CANDIDATES_STORE = "candidates"
 DATA_STORE = "data"
+OUTPUTS_STORE = "outputs"
+#: Fields that identify a document of each collection (the embedded store's key index).
+INDEX_KEYS = {
+    OUTPUTS_STORE: ["uuid", "index"],
+    CANDIDATES_STORE: ["candidate_id"],
+    DATA_STORE: ["blob_uuid"],
+}
 _USERINFO = re.compile(r"(?<=://)[^@/\s]+@")
 
 
 def _collection_store(
-    collection: str, data_dir: Path | None, uri: str | None, db_name: str, **kwargs: Any
+    collection: str,
+    data_dir: Path | None,
+    uri: str | None,
+    db_name: str,
+    read_only: bool = False,
+    **kwargs: Any,
 ) -> Store:
     if uri:
         return MongoStore.from_uri(uri, collection_name=collection, database=db_name, **kwargs)
     assert data_dir is not None
-    return MontyStore(
+    return EmbeddedStore(
         collection_name=collection,
         database_path=str(data_dir),
         database_name=db_name,
-        storage="sqlite",
+        index_key=INDEX_KEYS[collection],
+        read_only=read_only,
         **kwargs,
     )
 
@@ -47,6 +61,7 @@ def get_job_store(
     uri: str | None = None,
     db_name: str | None = None,
     mongo_client_kwargs: dict[str, Any] | None = None,
+    read_only: bool = False,
 ) -> JobStore:
     """Return the JobStore for the embedded folder or a MongoDB URI.
 
@@ -64,6 +79,10 @@ def get_job_store(
         Keyword arguments for ``pymongo.MongoClient`` (TLS, auth source, ...); they
         override those of the ``SSEFLOW_DB_*`` settings
         (:meth:`~sseflow.settings.SseflowSettings.mongo_client_kwargs`).
+    read_only
+        Open the embedded store read-only: nothing is created or written (a missing
+        folder is an error at ``connect``). On MongoDB use a read-only database user;
+        sseflow's own guard is ``SSEFLOW_READ_ONLY``.
 
     Returns
     -------
@@ -81,13 +100,13 @@ def get_job_store(
             extra["mongoclient_kwargs"] = client_kwargs
     else:
         folder = Path(data_dir if data_dir is not None else settings.data_dir).resolve()
-        folder.mkdir(parents=True, exist_ok=True)
+        extra["read_only"] = read_only
 
     def make(collection: str) -> Store:
         return _collection_store(collection, folder, uri, db_name, **extra)
 
     return JobStore(
-        docs_store=make("outputs"),
+        docs_store=make(OUTPUTS_STORE),
         additional_stores={CANDIDATES_STORE: make(CANDIDATES_STORE), DATA_STORE: make(DATA_STORE)},
     )
 

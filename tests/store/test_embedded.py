@@ -1,0 +1,168 @@
+"""The embedded store with many processes at once, read-only opening, legacy stores."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import multiprocessing as mp
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from maggma.stores import MontyStore
+
+from sseflow.store import candidate_repository, get_job_store
+from sseflow.store.embedded import CONFIG_FILE, EmbeddedStore, EmbeddedStoreError
+
+N_RECORDS = 12
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (names included) and the hash of its bytes."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _journal_mode(path: Path) -> str:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def _writer(folder: str, k: int, start, out) -> None:
+    start.wait()
+    try:
+        store = get_job_store(data_dir=folder)
+        store.connect()
+        repo = candidate_repository(store)
+        for i in range(N_RECORDS):
+            cid = f"sse-{i:012d}"
+            repo.upsert_candidate(cid, {"formula": "Li2S"})
+            repo.set_tier({"tier": f"w{k}", "candidate_id": cid, "status": "passed"}, False)
+        out.put(("ok", k))
+    except Exception as exc:  # reported to the test, which fails with it
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _reader(folder: str, start, out) -> None:
+    start.wait()
+    failures, queries = [], 0
+    for _ in range(15):
+        try:
+            store = get_job_store(data_dir=folder, read_only=True)
+            store.connect()
+            list(candidate_repository(store, read_only=True).find({}))
+            queries += 1
+        except Exception as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+    out.put(("reader", queries, failures))
+
+
+def test_concurrent_writers_and_readers_lose_nothing(tmp_path: Path) -> None:
+    """Four writers upsert the same records at once while a reader queries: every
+    open succeeds, each record exists once and carries every writer's tier."""
+    folder = tmp_path / "db"
+    get_job_store(data_dir=folder).connect()  # the reader needs a store to open
+    config = (folder / CONFIG_FILE).stat().st_mtime_ns
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(str(folder), k, start, out)) for k in range(4)]
+    procs.append(ctx.Process(target=_reader, args=(str(folder), start, out)))
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(180)
+        assert p.exitcode == 0
+    messages = [out.get(timeout=5) for _ in procs]
+    assert [m for m in messages if m[0] == "error"] == []
+    (reader,) = [m for m in messages if m[0] == "reader"]
+    assert reader[2] == [] and reader[1] == 15
+    store = get_job_store(data_dir=folder)
+    store.connect()
+    records = list(candidate_repository(store).find({}))
+    ids = Counter(r["candidate_id"] for r in records)
+    assert len(ids) == N_RECORDS and set(ids.values()) == {1}, "duplicate records"
+    for record in records:
+        assert set(record["tiers"]) == {"w0", "w1", "w2", "w3"}, "lost update"
+    # connecting never rewrote montydb's configuration
+    assert (folder / CONFIG_FILE).stat().st_mtime_ns == config
+
+
+def test_read_only_opening_writes_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "db"
+    store = get_job_store(data_dir=folder)
+    store.connect()
+    repo = candidate_repository(store)
+    repo.upsert_candidate("sse-a", {"formula": "Li2S"})
+    store.docs_store.update({"uuid": "u", "index": 1, "output": {"x": 1}}, key=["uuid", "index"])
+    before = _snapshot(folder)
+
+    reader = get_job_store(data_dir=folder, read_only=True)
+    reader.connect()
+    ro = candidate_repository(reader, read_only=True)
+    assert ro.get("sse-a")["formula"] == "Li2S"
+    assert [r["candidate_id"] for r in ro.find({"formula": "Li2S"})] == ["sse-a"]
+    assert ro.count() == 1
+    assert reader.docs_store.query_one({"uuid": "u"})["output"] == {"x": 1}
+    with pytest.raises(EmbeddedStoreError):
+        reader.additional_stores["candidates"].update({"candidate_id": "sse-b"})
+    assert _snapshot(folder) == before  # not a byte changed, no file created
+
+    missing = tmp_path / "missing"
+    with pytest.raises(EmbeddedStoreError, match="no sseflow store"):
+        get_job_store(data_dir=missing, read_only=True).connect()
+    assert not missing.exists()
+
+
+def test_store_written_by_montystore_is_adopted(tmp_path: Path) -> None:
+    """A store made by maggma's MontyStore (WAL journal, no key index) keeps working."""
+    folder = tmp_path / "db"
+    legacy = MontyStore("candidates", database_path=str(folder), database_name="sseflow")
+    legacy.connect()
+    legacy._collection.insert_many(
+        [{"candidate_id": f"sse-{i}", "formula": "Li3N"} for i in range(5)]
+    )
+    legacy._collection.insert_one({"candidate_id": "sse-0", "formula": "dup"})  # old race
+    path = folder / "sseflow" / "candidates.collection"
+    assert _journal_mode(path) == "wal"
+
+    store = get_job_store(data_dir=folder)
+    store.connect()
+    repo = candidate_repository(store)
+    assert _journal_mode(path) == "delete"  # readers write nothing in this mode
+    assert repo.get("sse-3")["formula"] == "Li3N"
+    repo.set_tier({"tier": "bvse", "candidate_id": "sse-3", "status": "passed"})
+    assert repo.get("sse-3")["tiers"]["bvse"]["status"] == "passed"
+    assert repo.count() == 6  # nothing lost; the old duplicate is still visible to queries
+    # and MontyStore still reads what EmbeddedStore wrote
+    assert legacy._collection.find_one({"candidate_id": "sse-3"})["status"] == "passed"
+
+
+def test_keyed_queries_agree_with_montydb(tmp_path: Path) -> None:
+    store = EmbeddedStore("outputs", str(tmp_path), "db", index_key=["uuid", "index"])
+    store.connect()
+    docs = [
+        {"uuid": u, "index": i, "output": {"v": 10 * i}, "name": f"{u}{i}"}
+        for u in ("a", "b")
+        for i in (1, 2, 3)
+    ]
+    store.update(docs, key=["uuid", "index"])
+    store.update({"uuid": "a", "index": 2, "output": {"v": -1}}, key=["uuid", "index"])
+    plain = MontyStore("outputs", database_path=str(tmp_path), database_name="db")
+    plain.connect()
+    for criteria, properties, sort in [
+        ({"uuid": "a"}, None, {"index": -1}),
+        ({"uuid": "b", "index": 2}, ["output"], None),
+        ({"uuid": {"$in": ["a", "b"]}, "index": {"$gte": 2}}, ["name"], {"name": 1}),
+    ]:
+        fast = list(store.query(criteria, properties, sort))
+        slow = list(plain.query(criteria, properties, sort))
+        assert fast == slow and fast
+    assert store.count() == 6
+    # a raw montydb write (not through the key index) is seen by keyed reads
+    store._collection.insert_one({"uuid": "c", "index": 1, "output": {"v": 7}})
+    assert store.get_by_key(["c", 1])["output"] == {"v": 7}
