@@ -159,6 +159,7 @@ def test_workflow_stored_by_0_1_deserialises_with_its_makers():
     tiers = [stage.tiers for stage in stages]
     assert tiers == [["soap_clustering", "atomsets"], ["bvse"], ["neb_mlip"], ["neb_dft"]]
     assert stages[1].makers[0].bvse.resolution_angstrom == 0.3
+    assert stages[0].makers[1].shipped_model == "atomsets_v1_camns"  # the default of 0.1
     assert stages[2].makers[0].min_length_angstrom == 6.0
 
 

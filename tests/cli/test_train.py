@@ -14,6 +14,9 @@ from tests.ml.label_tables import obelix_form, simple_form
 
 #: Six real OBELiX training rows with a CIF (one superionic: 11b).
 IDS = ["47i", "0iv", "11b", "1e9", "3rx", "5bz"]
+#: Real OBELiX rows for training: 4 + 1 superionic, 8 + 1 not; dj2 and 7se without a CIF.
+TRAIN_IDS = ["11b", "1kq", "13q", "cy2", "47i", "0iv", "1e9", "3rx", "5bz", "4kt", "883"]
+TRAIN_IDS += ["b4c", "dj2", "7se"]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -29,14 +32,17 @@ runner = CliRunner()
 
 @pytest.mark.parametrize("form", [obelix_form, simple_form])
 def test_train_then_evaluate_accepts_both_forms(app, tmp_path, form):
-    labels = form(tmp_path / "labels", IDS)
+    labels = form(tmp_path / "labels", TRAIN_IDS)
     out = tmp_path / "model"
-    args = ["train", str(labels), "--out", str(out), "--epochs", "1", "--seeds", "1", "--no-cv"]
-    result = runner.invoke(app, [*args, "--model-version", "cli-test"])
+    small = ["--atomsets", "1", "--pooled", "1", "--max-epochs", "1", "--seeds", "1"]
+    small += ["--variant", "V0:CAN", "--inner-folds", "2", "--composition", "2", "--trees", "20"]
+    result = runner.invoke(app, ["train", str(labels), "--out", str(out), *small])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["model_version"] == "cli-test"
-    assert manifest["training"]["n_samples"] == 6
+    assert manifest["model_version"] == "psi_user"
+    assert manifest["training"]["n_samples"] == 14  # composition-only rows train too
+    assert manifest["training"]["n_with_structure"] == 12
+    assert manifest["feature_settings"]["simplification"] == "CAN"
     result = runner.invoke(
         app,
         ["evaluate", str(labels), "--model", str(out), "--json", str(tmp_path / "s.json")],
@@ -45,9 +51,9 @@ def test_train_then_evaluate_accepts_both_forms(app, tmp_path, form):
     assert "AUC-PR" in result.output and "MCC" in result.output
     assert "confusion matrix" in result.output and "per structure" in result.output
     rows = json.loads((tmp_path / "s.json").read_text())
-    assert [r["id"] for r in rows] == IDS
-    assert [r["superionic"] for r in rows] == [0, 0, 1, 0, 0, 0]
+    assert len(rows) == 12 and rows[0]["id"] == "11b" and rows[0]["superionic"] == 1
     assert all(0 <= r["p_si"] <= 1 and r["d_training"] >= 0 for r in rows)
+    assert all(r["p_si_composition"] is not None for r in rows)
 
 
 def test_evaluate_csv_to_stdout_with_the_shipped_model(app, tmp_path):
@@ -57,6 +63,7 @@ def test_evaluate_csv_to_stdout_with_the_shipped_model(app, tmp_path):
     lines = [line for line in result.stdout.splitlines() if "," in line]
     rows = list(csv.DictReader(lines))
     assert [r["id"] for r in rows] == ["11b", "47i"]
+    assert "1 row(s) without a structure not scored" in " ".join(result.stderr.split())
     assert rows[1]["is_upper_bound"] == "True" and rows[1]["superionic"] == "0"
 
 
@@ -75,13 +82,18 @@ def test_bad_input(app, tmp_path):
     for command in ("evaluate", "train"):
         result = runner.invoke(app, [command, str(bad)])
         assert result.exit_code == 1 and "line 2 (id 'x')" in _text(result)
+    bad.write_text("id,sigma_s_per_cm,cif_path,composition\nx,1e-3,,Li2S\n")
+    result = runner.invoke(app, ["evaluate", str(bad)])
+    assert result.exit_code == 1 and "no row of the table has a structure" in _text(result)
 
 
 @pytest.mark.slow
 def test_evaluate_prints_no_tensorflow_noise(tmp_path):
     labels = simple_form(tmp_path, ["11b", "47i"])
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    command = [sys.executable, "-m", "sseflow", "evaluate", str(labels)]
+    # the previous default model needs TensorFlow (V1 features): its noise must not show
+    old_model = REPO / "src" / "sseflow" / "data" / "models" / "atomsets_v1_camns"
+    command = [sys.executable, "-m", "sseflow", "evaluate", str(labels), "--model", str(old_model)]
     quiet = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     assert "AUC-PR" in quiet.stdout
     assert "oneDNN" not in quiet.stderr and "absl" not in quiet.stderr, quiet.stderr

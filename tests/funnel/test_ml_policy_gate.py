@@ -23,17 +23,18 @@ def docs(p_si, selected, gap=3.0):
 )
 def test_truth_table(policy, p_high, selected, expected):
     gate = MLPolicyGate(policy=policy)
-    decision = gate.evaluate(docs(0.8 if p_high else 0.2, selected))
+    decision = gate.evaluate(docs(0.8 if p_high else 0.1, selected))
     assert decision.passed is expected
     assert (decision.reason is None) is expected
 
 
 @pytest.mark.parametrize("policy", ["any", "all", "p_si_only"])
 def test_band_gap_rejects_in_every_policy(policy):
-    decision = MLPolicyGate(policy=policy).evaluate(docs(0.9, True, gap=0.4))
+    decision = MLPolicyGate(policy=policy, band_gap_min_ev=1.0).evaluate(docs(0.9, True, 0.4))
     assert not decision.passed and "band_gap_ev" in decision.reason
-    assert MLPolicyGate(policy=policy, band_gap_min_ev=None).evaluate(docs(0.9, True, 0.4)).passed
-    assert MLPolicyGate(policy=policy).evaluate(docs(0.9, True, gap=None)).passed
+    assert MLPolicyGate(policy=policy).evaluate(docs(0.9, True, 0.4)).passed  # default: no test
+    gate = MLPolicyGate(policy=policy, band_gap_min_ev=1.0)
+    assert gate.evaluate(docs(0.9, True, gap=None)).passed
 
 
 def test_threshold_and_missing_docs():
@@ -41,7 +42,8 @@ def test_threshold_and_missing_docs():
     assert gate.evaluate(docs(0.7, False)).passed
     assert not gate.evaluate(docs(0.69, False)).passed
     assert not MLPolicyGate().evaluate({}).passed
-    assert MLPolicyGate().evaluate({"soap_clustering": {"selected": True}}).passed
+    assert not MLPolicyGate().evaluate({"soap_clustering": {"selected": True}}).passed
+    assert MLPolicyGate("any").evaluate({"soap_clustering": {"selected": True}}).passed
     with pytest.raises(ValueError):
         MLPolicyGate(policy="some")
     gate_again = MLPolicyGate.from_dict(MLPolicyGate(policy="all").as_dict())

@@ -34,15 +34,24 @@ def obelix_form(folder: Path, ids: list[str]) -> Path:
 
 
 def simple_form(folder: Path, ids: list[str]) -> Path:
-    """Write ``labels.csv`` as ``id, sigma_s_per_cm, cif_path`` (absolute CIF paths)."""
+    """Write ``labels.csv`` as ``id, sigma_s_per_cm, cif_path, composition``.
+
+    CIF paths are absolute; rows without a CIF get an empty path and their composition.
+    """
     _, rows = obelix_rows(ids)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "labels.csv"
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["id", "sigma_s_per_cm", "cif_path"])
+        writer.writerow(["id", "sigma_s_per_cm", "cif_path", "composition"])
         for row in rows:
+            cif = OBELIX_DIR / "cifs" / f"{row['ID']}.cif"
             writer.writerow(
-                [row["ID"], row[OBELIX_SIGMA_COLUMN], OBELIX_DIR / "cifs" / f"{row['ID']}.cif"]
+                [
+                    row["ID"],
+                    row[OBELIX_SIGMA_COLUMN],
+                    cif if cif.is_file() else "",
+                    row["Reduced Composition"],
+                ]
             )
     return path

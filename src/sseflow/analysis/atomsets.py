@@ -21,5 +21,6 @@ __getattr__, __dir__ = moved(
         "_predict_probabilities": "predict_probabilities",
         "parse_conductivity_s_per_cm": "parse_conductivity",
         "LabelledStructures": "LabelTable",
+        "_DEFAULT_ENSEMBLE": "_MODELS",
     },
 )

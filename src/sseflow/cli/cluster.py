@@ -21,7 +21,10 @@ from sseflow.common.candidate import Candidate
 from sseflow.common.document import TierStatus
 from sseflow.ml.labels import LabelTable, LabelTableError, load_label_table, load_obelix_labels
 from sseflow.ml.soap.clustering import (
-    HIGH_SIGMA_S_PER_CM,
+    DEFAULT_DEPTH,
+    DEFAULT_HIGH_SIGMA_S_PER_CM,
+    DEFAULT_RULE,
+    SELECTION_RULES,
     ClusteringError,
     ClusteringResult,
     WSigmaCurve,
@@ -217,14 +220,22 @@ def _store_documents(
 
 def cluster_command(
     paths: Annotated[list[Path], typer.Argument(help="CIF/POSCAR/JSON files or folders.")],
-    depth: Annotated[int, typer.Option(help="Number of clusters at the selection cut.")] = 50,
+    depth: Annotated[
+        int, typer.Option(help="Number of clusters at the selection cut.")
+    ] = DEFAULT_DEPTH,
     descriptor: Annotated[
         str, typer.Option(help="SCHEME[:r_cut:n_max:l_max][+sine[:alpha]], e.g. CAN:3:5:3.")
     ] = "CAN:3:5:3",
     labels: LabelsOption = None,
     high_sigma: Annotated[
         float, typer.Option(help="A label above this (S/cm) makes its cluster high.")
-    ] = HIGH_SIGMA_S_PER_CM,
+    ] = DEFAULT_HIGH_SIGMA_S_PER_CM,
+    rule: Annotated[
+        str,
+        typer.Option(
+            help="Selection rule: high, high_or_adjacent (the paper's), adjacent, density."
+        ),
+    ] = DEFAULT_RULE,
     plots: Annotated[
         Path | None, typer.Option(help="Folder for the dendrogram and W_sigma plots.")
     ] = None,
@@ -245,8 +256,8 @@ def cluster_command(
 ) -> None:
     """Cluster structure files with the reference labels and print each one's cluster.
 
-    A structure is selected when its cluster (at DEPTH clusters) holds a label with
-    sigma > --high-sigma or is the nearest cluster to one that does.
+    By default a structure is selected when its cluster (at DEPTH clusters) holds a
+    label with sigma > --high-sigma (see --rule).
     """
     from sseflow.ml.soap.jobs import SOAPClusteringMaker
 
@@ -257,6 +268,8 @@ def cluster_command(
         settings = parse_descriptor(descriptor)
     except ValueError as exc:
         fail(str(exc))
+    if rule not in SELECTION_RULES:
+        fail(f"--rule must be one of {', '.join(SELECTION_RULES)}")
     label_table = _labels(labels)
     candidates, rejected = read_candidates(paths)
     for path, reason in rejected:
@@ -267,6 +280,7 @@ def cluster_command(
         soap=settings,
         depth=depth,
         high_sigma_s_per_cm=high_sigma,
+        rule=rule,
         cache_dir=str(cache_dir) if cache_dir else None,
         n_jobs=n_jobs,
     )
@@ -275,7 +289,9 @@ def cluster_command(
     title = f"{settings.label}, {len(label_table)} labels, depth {docs[0].depth}"
     console.print(_cluster_table(title, candidates, docs))
     n_selected = sum(bool(d.selected) for d in docs)
-    console.print(f"{n_selected} of {len(docs)} selected (sigma > {high_sigma:g} S/cm clusters).")
+    console.print(
+        f"{n_selected} of {len(docs)} selected (rule {rule}, fast label > {high_sigma:g} S/cm)."
+    )
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps([d.model_dump(mode="json") for d in docs], indent=1))

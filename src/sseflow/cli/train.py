@@ -1,8 +1,9 @@
-"""``sseflow train`` and ``sseflow evaluate``: the AtomSets classifier from the shell."""
+"""``sseflow train`` and ``sseflow evaluate``: the P_SI model from the shell."""
 
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +13,26 @@ from rich.console import Console
 from sseflow.cli.app import console, err_console, fail
 
 if TYPE_CHECKING:
+    from sseflow.ml.atomsets.featurization import FeatureSettings
     from sseflow.ml.labels import LabelTable
+
+
+def _variants(specs: list[str] | None) -> list[FeatureSettings]:
+    from sseflow.ml.atomsets.featurization import SIMPLIFICATIONS, FeatureSettings
+    from sseflow.ml.atomsets.selection import FEATURE_VARIANTS
+
+    if not specs:
+        return list(FEATURE_VARIANTS)
+    out = []
+    for spec in specs:
+        level, _, simplification = spec.upper().partition(":")
+        if level not in ("V0", "V1") or simplification not in SIMPLIFICATIONS:
+            fail(
+                f"--variant {spec!r}: use V0 or V1 and one of {', '.join(SIMPLIFICATIONS)}, "
+                "e.g. V0:CAN"
+            )
+        out.append(FeatureSettings(int(level[1]), simplification))
+    return out
 
 
 def train(
@@ -20,60 +40,86 @@ def train(
         Path | None,
         typer.Argument(
             help="Label CSV: OBELiX form (ID, 'Ionic conductivity (S cm-1)', CIFs beside it "
-            "or in cifs/) or simple form (id, sigma_s_per_cm, cif_path). Default: the "
-            "shipped OBELiX training split.",
+            "or in cifs/) or simple form (id, sigma_s_per_cm, cif_path). Rows without a "
+            "structure train the composition component. Default: the shipped OBELiX "
+            "training split.",
             show_default=False,
         ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory of the new model artifact.")] = Path(
-        "atomsets_model"
+        "psi_model"
     ),
-    seeds: Annotated[int, typer.Option(help="Seeds per hyperparameter set.")] = 3,
-    sets: Annotated[
-        str, typer.Option(help="Comma-separated CANDIDATE_HYPERPARAMETER_SETS indices.")
-    ] = "3",
-    epochs: Annotated[int | None, typer.Option(help="Override the epochs of every set.")] = None,
-    simplification: Annotated[str, typer.Option(help="CAMNS, CAMN, CAN or CANS.")] = "CAMNS",
-    level: Annotated[int, typer.Option(help="MEGNet feature level (0 or 1).")] = 1,
-    cv: Annotated[bool, typer.Option("--cv/--no-cv", help="Cross-validate first.")] = True,
-    model_version: Annotated[
-        str, typer.Option(help="Name stored in the manifest.")
-    ] = "atomsets_user",
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(help="MEGNet features searched, e.g. V0:CAN (repeat). Default: all six."),
+    ] = None,
+    atomsets: Annotated[
+        int, typer.Option(help="AtomSets configurations in the random search (0: none).")
+    ] = 20,
+    pooled: Annotated[int, typer.Option(help="Pooled-feature forest configurations.")] = 12,
+    composition: Annotated[
+        int, typer.Option(help="Composition forest configurations (of a grid of 16).")
+    ] = 16,
+    trees: Annotated[int, typer.Option(help="Trees per forest (at most).")] = 300,
+    seeds: Annotated[int, typer.Option(help="Seeds per chosen AtomSets configuration.")] = 3,
+    max_epochs: Annotated[
+        int | None, typer.Option(help="Cap the epochs of every AtomSets configuration.")
+    ] = None,
+    inner_folds: Annotated[int, typer.Option(help="Inner CV folds of every choice.")] = 3,
+    cv: Annotated[
+        bool, typer.Option("--cv/--no-cv", help="Nested CV of the whole recipe first (slow).")
+    ] = False,
+    loco: Annotated[
+        bool, typer.Option("--loco/--no-loco", help="With --cv: leave-one-cluster-out too.")
+    ] = True,
+    model_version: Annotated[str, typer.Option(help="Name stored in the manifest.")] = "psi_user",
+    verbose: VerboseOption = False,
 ) -> None:
-    """Train an AtomSets ensemble and save it as a versioned model artifact."""
-    import dataclasses
+    """Choose and train a P_SI model by nested CV and save it as a versioned artifact."""
+    from sseflow.ml.atomsets.features import quiet_tensorflow
 
+    quiet_tensorflow(not verbose)
     from jobflow import run_locally
 
-    from sseflow.ml.atomsets.featurization import FeatureSettings
-    from sseflow.ml.atomsets.network import CANDIDATE_HYPERPARAMETER_SETS
+    from sseflow.ml.atomsets.selection import SelectionSettings
     from sseflow.ml.atomsets.training import AtomSetsTrainingMaker
     from sseflow.ml.labels import default_training_table
 
     label_table = labels or default_training_table()
-    _read_labels(label_table)  # a bad row is reported here, before any training
-    try:
-        hypers = [CANDIDATE_HYPERPARAMETER_SETS[int(k)] for k in sets.split(",")]
-    except (ValueError, IndexError):
-        fail(f"--sets must be indices 0..{len(CANDIDATE_HYPERPARAMETER_SETS) - 1}, got {sets!r}")
-    if epochs is not None:
-        hypers = [dataclasses.replace(h, epochs=epochs) for h in hypers]
-    if simplification not in ("CAMNS", "CAMN", "CAN", "CANS") or level not in (0, 1):
-        fail("--simplification must be CAMNS, CAMN, CAN or CANS and --level 0 or 1")
+    _read_labels(label_table, require_structures=True)  # a bad row is reported here
+    if min(pooled, seeds, composition, trees) < 1 or atomsets < 0 or inner_folds < 2:
+        fail(
+            "--pooled, --composition, --trees and --seeds must be >= 1, --atomsets >= 0 "
+            "and --inner-folds >= 2"
+        )
+    settings = SelectionSettings(
+        inner_folds=inner_folds,
+        n_pooled=pooled,
+        n_atomsets=atomsets,
+        keep_after_first_fold=max(1, min(6, atomsets)),
+        seeds=tuple(range(seeds)),
+        max_epochs=max_epochs,
+        variants=tuple(_variants(variant)),
+        n_composition=composition,
+        max_trees=trees,
+    )
     maker = AtomSetsTrainingMaker(
-        feature_settings=FeatureSettings(level=level, simplification=simplification),
-        hyperparameter_sets=hypers,
-        seeds=list(range(seeds)),
-        cross_validate=cv,
-        model_version=model_version,
+        selection=settings, cross_validate=cv, loco=loco, model_version=model_version
     )
     flow = maker.make(label_table, out)
-    responses = run_locally(flow, log=False, ensure_success=False)
+    status = console.status("choosing and training the P_SI model (minutes to hours)")
+    with status, warnings.catch_warnings():
+        if not verbose:  # third-party deprecation notes are not for the user
+            warnings.simplefilter("ignore")
+        responses = run_locally(flow, log=verbose, ensure_success=False)
     result = responses.get(flow.jobs[-1].uuid, {})
     output = next(iter(result.values())).output if result else None
     if not output:
-        fail("training failed; see the log above")
-    console.print(f"saved {output['n_members']}-member ensemble to {output['model_dir']}")
+        fail("training failed; run again with --verbose to see why")
+    console.print(
+        f"saved the P_SI model ({output['structure_family']} structure component) "
+        f"to {output['model_dir']}"
+    )
 
 
 VerboseOption = Annotated[
@@ -90,6 +136,10 @@ def _read_labels(path: Path, require_structures: bool = True) -> LabelTable:
         fail(str(exc))
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
 def score_rows(data: LabelTable, scores: list[Any]) -> list[dict[str, Any]]:
     """Return one JSON-ready row per labelled structure: label, P_SI or the reason it failed."""
     rows = []
@@ -102,11 +152,20 @@ def score_rows(data: LabelTable, scores: list[Any]) -> list[dict[str, Any]]:
             "superionic": int(data.labels[i]),
         }
         if isinstance(score, Exception):
-            row.update(p_si=None, p_si_std=None, d_training=None, error=str(score))
+            row.update(
+                p_si=None,
+                p_si_std=None,
+                p_si_composition=None,
+                p_si_structure=None,
+                d_training=None,
+                error=str(score),
+            )
         else:
             row.update(
                 p_si=round(score.p_si, 6),
                 p_si_std=round(score.p_si_std, 6),
+                p_si_composition=_round(score.p_si_composition),
+                p_si_structure=_round(score.p_si_structure),
                 d_training=round(score.d_training, 4),
                 error=None,
             )
@@ -202,23 +261,34 @@ def evaluate(
     from sseflow.ml.atomsets.features import quiet_tensorflow
 
     quiet_tensorflow(not verbose)
-    from sseflow.ml.atomsets.ensemble import AtomSetsEnsemble
-    from sseflow.ml.atomsets.scoring import load_default_ensemble, score_structures
+    from sseflow.ml.atomsets.ensemble import ModelArtifactError
+    from sseflow.ml.atomsets.scoring import load_model, score_structures
 
     if json_out is not None and csv_out is not None and str(json_out) == str(csv_out) == "-":
         fail("--json - and --csv - cannot both go to standard output")
-    data = _read_labels(labels)
+    everything = _read_labels(labels, require_structures=False)
+    data = everything.with_structures()
     # with '-' the table goes to stderr so that stdout holds only the JSON/CSV
     out = err_console if "-" in (str(json_out), str(csv_out)) else console
-    ensemble = AtomSetsEnsemble.load(model) if model else load_default_ensemble()
-    scores = score_structures(data.structures, ensemble)
+    if len(data) < len(everything):
+        err_console.print(
+            f"[yellow]{len(everything) - len(data)} row(s) without a structure not scored[/] "
+            "(P_SI needs a structure)"
+        )
+    if not len(data):
+        fail("no row of the table has a structure")
+    try:
+        psi_model = load_model(model)
+    except ModelArtifactError as exc:
+        fail(str(exc))
+    scores = score_structures(data.structures, psi_model)
     for i, s in enumerate(scores):
         if isinstance(s, Exception):
             err_console.print(f"[yellow]skipped {data.ids[i]}: {s}[/]")
     rows = score_rows(data, scores)
     if all(r["p_si"] is None for r in rows):
         fail("no structure could be scored")
-    _summary(rows, ensemble.model_version, out)
+    _summary(rows, psi_model.model_version, out)
     if json_out is not None:
         _write_rows(rows, json_out, "json")
     if csv_out is not None:

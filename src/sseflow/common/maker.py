@@ -151,6 +151,15 @@ class TierMaker(Maker, metaclass=_TierMakerType):
     #: Settings added after results were stored: hashed only when not at their default,
     #: so results computed before (with the default behaviour) stay reusable.
     hashed_if_changed: ClassVar[dict[str, Any]] = {}
+    #: Settings added later with a default that changes the behaviour: a Maker
+    #: serialised before they existed gets these values back when it is deserialised
+    #: (the behaviour, and so the settings hash, of its time).
+    legacy_defaults: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """Rebuild a serialised Maker (see ``legacy_defaults``)."""
+        return super().from_dict({**cls.legacy_defaults, **d})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -7,4 +7,5 @@ __getattr__, __dir__ = moved(
     [
         "sseflow.ml.atomsets.training",
     ],
+    renamed={"cross_validate_ensemble": "cross_validate_psi"},
 )

@@ -6,7 +6,7 @@ from sseflow.funnel.config import (
     load_funnel,
     validate_funnel,
 )
-from sseflow.funnel.defaults import default_stages
+from sseflow.funnel.defaults import default_stages, ml_stage
 from sseflow.funnel.gates import (
     BatchGate,
     FlagGate,
@@ -38,5 +38,6 @@ __all__ = [
     "default_stages",
     "funnel_from_dict",
     "load_funnel",
+    "ml_stage",
     "validate_funnel",
 ]

@@ -76,7 +76,11 @@ def composition_clusters(
     from sklearn.cluster import AgglomerativeClustering
 
     distances = pettifor_emd_matrix(compositions)
-    model = AgglomerativeClustering(n_clusters=n_clusters, metric="precomputed", linkage="average")
+    if len(distances) < 2:
+        return np.zeros(len(distances), dtype=int)
+    model = AgglomerativeClustering(
+        n_clusters=min(n_clusters, len(distances)), metric="precomputed", linkage="average"
+    )
     labels = model.fit_predict(distances)
     while True:
         ids, counts = np.unique(labels, return_counts=True)
@@ -125,6 +129,24 @@ def stratified_kfold_splits(
 
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(labels)), labels))
+
+
+def grouped_stratified_kfold_splits(
+    labels: np.ndarray, groups: Sequence[str], n_splits: int = 5, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return (train, validation) index pairs of a shuffled stratified k-fold by group.
+
+    Rows of the same group (e.g. the same reduced formula: OBELiX holds several
+    measurements of one compound) always fall in the same fold, so a compound is never
+    scored by a model trained on its own twin.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return [
+        (np.asarray(tr), np.asarray(va))
+        for tr, va in splitter.split(np.zeros(len(labels)), labels, np.asarray(groups))
+    ]
 
 
 def leave_one_cluster_out_splits(clusters: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -190,6 +212,77 @@ def cross_validate(
             values = [(f["model"] if who == "model" else f["controls"][who])[metric] for f in folds]
             summary[f"{who}_{metric}"] = _summary(values)
     return {"folds": folds, "summary": summary}
+
+
+def restrict_training(fit_predict: FitPredict, usable: np.ndarray) -> FitPredict:
+    """Return a fit_predict that trains only on the usable rows of each training fold.
+
+    For a structure-only model inside splits of all rows (some without a structure):
+    validation rows must be usable too.
+    """
+    usable = np.asarray(usable, dtype=bool)
+
+    def restricted(train_idx: np.ndarray, val_idx: np.ndarray) -> np.ndarray:
+        return fit_predict(train_idx[usable[train_idx]], val_idx)
+
+    return restricted
+
+
+def oof_metrics(
+    labels: np.ndarray,
+    oof: np.ndarray,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    subset: np.ndarray | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Summarise out-of-fold probabilities fold by fold, with the controls.
+
+    Parameters
+    ----------
+    labels
+        1 = superionic, 0 = not (all rows).
+    oof
+        Out-of-fold probability of every row (NaN where not scored).
+    splits
+        The (train, validation) index pairs that produced ``oof``.
+    subset
+        Boolean mask: only these validation rows count (e.g. rows with a structure).
+    seed
+        Seed of the shuffled control.
+
+    Returns
+    -------
+    dict
+        ``summary`` as in :func:`cross_validate` (mean/std over folds of AUC-PR and MCC
+        for the model and the shuffled and mean controls), plus ``pooled`` (AUC-PR, MCC
+        and Brier score of all validation rows together) and ``n_rows``.
+    """
+    labels = np.asarray(labels, dtype=int)
+    oof = np.asarray(oof, dtype=float)
+    subset = np.ones(len(labels), dtype=bool) if subset is None else np.asarray(subset, bool)
+    folds, rows = [], []
+    for k, (train_idx, val_idx) in enumerate(splits):
+        val = np.asarray(val_idx)[subset[np.asarray(val_idx)]]
+        val = val[~np.isnan(oof[val])]
+        if not len(val):
+            continue
+        rows.append(val)
+        folds.append(
+            {
+                "model": binary_metrics(labels[val], oof[val]),
+                "controls": control_metrics(labels[np.asarray(train_idx)], labels[val], seed + k),
+            }
+        )
+    summary: dict[str, Any] = {}
+    for who in ("model", "shuffled", "mean"):
+        for metric in ("auc_pr", "mcc"):
+            values = [(f["model"] if who == "model" else f["controls"][who])[metric] for f in folds]
+            summary[f"{who}_{metric}"] = _summary(values)
+    every = np.concatenate(rows) if rows else np.array([], dtype=int)
+    pooled = binary_metrics(labels[every], oof[every]) if len(every) else {}
+    if len(every):
+        pooled["brier"] = float(np.mean((oof[every] - labels[every]) ** 2))
+    return {"summary": summary, "pooled": pooled, "n_rows": len(every), "folds": folds}
 
 
 def logistic_fit_predict(features: np.ndarray, labels: np.ndarray) -> FitPredict:

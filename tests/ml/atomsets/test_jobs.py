@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 from jobflow import run_locally
+from monty.json import MontyDecoder
 from pymatgen.core import Lattice, Structure
 
 from sseflow.ml.atomsets import scoring as A  # noqa: N812
-from sseflow.ml.atomsets.jobs import AtomSetsMaker
+from sseflow.ml.atomsets.jobs import FIRST_DEFAULT_MODEL, AtomSetsMaker
 from sseflow.ml.atomsets.schemas import AtomSetsDocument
 from tests.conftest import EXAMPLES, memory_candidate
 
@@ -22,25 +23,57 @@ def test_maker_batch_documents():
         memory_candidate("li2o-vac", disordered, {"Li": 1, "O": -2}),
         memory_candidate("isolated", isolated),
     ]
-    maker = AtomSetsMaker(  # the ensemble shipped with sseflow (model_dir=None)
+    maker = AtomSetsMaker(  # the model shipped with sseflow (model_dir=None)
         band_gap_mode="user",
         user_band_gaps_ev={"li2o": 7.0, "li2o-vac": 0.5},
     )
     assert AtomSetsMaker.batch and AtomSetsMaker.tier == "atomsets"
+    assert maker.shipped_model == A.DEFAULT_MODEL_NAME == "psi_v2"
     flow_job = maker.make(cands)
     responses = run_locally(flow_job, log=False, ensure_success=True)
     docs = [AtomSetsDocument.model_validate(d) for d in responses[flow_job.uuid][1].output]
     assert [d.candidate_id for d in docs] == ["li2o", "li2o-vac", "isolated"]
-    ok, vac, bad = docs
+    ok, vac, lone = docs
     assert ok.status == "pending" and 0 <= ok.p_si <= 1 and ok.p_si_std >= 0
     assert ok.d_training >= 0 and ok.band_gap_ev == 7.0 and ok.band_gap_source == "user"
     assert ok.is_ordered and not vac.is_ordered and vac.status == "pending"
-    assert ok.model_version == "atomsets_v1_camns" and ok.features["simplification"] == "CAMNS"
+    assert ok.model_version == "psi_v2" and ok.features == {**ok.features, "level": 0}
+    assert ok.p_si_composition is not None and ok.p_si_structure is not None
     assert ok.p_si != vac.p_si
-    assert bad.status == "failed" and "no bonds" in bad.reason
+    assert lone.status == "pending"  # V0 features need no bonds
     # the same result as scoring directly
     direct = A.score_structures([c.structure for c in cands[:2]], A.load_default_ensemble())
     np.testing.assert_allclose([ok.p_si, vac.p_si], [s.p_si for s in direct], atol=1e-6)
+    # the previous default still loads and scores; its V1 graphs need bonds
+    old = AtomSetsMaker(band_gap_mode="off", shipped_model=FIRST_DEFAULT_MODEL).score(cands)
+    assert old[0].model_version == FIRST_DEFAULT_MODEL and old[0].features["level"] == 1
+    assert old[2].status == "failed" and "no bonds" in old[2].reason
+
+
+def test_settings_hash_of_the_shipped_model():
+    # AtomSetsMaker() before psi_v2 was shipped: its results keep their hash
+    old = AtomSetsMaker(shipped_model=FIRST_DEFAULT_MODEL)
+    assert old.tier_settings_hash() == "092526df9a31e3d3"
+    assert "default_model" not in old.tier_settings()
+    new = AtomSetsMaker()
+    assert new.tier_settings()["default_model"] == "psi_v2"
+    assert new.tier_settings_hash() != old.tier_settings_hash()
+    # a Maker serialised before the field existed keeps the model of its time
+    before = new.as_dict()
+    del before["shipped_model"]
+    assert MontyDecoder().process_decoded(before).shipped_model == FIRST_DEFAULT_MODEL
+    assert MontyDecoder().process_decoded(new.as_dict()).shipped_model == "psi_v2"
+    with pytest.raises(ValueError, match="no shipped model 'psi_v9'"):
+        AtomSetsMaker(shipped_model="psi_v9")
+    # with a model directory, the shipped model plays no part
+    user = AtomSetsMaker(model_dir="/models/mine")
+    assert "default_model" not in user.tier_settings()
+    assert (
+        user.tier_settings_hash()
+        == AtomSetsMaker(
+            model_dir="/models/mine", shipped_model=FIRST_DEFAULT_MODEL
+        ).tier_settings_hash()
+    )
 
 
 @pytest.mark.slow

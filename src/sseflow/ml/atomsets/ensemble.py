@@ -93,6 +93,18 @@ class ApplicabilityDomain:
         diff = points[:, None, :] - self.training_points[None, :, :]
         return np.sqrt((diff**2).sum(axis=-1)).min(axis=1)
 
+    def manifest_entry(self, file: str = "applicability_domain.npz") -> dict[str, Any]:
+        """Return the description of the domain stored in model manifests."""
+        return {
+            "file": file,
+            "definition": (
+                "mean-pooled atom features, z-scored on training, PCA (whitened) keeping "
+                f"{self.variance_kept:.0%} of variance; Euclidean distance to the nearest "
+                "training structure"
+            ),
+            "n_components": int(self.components.shape[0]),
+        }
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Return the arrays that define the domain (for ``np.savez``)."""
         return {
@@ -188,15 +200,7 @@ class AtomSetsEnsemble:
                 }
                 for i, (h, seed, _) in enumerate(self.members)
             ],
-            "applicability_domain": {
-                "file": "applicability_domain.npz",
-                "definition": (
-                    "mean-pooled atom features, z-scored on training, PCA (whitened) keeping "
-                    f"{self.domain.variance_kept:.0%} of variance; Euclidean distance to the "
-                    "nearest training structure"
-                ),
-                "n_components": int(self.domain.components.shape[0]),
-            },
+            "applicability_domain": self.domain.manifest_entry(),
             "training": self.training,
             "metrics": self.metrics,
             "software": software_versions(["tensorflow", "tf-keras", "megnet", "maml", "pymatgen"]),
@@ -223,21 +227,8 @@ class AtomSetsEnsemble:
     def load(cls, directory: str | Path) -> AtomSetsEnsemble:
         """Load an artifact written by :meth:`save`."""
         directory = Path(directory)
-        manifest_path = directory / "manifest.json"
-        if not manifest_path.is_file():
-            raise ModelArtifactError(f"no manifest.json in {directory}")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format_version") != ARTIFACT_FORMAT_VERSION:
-            raise ModelArtifactError(
-                f"{directory}: artifact format {manifest.get('format_version')} is not "
-                f"{ARTIFACT_FORMAT_VERSION}; retrain with this sseflow version"
-            )
-        fs = manifest["feature_settings"]
-        if fs.get("parent_model_sha256") not in (None, parent_model_sha256()):
-            raise ModelArtifactError(
-                f"{directory}: trained on features of a different MEGNet parent model"
-            )
-        settings = FeatureSettings(level=int(fs["level"]), simplification=fs["simplification"])
+        manifest = read_manifest(directory, (ARTIFACT_FORMAT_VERSION,))
+        settings = manifest_feature_settings(directory, manifest)
         members = []
         for entry in manifest["members"]:
             hyper = AtomSetsHyperparameters(**entry["hyperparameters"])
@@ -257,6 +248,30 @@ class AtomSetsEnsemble:
             metrics=manifest.get("metrics", {}),
             model_version=manifest.get("model_version", "unknown"),
         )
+
+
+def read_manifest(directory: Path, formats: tuple[int, ...]) -> dict[str, Any]:
+    """Read ``directory/manifest.json`` and check its ``format_version`` is in ``formats``."""
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.is_file():
+        raise ModelArtifactError(f"no manifest.json in {directory}")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("format_version") not in formats:
+        raise ModelArtifactError(
+            f"{directory}: artifact format {manifest.get('format_version')} is not "
+            f"{' or '.join(map(str, formats))}; retrain with this sseflow version"
+        )
+    return manifest
+
+
+def manifest_feature_settings(directory: Path, manifest: dict[str, Any]) -> FeatureSettings:
+    """Return a manifest's feature settings, checking the MEGNet parent model is the same."""
+    fs = manifest["feature_settings"]
+    if fs.get("parent_model_sha256") not in (None, parent_model_sha256()):
+        raise ModelArtifactError(
+            f"{directory}: trained on features of a different MEGNet parent model"
+        )
+    return FeatureSettings(level=int(fs["level"]), simplification=fs["simplification"])
 
 
 def train_ensemble(

@@ -340,7 +340,7 @@ def atom_features(
     max_atoms_per_batch
         Structures are grouped into disjoint-graph batches of at most this many atoms.
         1000 was fastest on the 254 OBELiX training structures (26k atoms, 1.4M bonds;
-        ``benchmarks/atomsets.py --stage batching``, numbers in docs/atomsets.md).
+        ``benchmarks/ml_stage_speed.py``, numbers in docs/atomsets.md).
 
     Returns
     -------
@@ -371,3 +371,58 @@ def atom_features(
     if batch:
         results.extend(_level1_batch(batch, parent))
     return results
+
+
+def atom_features_or_errors(
+    structures: Sequence[Structure],
+    level: int = 1,
+    max_atoms_per_batch: int = 1000,
+    embedding: np.ndarray | None = None,
+) -> list[np.ndarray | Exception]:
+    """Like :func:`atom_features`, but a structure that fails gives its exception.
+
+    The other structures are still evaluated in batched graphs (a failure does not send
+    the batch back to one structure at a time). For level 0 with ``embedding`` given
+    (the parent model's (95, 16) elemental embeddings, e.g. stored with a P_SI model),
+    neither TensorFlow nor the parent model is loaded.
+
+    Returns
+    -------
+    list
+        Per structure, in input order, its ``(n_sites, n_features)`` matrix or the
+        exception (e.g. :class:`FeaturizationError`) that prevented it.
+    """
+    if level not in FEATURE_DIMENSIONS:
+        raise ValueError(f"level must be one of {sorted(FEATURE_DIMENSIONS)}, got {level}")
+    if level == 0 and embedding is not None:
+        out0: list[np.ndarray | Exception] = []
+        for structure in structures:
+            try:
+                out0.append(site_embeddings(structure, embedding))
+            except Exception as exc:  # recorded for this structure, the others go on
+                out0.append(exc)
+        return out0
+    parent = load_parent_model()
+    out: list[np.ndarray | Exception | None] = [None] * len(structures)
+    graphs: list[tuple[int, _Graph]] = []
+    for i, structure in enumerate(structures):
+        try:
+            if level == 0:
+                out[i] = site_embeddings(structure, parent.embedding)
+            else:
+                graphs.append((i, _structure_graph(structure, parent)))
+        except Exception as exc:  # recorded for this structure, the others go on
+            out[i] = exc
+    batch: list[tuple[int, _Graph]] = []
+    n_batch = 0
+    for item in [*graphs, None]:
+        if batch and (item is None or n_batch + len(item[1].nodes) > max_atoms_per_batch):
+            for (i, _), features in zip(
+                batch, _level1_batch([g for _, g in batch], parent), strict=True
+            ):
+                out[i] = features
+            batch, n_batch = [], 0
+        if item is not None:
+            batch.append(item)
+            n_batch += len(item[1].nodes)
+    return [r if r is not None else RuntimeError("not featurized") for r in out]

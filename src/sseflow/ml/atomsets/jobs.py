@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -13,19 +14,32 @@ from sseflow.common.maker import TierFailure, TierMaker
 from sseflow.ml.atomsets.schemas import AtomSetsDocument
 
 BandGapMode = Literal["predict", "user", "off"]
+#: The model shipped before the default model was recorded in the settings hash.
+FIRST_DEFAULT_MODEL = "atomsets_v1_camns"
+
+
+def _default_shipped_model() -> str:
+    from sseflow.ml.atomsets.scoring import DEFAULT_MODEL_NAME
+
+    return DEFAULT_MODEL_NAME
 
 
 @dataclass
 class AtomSetsMaker(TierMaker):
-    """Score a batch of candidates with the AtomSets ensemble (one job for all).
+    """Score a batch of candidates with the P_SI model (one job for all).
 
     Parameters
     ----------
     name
         Job name.
     model_dir
-        Ensemble artifact directory; ``None`` uses the model shipped with sseflow
-        (``atomsets_v1_camns``).
+        P_SI model artifact directory (:class:`~sseflow.ml.atomsets.stack.PSIModel`, or a
+        bare AtomSets ensemble); ``None`` uses the shipped model ``shipped_model``.
+    shipped_model
+        Name of the model shipped in ``sseflow/data/models`` used when ``model_dir`` is
+        None (default: :data:`~sseflow.ml.atomsets.scoring.DEFAULT_MODEL_NAME`). A Maker
+        serialised before this field existed deserialises with ``atomsets_v1_camns``,
+        the default of that time, so an old workflow keeps its model and its hash.
     band_gap_mode
         ``"predict"``: MEGNet multi-fidelity band-gap models (a user value, when given,
         takes precedence); ``"user"``: only values from ``user_band_gaps_ev``;
@@ -38,10 +52,12 @@ class AtomSetsMaker(TierMaker):
     model_dir: str | None = None
     band_gap_mode: BandGapMode = "predict"
     user_band_gaps_ev: dict[str, float] = field(default_factory=dict)
+    shipped_model: str = field(default_factory=_default_shipped_model)
 
     tier: ClassVar[str] = "atomsets"
     batch: ClassVar[bool] = True
     document_class: ClassVar[type[AtomSetsDocument]] = AtomSetsDocument
+    legacy_defaults: ClassVar[dict[str, Any]] = {"shipped_model": FIRST_DEFAULT_MODEL}
     packages: ClassVar[tuple[str, ...]] = (
         "pymatgen",
         "tensorflow",
@@ -51,11 +67,70 @@ class AtomSetsMaker(TierMaker):
         "numpy",
     )
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from sseflow.common.paths import shipped_data
+
+        if not (shipped_data("models", self.shipped_model) / "manifest.json").is_file():
+            known = sorted(p.parent.name for p in shipped_data("models").glob("*/manifest.json"))
+            raise ValueError(f"no shipped model {self.shipped_model!r}; shipped: {known}")
+
+    def tier_settings(self) -> dict[str, Any]:
+        """Return the hashed settings; with a shipped model, which one it is.
+
+        The first shipped model (``atomsets_v1_camns``) was not recorded, so results
+        computed with it keep their hash; any later shipped model enters the hash (as
+        ``default_model``), so results of another model are not reused. With
+        ``model_dir`` set, ``shipped_model`` plays no part.
+        """
+        out = super().tier_settings()
+        shipped = out.pop("shipped_model", None)
+        if self.model_dir is None and shipped != FIRST_DEFAULT_MODEL:
+            out["default_model"] = shipped
+        return out
+
+    def _model(self) -> Any:
+        from sseflow.common.paths import shipped_data
+        from sseflow.ml.atomsets.scoring import DEFAULT_MODEL_NAME, load_model
+
+        if self.model_dir is not None:
+            return load_model(self.model_dir)
+        if self.shipped_model == DEFAULT_MODEL_NAME:
+            return load_model(None)  # the same cached object as load_default_model()
+        return load_model(shipped_data("models", self.shipped_model))
+
     def make(self, candidates: list[Candidate]) -> Job:
         """Return one job whose output is a list of AtomSetsDocuments (input order)."""
         new_job = atomsets_scores(candidates, self)
         new_job.name = f"{self.name} ({len(candidates)} candidates)"
         return new_job
+
+    def score(self, candidates: list[Candidate]) -> list[AtomSetsDocument]:
+        """Do the work of :meth:`make` without jobflow (same documents, input order).
+
+        The batch API of the ML stage for large screens: the model is loaded once per
+        process, structures are featurized as batched graphs in chunks, and a candidate
+        that cannot be scored gets a failed document with the reason.
+        """
+        from sseflow.ml.atomsets.scoring import score_structures
+
+        candidates = [
+            c if isinstance(c, Candidate) else Candidate.model_validate(c) for c in candidates
+        ]
+        t0 = time.perf_counter()
+        model = self._model()
+        scores = score_structures([c.structure for c in candidates], model)
+        gaps = _band_gaps(candidates, self)
+        features = model.feature_settings.as_dict()
+        amortised_s = (time.perf_counter() - t0) / max(len(candidates), 1)
+        docs = []
+        for cand, score, gap in zip(candidates, scores, gaps, strict=True):
+            compute = functools.partial(_document_fields, score, gap, model, features)
+            doc = self.tier_document(AtomSetsDocument, cand.candidate_id, compute)
+            # The work is done once for the batch: record each candidate's share of it.
+            doc.wall_time_s = round(amortised_s, 3)
+            docs.append(doc)
+        return docs
 
 
 def _band_gaps(candidates: list[Candidate], maker: AtomSetsMaker) -> list[dict[str, Any]]:
@@ -92,46 +167,35 @@ def _band_gaps(candidates: list[Candidate], maker: AtomSetsMaker) -> list[dict[s
     return out
 
 
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _document_fields(
+    score: Any, gap: dict[str, Any], model: Any, features: dict[str, Any]
+) -> dict[str, Any]:
+    if isinstance(score, Exception):
+        raise TierFailure(f"AtomSets featurization failed: {score}")
+    if gap.get("band_gap_error"):
+        raise TierFailure(gap["band_gap_error"])
+    return {
+        "p_si": round(score.p_si, 6),
+        "p_si_std": round(score.p_si_std, 6),
+        "p_si_composition": _rounded(score.p_si_composition, 6),
+        "p_si_structure": _rounded(score.p_si_structure, 6),
+        "d_training": round(score.d_training, 4),
+        "is_ordered": score.is_ordered,
+        "n_sites_featurized": score.n_sites_featurized,
+        "band_gap_ev": gap.get("band_gap_ev"),
+        "band_gap_std_ev": gap.get("band_gap_std_ev"),
+        "band_gap_source": gap.get("band_gap_source"),
+        "model_version": model.model_version,
+        "model_data_sha256": model.training.get("data_sha256"),
+        "features": features,
+    }
+
+
 @job
 def atomsets_scores(candidates: list[Candidate], maker: AtomSetsMaker) -> list[AtomSetsDocument]:
     """Run the AtomSets tier on a batch of candidates (see :class:`AtomSetsMaker`)."""
-    from sseflow.ml.atomsets.ensemble import AtomSetsEnsemble
-    from sseflow.ml.atomsets.scoring import load_default_ensemble, score_structures
-
-    t0 = time.perf_counter()
-    ensemble = (
-        load_default_ensemble()
-        if maker.model_dir is None
-        else AtomSetsEnsemble.load(maker.model_dir)
-    )
-    scores = score_structures([c.structure for c in candidates], ensemble)
-    gaps = _band_gaps(candidates, maker)
-    features = ensemble.feature_settings.as_dict()
-    amortised_s = (time.perf_counter() - t0) / max(len(candidates), 1)
-    docs = []
-    for cand, score, gap in zip(candidates, scores, gaps, strict=True):
-
-        def compute(score: Any = score, gap: dict[str, Any] = gap) -> dict[str, Any]:
-            if isinstance(score, Exception):
-                raise TierFailure(f"AtomSets featurization failed: {score}")
-            if gap.get("band_gap_error"):
-                raise TierFailure(gap["band_gap_error"])
-            return {
-                "p_si": round(score.p_si, 6),
-                "p_si_std": round(score.p_si_std, 6),
-                "d_training": round(score.d_training, 4),
-                "is_ordered": score.is_ordered,
-                "n_sites_featurized": score.n_sites_featurized,
-                "band_gap_ev": gap.get("band_gap_ev"),
-                "band_gap_std_ev": gap.get("band_gap_std_ev"),
-                "band_gap_source": gap.get("band_gap_source"),
-                "model_version": ensemble.model_version,
-                "model_data_sha256": ensemble.training.get("data_sha256"),
-                "features": features,
-            }
-
-        doc = maker.tier_document(AtomSetsDocument, cand.candidate_id, compute)
-        # The work is done once for the batch: record each candidate's share of it.
-        doc.wall_time_s = round(amortised_s, 3)
-        docs.append(doc)
-    return docs
+    return maker.score(candidates)

@@ -18,10 +18,18 @@ class AtomSetsDocument(TierDocument):
     """
 
     p_si: float | None = Field(
-        None, description="Ensemble-mean probability of sigma_RT >= 1e-4 S/cm (0-1)."
+        None,
+        description="Calibrated probability of sigma_RT >= 1e-4 S/cm (0-1): composition and "
+        "structure components combined (see sseflow.ml.atomsets.stack).",
     )
     p_si_std: float | None = Field(
-        None, description="Standard deviation of P_SI over ensemble members."
+        None, description="Spread of P_SI over the members of the model's components."
+    )
+    p_si_composition: float | None = Field(
+        None, description="Probability from the composition component alone (uncalibrated)."
+    )
+    p_si_structure: float | None = Field(
+        None, description="Probability from the structure component alone (uncalibrated)."
     )
     d_training: float | None = Field(
         None,
@@ -41,7 +49,7 @@ class AtomSetsDocument(TierDocument):
     n_sites_featurized: int | None = Field(
         None, description="Sites of the simplified structure fed to the model."
     )
-    model_version: str | None = Field(None, description="Ensemble artifact model_version.")
+    model_version: str | None = Field(None, description="P_SI model artifact model_version.")
     model_data_sha256: str | None = Field(None, description="Hash of the model's training data.")
     features: dict[str, Any] = Field(
         default_factory=dict, description="Feature settings (level, simplification, parent)."

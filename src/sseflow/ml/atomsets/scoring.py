@@ -1,4 +1,12 @@
-"""Scores of structures (P_SI, its spread, d_training) and the ensemble shipped with sseflow."""
+"""Scores of structures (P_SI, its spread, components, d_training) and the shipped model.
+
+:func:`score_structures` is the batch API of the ML stage: the AtomSets tier
+(:class:`~sseflow.ml.atomsets.jobs.AtomSetsMaker`) and large screens call it on a list of
+structures; the model is loaded once per process (:func:`load_default_model`), the
+structures are simplified and featurized as batched graphs in chunks (memory stays
+bounded for tens of thousands of structures) and a structure that cannot be scored
+gets its exception, the others go on.
+"""
 
 from __future__ import annotations
 
@@ -11,50 +19,73 @@ import numpy as np
 
 from sseflow.common.paths import shipped_data
 from sseflow.ml.atomsets.ensemble import AtomSetsEnsemble
-from sseflow.ml.atomsets.features import atom_features
+from sseflow.ml.atomsets.features import atom_features_or_errors
 from sseflow.ml.atomsets.featurization import simplify_for_features
+from sseflow.ml.atomsets.stack import PSIModel
 
-#: Name of the ensemble shipped with the package.
-DEFAULT_MODEL_NAME = "atomsets_v1_camns"
+#: Name of the P_SI model shipped with the package (``sseflow/data/models/<name>``).
+DEFAULT_MODEL_NAME = "psi_v2"
+#: Structures featurized and scored together (bounds the memory of large screens).
+DEFAULT_CHUNK_SIZE = 2000
 
 
 def default_model_dir() -> Path:
-    """Return the directory of the shipped default ensemble."""
+    """Return the directory of the shipped default model."""
     return shipped_data("models", DEFAULT_MODEL_NAME)
 
 
-_DEFAULT_ENSEMBLE: dict[str, AtomSetsEnsemble] = {}
+_MODELS: dict[str, PSIModel] = {}
 
 
-def load_default_ensemble() -> AtomSetsEnsemble:
-    """Load (once per process) the ensemble shipped in ``sseflow/data/models``."""
-    if "default" not in _DEFAULT_ENSEMBLE:
-        _DEFAULT_ENSEMBLE["default"] = AtomSetsEnsemble.load(default_model_dir())
-    return _DEFAULT_ENSEMBLE["default"]
+def load_model(directory: str | Path | None = None) -> PSIModel:
+    """Load a P_SI model artifact once per process (the shipped model when None)."""
+    path = str(Path(directory).resolve()) if directory is not None else "default"
+    if path not in _MODELS:
+        _MODELS[path] = PSIModel.load(default_model_dir() if directory is None else directory)
+    return _MODELS[path]
+
+
+def load_default_model() -> PSIModel:
+    """Load (once per process) the model shipped in ``sseflow/data/models``."""
+    return load_model(None)
+
+
+#: Former name of :func:`load_default_model`.
+load_default_ensemble = load_default_model
 
 
 @dataclass
 class StructureScore:
-    """AtomSets result for one structure (see :class:`EnsemblePrediction`)."""
+    """P_SI of one structure (see :class:`~sseflow.ml.atomsets.stack.PSIPrediction`)."""
 
     p_si: float
     p_si_std: float
     d_training: float
     n_sites_featurized: int
     is_ordered: bool
+    p_si_composition: float | None = None
+    p_si_structure: float | None = None
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
 
 
 def score_structures(
-    structures: Sequence[Any], ensemble: AtomSetsEnsemble | None = None
+    structures: Sequence[Any],
+    model: PSIModel | AtomSetsEnsemble | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> list[StructureScore | Exception]:
-    """Featurize and score structures in one batch, isolating per-structure failures.
+    """Featurize and score structures in batches, isolating per-structure failures.
 
     Parameters
     ----------
     structures
         pymatgen Structures (ordered or disordered).
-    ensemble
-        Trained ensemble; the shipped default when omitted.
+    model
+        A P_SI model (or a bare AtomSets ensemble); the shipped default when omitted.
+    chunk_size
+        Structures featurized and scored together.
 
     Returns
     -------
@@ -63,42 +94,45 @@ def score_structures(
         :class:`~sseflow.ml.atomsets.features.FeaturizationError` or a simplification
         error) that prevented scoring it, in input order.
     """
-    ensemble = ensemble or load_default_ensemble()
-    settings = ensemble.feature_settings
+    if model is None:
+        model = load_default_model()
+    elif isinstance(model, AtomSetsEnsemble):
+        model = PSIModel.from_ensemble(model)
+    out: list[StructureScore | Exception] = []
+    for start in range(0, len(structures), max(chunk_size, 1)):
+        out.extend(_score_chunk(structures[start : start + chunk_size], model))
+    return out
+
+
+def _score_chunk(structures: Sequence[Any], model: PSIModel) -> list[StructureScore | Exception]:
+    settings = model.feature_settings
     results: list[StructureScore | Exception | None] = [None] * len(structures)
     good, simplified = [], []
     for i, structure in enumerate(structures):
         try:
-            simple = simplify_for_features(structure, settings.simplification)
-            atom_features([simple], level=0)  # cheap validity check (species, sites)
+            simplified.append(simplify_for_features(structure, settings.simplification))
+            good.append(i)
         except Exception as exc:  # recorded per structure, the batch goes on
             results[i] = exc
-            continue
-        good.append(i)
-        simplified.append(simple)
     feats: list[np.ndarray] = []
-    if simplified:
-        try:
-            feats = atom_features(simplified, level=settings.level)
-        except Exception:
-            # One bad graph (e.g. no bonds) fails the whole batch: fall back to singles.
-            feats = []
-            keep = []
-            for i, simple in zip(good, simplified, strict=True):
-                try:
-                    feats.append(atom_features([simple], level=settings.level)[0])
-                    keep.append(i)
-                except Exception as exc:
-                    results[i] = exc
-            good = keep
-    if good:
-        pred = ensemble.predict_features(feats)
-        for k, i in enumerate(good):
+    kept: list[int] = []
+    feature_rows = atom_features_or_errors(simplified, settings.level, embedding=model.embedding)
+    for i, f in zip(good, feature_rows, strict=True):
+        if isinstance(f, Exception):
+            results[i] = f
+        else:
+            feats.append(f)
+            kept.append(i)
+    if kept:
+        pred = model.predict([structures[i].composition for i in kept], feats)
+        for k, i in enumerate(kept):
             results[i] = StructureScore(
                 p_si=float(pred.p_si[k]),
                 p_si_std=float(pred.p_si_std[k]),
                 d_training=float(pred.d_training[k]),
                 n_sites_featurized=len(feats[k]),
                 is_ordered=bool(structures[i].is_ordered),
+                p_si_composition=_number(pred.p_composition[k]),
+                p_si_structure=_number(pred.p_structure[k]),
             )
     return [r if r is not None else RuntimeError("not scored") for r in results]

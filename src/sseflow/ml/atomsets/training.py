@@ -1,14 +1,15 @@
-"""Training flow of the AtomSets ensemble: featurize -> cross-validate -> train -> save.
+"""Training flow of the P_SI model: featurize -> nested cross-validation -> train -> save.
 
-Each step is a jobflow job; the atom features travel between jobs as an ``.npz`` file in
-``<out_dir>.work/`` (they are too large for a job document). The trained ensemble is written as
-a versioned artifact directory (see :meth:`AtomSetsEnsemble.save`) whose manifest holds
-the cross-validation metrics.
+Each step is a jobflow job; the atom features travel between jobs as ``.npz`` files in
+``<out_dir>.work/`` (they are too large for a job document). The model is chosen and
+trained by :func:`sseflow.ml.atomsets.selection.fit_psi_model` and written as a
+versioned artifact directory (:meth:`sseflow.ml.atomsets.stack.PSIModel.save`) whose
+manifest holds the nested cross-validation metrics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,173 +17,202 @@ import numpy as np
 from jobflow import Flow, Maker, job
 
 from sseflow.ml.atomsets.featurization import FeatureSettings
-from sseflow.ml.atomsets.network import CANDIDATE_HYPERPARAMETER_SETS, AtomSetsHyperparameters
+from sseflow.ml.atomsets.selection import FEATURE_VARIANTS, SelectionSettings
 
-#: Sets kept by cross-validation for the shipped ensemble (benchmarks/atomsets.py).
-DEFAULT_SETS: tuple[int, ...] = (3,)
+
+def _variant_name(settings: FeatureSettings) -> str:
+    return f"v{settings.level}_{settings.simplification}"
 
 
 @job
 def featurize_label_table(
-    label_table: str, feature_settings: dict[str, Any], work_dir: str
+    label_table: str, variants: list[dict[str, Any]], work_dir: str
 ) -> dict[str, Any]:
-    """Read a label table, featurize its structures and store the features.
+    """Read a label table (every row) and store the MEGNet features of each variant.
 
     Returns
     -------
     dict
-        ``features_path`` (npz with one array per structure), ``ids``, ``labels``,
-        ``formulas``, ``n_structures``.
+        ``ids``, ``labels``, ``formulas``, ``compositions`` (formula strings),
+        ``has_structure`` and ``features`` (variant name -> ``.npz`` path, one array per
+        row with a usable structure, keyed by row index).
     """
-    from sseflow.ml.atomsets.featurization import featurize
+    from sseflow.ml.atomsets.selection import TrainingSet
     from sseflow.ml.labels import load_label_table
 
-    data = load_label_table(label_table)
-    settings = FeatureSettings(**feature_settings)
-    feats = featurize(data.structures, settings)
-    path = Path(work_dir) / "features.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **{f"s{i:05d}": f for i, f in enumerate(feats)})
+    table = load_label_table(label_table, require_structures=False)
+    data = TrainingSet.from_label_table(table)
+    paths = {}
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
+    for variant in variants:
+        settings = FeatureSettings(variant["level"], variant["simplification"])
+        feats = data.atom_features(settings)
+        path = Path(work_dir) / f"features_{_variant_name(settings)}.npz"
+        np.savez_compressed(path, **{f"r{i:05d}": f for i, f in enumerate(feats) if f is not None})
+        paths[_variant_name(settings)] = str(path)
     return {
-        "features_path": str(path),
         "ids": data.ids,
         "labels": [int(v) for v in data.labels],
-        "formulas": data.formulas,
-        "n_structures": len(data.ids),
+        "formulas": data.groups,
+        "compositions": [c.formula for c in data.compositions],
+        "has_structure": [s is not None for s in data.structures],
+        "features": paths,
     }
 
 
-def _load_features(path: str) -> list[np.ndarray]:
-    with np.load(path) as arrays:
-        return [arrays[k] for k in sorted(arrays.files)]
+def training_set(featurized: dict[str, Any]) -> Any:
+    """Rebuild the :class:`~sseflow.ml.atomsets.selection.TrainingSet` of a featurize job."""
+    from pymatgen.core import Composition
+
+    from sseflow.ml.atomsets.selection import TrainingSet
+
+    n = len(featurized["ids"])
+    data = TrainingSet(
+        ids=list(featurized["ids"]),
+        labels=np.asarray(featurized["labels"], dtype=int),
+        compositions=[Composition(c) for c in featurized["compositions"]],
+        groups=list(featurized["formulas"]),
+        structures=[None] * n,
+    )
+    for name, path in featurized["features"].items():
+        level, simplification = name[1:].split("_", 1)
+        rows: list[np.ndarray | None] = [None] * n
+        with np.load(path) as arrays:
+            for key in arrays.files:
+                rows[int(key[1:])] = arrays[key]
+        data.features[FeatureSettings(int(level), simplification)] = rows
+    return data
+
+
+def _selection_settings(settings: dict[str, Any]) -> SelectionSettings:
+    values = dict(settings)
+    values["variants"] = tuple(
+        FeatureSettings(v["level"], v["simplification"]) for v in values["variants"]
+    )
+    values["seeds"] = tuple(values["seeds"])
+    values["weight_grid"] = tuple(values["weight_grid"])
+    return SelectionSettings(**values)
 
 
 @job
-def cross_validate_ensemble(
+def cross_validate_psi(
     featurized: dict[str, Any],
-    hyperparameters: list[dict[str, Any]],
-    seeds: list[int],
-    input_dim: int,
+    settings: dict[str, Any],
     n_splits: int = 5,
-    n_clusters: int = 12,
     loco: bool = True,
+    n_clusters: int = 12,
 ) -> dict[str, Any]:
-    """Stratified k-fold (and optionally LOCO) CV of the ensemble recipe, with controls."""
-    from sseflow.ml import evaluation as ev
+    """Nested CV of the whole recipe: stratified k-fold by formula and (optionally) LOCO.
 
-    feats = _load_features(featurized["features_path"])
-    labels = np.asarray(featurized["labels"])
-    hypers = [AtomSetsHyperparameters(**h) for h in hyperparameters]
-    fit_predict = ev.atomsets_fit_predict(feats, labels, hypers, seeds, input_dim)
-    out = {
-        "kfold": ev.cross_validate(
-            labels, ev.stratified_kfold_splits(labels, n_splits), fit_predict
-        )["summary"]
-    }
+    Returns
+    -------
+    dict
+        Per scheme, the fold summary (AUC-PR and MCC with the shuffled and mean
+        controls) on all rows and on the rows with a structure.
+    """
+    from sseflow.ml import evaluation as ev
+    from sseflow.ml.atomsets.selection import fit_psi_model
+
+    data = training_set(featurized)
+    selection_settings = _selection_settings(settings)
+    y = data.labels
+    schemes = {"kfold": ev.grouped_stratified_kfold_splits(y, data.groups, n_splits)}
     if loco:
-        clusters = ev.composition_clusters(featurized["formulas"], n_clusters)
-        splits = ev.leave_one_cluster_out_splits(clusters)
-        out["loco"] = ev.cross_validate(labels, splits, fit_predict)["summary"]
+        clusters = ev.composition_clusters(data.compositions, n_clusters)
+        schemes["loco"] = ev.leave_one_cluster_out_splits(clusters)
+    out: dict[str, Any] = {}
+    for scheme, splits in schemes.items():
+        oof = np.full(len(y), np.nan)
+        for train, val in splits:
+            model, _ = fit_psi_model(data, train, selection_settings)
+            feats = data.atom_features(model.feature_settings)
+            pred = model.predict([data.compositions[i] for i in val], [feats[i] for i in val])
+            oof[val] = pred.p_si
+        has = np.asarray(featurized["has_structure"], dtype=bool)
+        out[scheme] = {
+            "all_rows": ev.oof_metrics(y, oof, splits)["summary"],
+            "structures": ev.oof_metrics(y, oof, splits, subset=has)["summary"],
+        }
     return out
 
 
 @job
 def train_and_save(
     featurized: dict[str, Any],
-    feature_settings: dict[str, Any],
-    hyperparameters: list[dict[str, Any]],
-    seeds: list[int],
+    settings: dict[str, Any],
     out_dir: str,
     model_version: str,
     metrics: dict[str, Any] | None = None,
     label_table: str | None = None,
 ) -> dict[str, Any]:
-    """Train the ensemble on all labelled structures and write the artifact."""
-    from sseflow.ml.atomsets.ensemble import train_ensemble
+    """Choose and train the model on all rows and write the artifact."""
+    from sseflow.ml.atomsets.selection import fit_psi_model
 
-    feats = _load_features(featurized["features_path"])
-    ensemble = train_ensemble(
-        feats,
-        featurized["labels"],
-        FeatureSettings(**feature_settings),
-        [AtomSetsHyperparameters(**h) for h in hyperparameters],
-        seeds,
-        ids=featurized["ids"],
-    )
-    ensemble.training["label_table"] = label_table
-    ensemble.metrics = {"cross_validation": metrics} if metrics else {}
-    path = ensemble.save(out_dir, model_version=model_version)
-    return {"model_dir": str(path), "n_members": len(ensemble.members)}
+    data = training_set(featurized)
+    model, selection = fit_psi_model(data, None, _selection_settings(settings))
+    model.training["label_table"] = label_table
+    model.metrics = {"nested_cv": metrics} if metrics else {}
+    path = model.save(out_dir, model_version=model_version)
+    n_members = len(model.structure.members) if hasattr(model.structure, "members") else 1
+    return {
+        "model_dir": str(path),
+        "structure_family": selection.family,
+        "n_members": n_members,
+    }
 
 
 @dataclass
 class AtomSetsTrainingMaker(Maker):
-    """Build the training Flow.
+    """Build the training Flow of a P_SI model.
 
     Parameters
     ----------
     name
         Flow name.
-    feature_settings
-        MEGNet level and simplification.
-    hyperparameter_sets
-        Network configurations of the ensemble.
-    seeds
-        Repeated seeds per configuration (ensemble size = sets x seeds).
+    selection
+        Search budget and options (:class:`SelectionSettings`): feature variants, number
+        of pooled-forest and AtomSets configurations, inner folds, seeds of the final
+        AtomSets ensemble.
     cross_validate, loco
-        Run k-fold CV (and LOCO CV) before training, with the first seed only (to
-        save time); results go to the manifest.
+        Run nested k-fold CV (and leave-one-cluster-out CV) of the whole recipe before
+        training; results go to the manifest. Each outer fold repeats the whole search.
     n_splits
-        Folds of the stratified k-fold CV.
+        Outer folds of the k-fold CV.
     model_version
         Name recorded in the manifest.
     """
 
-    name: str = "atomsets training"
-    feature_settings: FeatureSettings = field(default_factory=FeatureSettings)
-    hyperparameter_sets: list[AtomSetsHyperparameters] = field(
-        default_factory=lambda: [CANDIDATE_HYPERPARAMETER_SETS[k] for k in DEFAULT_SETS]
-    )
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    name: str = "P_SI model training"
+    selection: SelectionSettings = field(default_factory=SelectionSettings)
     cross_validate: bool = True
     loco: bool = True
     n_splits: int = 5
-    model_version: str = "atomsets_user"
+    model_version: str = "psi_user"
 
     def make(self, label_table: str | Path, out_dir: str | Path) -> Flow:
         """Return the Flow training on ``label_table`` and saving to ``out_dir``."""
-        settings = {
-            "level": self.feature_settings.level,
-            "simplification": self.feature_settings.simplification,
-        }
-        hypers = [h.as_dict() for h in self.hyperparameter_sets]
+        settings = asdict(self.selection)
+        settings["variants"] = [
+            {"level": v.level, "simplification": v.simplification} for v in self.selection.variants
+        ]
         out_dir = str(Path(out_dir).resolve())
-        featurized = featurize_label_table(str(label_table), settings, f"{out_dir}.work")
+        featurized = featurize_label_table(
+            str(label_table), settings["variants"], f"{out_dir}.work"
+        )
         featurized.name = "featurize"
         jobs = [featurized]
         metrics = None
         if self.cross_validate:
-            cv = cross_validate_ensemble(
-                featurized.output,
-                hypers,
-                list(self.seeds[:1]),
-                self.feature_settings.input_dim,
-                n_splits=self.n_splits,
-                loco=self.loco,
-            )
+            cv = cross_validate_psi(featurized.output, settings, self.n_splits, self.loco)
             cv.name = "cross-validate"
             jobs.append(cv)
             metrics = cv.output
         train = train_and_save(
-            featurized.output,
-            settings,
-            hypers,
-            list(self.seeds),
-            out_dir,
-            self.model_version,
-            metrics,
-            str(label_table),
+            featurized.output, settings, out_dir, self.model_version, metrics, str(label_table)
         )
-        train.name = "train ensemble"
+        train.name = "train model"
         jobs.append(train)
         return Flow(jobs, output=train.output, name=self.name)
+
+
+__all__ = ["FEATURE_VARIANTS", "AtomSetsTrainingMaker"]

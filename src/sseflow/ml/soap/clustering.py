@@ -7,12 +7,21 @@ minimum-variance linkage in Euclidean space, cut the *one* dendrogram at every d
 W_sigma (:mod:`sseflow.ml.soap.wsigma`), and select candidates that share a cluster with
 a fast conductor or sit in the cluster nearest to one.
 
-Selection rule at a chosen depth (paper: "all clusters that contain or are directly
-adjacent (i.e. the nearest cluster in the Euclidean feature space) to high sigma
-labels"): a cluster is *high* when it holds a label with sigma > ``high_sigma_s_per_cm``
-(default 1e-5 S/cm); for every high cluster, the other cluster whose centroid is nearest
-(Euclidean) to its centroid is *adjacent*. Candidates in high or adjacent clusters are
-selected. Centroids are the mean descriptor of all members (candidates and labels).
+Selection rules at a chosen depth. A cluster is *high* when it holds a label with sigma >
+``high_sigma_s_per_cm`` (default 1e-5 S/cm); for every high cluster, the other cluster
+whose centroid is nearest (Euclidean) to its centroid is *adjacent*. Centroids are the
+mean descriptor of all members (candidates and labels). A candidate is selected when its
+cluster is
+
+- ``"high_or_adjacent"`` (the paper: "all clusters that contain or are directly adjacent
+  (i.e. the nearest cluster in the Euclidean feature space) to high sigma labels"),
+- ``"high"``: high,
+- ``"adjacent"``: adjacent to a high cluster (and not high itself),
+- ``"density"``: at least ``min_high_fraction`` of its labels are high (clusters without
+  labels are not selected).
+
+:mod:`sseflow.ml.soap.validation` measures each rule as a classifier (leave-labels-out
+CV) and chose the defaults.
 
 Memory: scipy's Ward linkage holds the condensed distance matrix, 8 n(n-1)/2 bytes
 (2.7 GB for 26,000 structures); the assignments take 4 n max_depth bytes.
@@ -36,6 +45,14 @@ from sseflow.ml.soap.wsigma import w_sigma_frozen, w_sigma_random_control
 
 #: Conductivity above which a label is "high" (paper: 1e-5 S/cm), S/cm.
 HIGH_SIGMA_S_PER_CM = 1e-5
+#: Defaults of the clustering tier and ``sseflow cluster``, chosen by leave-labels-out CV
+#: on the 254 OBELiX training structures (benchmarks/soap_selection.py): the lowest pass
+#: fraction (54 %) that keeps >= 90 % of hidden superionic structures (92 %).
+DEFAULT_DEPTH = 70
+DEFAULT_RULE = "high"
+DEFAULT_HIGH_SIGMA_S_PER_CM = 1e-4
+#: Selection rules of :func:`select_by_cluster` (see the module docstring).
+SELECTION_RULES = ("high_or_adjacent", "high", "adjacent", "density")
 
 
 class ClusteringError(ValueError):
@@ -186,8 +203,10 @@ def select_by_cluster(
     label_rows: np.ndarray,
     log10_sigma: np.ndarray,
     high_sigma_s_per_cm: float = HIGH_SIGMA_S_PER_CM,
+    rule: str = "high_or_adjacent",
+    min_high_fraction: float = 0.5,
 ) -> list[ClusterMembership]:
-    """Apply the selection rule to every structure at one depth.
+    """Apply a selection rule to every structure at one depth.
 
     Parameters
     ----------
@@ -201,6 +220,9 @@ def select_by_cluster(
         Their log10 conductivities (S/cm).
     high_sigma_s_per_cm
         A label with sigma strictly above this makes its cluster "high".
+    rule, min_high_fraction
+        Selection rule (:data:`SELECTION_RULES`, see the module docstring) and, for
+        ``"density"``, the smallest fraction of high labels of a selected cluster.
 
     Returns
     -------
@@ -209,6 +231,8 @@ def select_by_cluster(
         distance between centroids (descriptor units), 0 inside a high cluster and
         None when no cluster is high.
     """
+    if rule not in SELECTION_RULES:
+        raise ClusteringError(f"unknown selection rule {rule!r}; choose from {SELECTION_RULES}")
     matrix = np.asarray(matrix, dtype=float)
     cluster_values, cluster_index = np.unique(np.asarray(cluster_ids), return_inverse=True)
     n_clusters = int(cluster_index.max()) + 1
@@ -225,6 +249,9 @@ def select_by_cluster(
     maxima = np.full(n_clusters, -np.inf)
     np.maximum.at(maxima, label_cluster, y)
     high = maxima > np.log10(high_sigma_s_per_cm)
+    n_high = np.bincount(
+        label_cluster, weights=(y > np.log10(high_sigma_s_per_cm)), minlength=n_clusters
+    )
 
     distances = cdist(centroids, centroids)
     adjacent = np.zeros(n_clusters, dtype=bool)
@@ -238,6 +265,12 @@ def select_by_cluster(
     elif high.any():
         to_high[:] = 0.0
 
+    selected = {
+        "high_or_adjacent": high | adjacent,
+        "high": high,
+        "adjacent": adjacent & ~high,
+        "density": (n_labels > 0) & (n_high >= min_high_fraction * np.maximum(n_labels, 1)),
+    }[rule]
     out = []
     for k in cluster_index:
         has_labels = n_labels[k] > 0
@@ -251,7 +284,7 @@ def select_by_cluster(
                 cluster_has_high_sigma_label=bool(high[k]),
                 adjacent_to_high_sigma_cluster=bool(adjacent[k] and not high[k]),
                 distance_to_high_sigma_cluster=None if np.isnan(to_high[k]) else float(to_high[k]),
-                selected=bool(high[k] or adjacent[k]),
+                selected=bool(selected[k]),
             )
         )
     return out
@@ -285,6 +318,8 @@ def cluster_with_labels(
     n_jobs: int = 1,
     with_curve: bool = False,
     n_draws: int = 100,
+    rule: str = "high_or_adjacent",
+    min_high_fraction: float = 0.5,
 ) -> ClusteringResult:
     """Featurize candidates and labels, cluster them together and select candidates.
 
@@ -310,6 +345,8 @@ def cluster_with_labels(
         Also compute the W_sigma curve (depths 2..max_depth) and its control.
     n_draws
         Random-control draws for the curve.
+    rule, min_high_fraction
+        Selection rule, see :func:`select_by_cluster`.
 
     Returns
     -------
@@ -341,6 +378,8 @@ def cluster_with_labels(
         label_rows,
         log10_sigma,
         high_sigma_s_per_cm=high_sigma_s_per_cm,
+        rule=rule,
+        min_high_fraction=min_high_fraction,
     )
     candidate_ids = {cid for cid, _ in candidates}
     memberships = {

@@ -47,7 +47,12 @@ class ClusteringDocument(TierDocument):
         "units); 0 inside one; None when no cluster is high.",
     )
     selected: bool | None = Field(
-        None, description="In a high cluster or in the nearest cluster of one."
+        None,
+        description="Selected by ``selection_rule`` (default: in a high cluster or in "
+        "the nearest cluster of one).",
+    )
+    selection_rule: str | None = Field(
+        None, description="high_or_adjacent, high, adjacent or density (see the clustering)."
     )
     high_sigma_s_per_cm: float | None = Field(None, description="Threshold of a high label.")
     n_clustered_structures: int | None = Field(
