@@ -48,7 +48,8 @@ from sseflow.bvse.parameters import pair_parameters
 # Linux, as not fork-safe, so ask for a fork-safe layer (TBB if installed, else numba's
 # workqueue) unless the user chose one.
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "forksafe"
+    # numba.config sets its attributes at import time (from the environment): no stub
+    numba.config.THREADING_LAYER = "forksafe"  # type: ignore[attr-defined]
 
 #: Block edge in grid points (about 1 A at the default 0.2 A spacing).
 BLOCK_EDGE_ANGSTROM = 1.0

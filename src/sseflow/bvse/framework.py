@@ -94,9 +94,11 @@ def prepare_bvse_framework(
             species = max(framework, key=lambda sp: (framework[sp], sp.symbol))
             framework = {species: 1.0}
         for species, occ in framework.items():
-            parts = _valence_split(float(species.oxi_state))
+            oxi_state = species.oxi_state
+            assert oxi_state is not None  # species without one raised BVSEError above
+            parts = _valence_split(float(oxi_state))
             if occupancy_mode == "majority":
-                parts = [(round(float(species.oxi_state)), 1.0)]
+                parts = [(round(float(oxi_state)), 1.0)]
             for charge, share in parts:
                 if charge == 0:
                     continue  # neutral species do not enter the BVSE sum

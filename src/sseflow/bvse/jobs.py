@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from jobflow import Job, job
 
@@ -82,7 +82,8 @@ class BVSEMaker(TierMaker):
                 d["bvse"] = {**nested, "engine": "bvlain"}
         elif "engine" not in d:
             d["engine"] = "bvlain"
-        return super().from_dict(d)
+        # monty types from_dict as returning MSONable; it returns an instance of cls
+        return cast("BVSEMaker", super().from_dict(d))
 
     def make(self, candidate: Candidate) -> Job:
         """Return the BVSE job for one candidate; its output is a BVSEDocument."""

@@ -58,7 +58,9 @@ logger = logging.getLogger(__name__)
 
 #: Jobs that run in this process: they are short and write the candidate records.
 MAIN_PROCESS_JOBS = frozenset(
-    f.original for f in (ingest_inputs, run_stage, gate_stage, record_tier, store_inputs)
+    # jobflow's @job sets ``original`` on the wrapper but types it Callable[..., Job]
+    f.original  # type: ignore[attr-defined]
+    for f in (ingest_inputs, run_stage, gate_stage, record_tier, store_inputs)
 )
 #: Signals handled like Ctrl-C.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -175,7 +177,8 @@ def _in_memory(store: JobStore) -> bool:
     """Return True when a part of the store lives in this process's memory only."""
     from maggma.stores import MemoryStore, MontyStore
 
-    parts = [store.docs_store, *store.additional_stores.values()]
+    # jobflow's JobStore.__init__ leaves additional_stores unannotated (has-type)
+    parts = [store.docs_store, *store.additional_stores.values()]  # type: ignore[has-type]
     return any(isinstance(p, MemoryStore) and not isinstance(p, MontyStore) for p in parts)
 
 
@@ -555,7 +558,9 @@ class _Runner:
             if diversion is not None:
                 from jobflow.core.flow import get_flow
 
-                ok = self.run_flow(get_flow(diversion)) and ok
+                # get_flow runs Flow(jobs=...), which takes a list of Flows too, but is
+                # typed Flow | Job | list[Job]; Job.run already made ``replace`` a Flow
+                ok = self.run_flow(get_flow(diversion)) and ok  # type: ignore[arg-type]
         return ok
 
     def _failed(self, job: Job, error: str) -> bool:

@@ -90,7 +90,12 @@ def submit_funnel(
     if spec:
         flow.update_config({"manager_config": spec}, attributes="manager_config", dynamic=True)
     flow.update_metadata({"sseflow_version": __version__}, dynamic=True)
-    workflow = flow_to_workflow(flow, store=None, name=workflow_name or funnel.name)
+    # jobflow documents store=None (workers use their JOB_STORE) but types it JobStore
+    workflow = flow_to_workflow(
+        flow,
+        store=None,  # type: ignore[arg-type]
+        name=workflow_name or funnel.name,
+    )
     # ids before add_wf (negative placeholders); add_wf renumbers the Fireworks in place
     roots = [fw.fw_id for fw in workflow.fws if not workflow.links.parent_links.get(fw.fw_id)]
     old_to_new = launchpad.add_wf(workflow)

@@ -10,6 +10,7 @@ write candidate records to the store's ``candidates`` additional store and BVSE 
 from __future__ import annotations
 
 from jobflow import JobStore
+from maggma.core import Store
 from maggma.stores import MemoryStore, MontyStore
 
 from sseflow.store.jobstore import CANDIDATES_STORE, DATA_STORE
@@ -42,16 +43,16 @@ def check_worker_store(store: JobStore | None = None) -> JobStore:
         from jobflow import SETTINGS
 
         store = SETTINGS.JOB_STORE
-    missing = [
-        name for name in (CANDIDATES_STORE, DATA_STORE) if name not in store.additional_stores
-    ]
+    # jobflow's JobStore.__init__ leaves additional_stores unannotated (has-type)
+    additional: dict[str, Store] = store.additional_stores  # type: ignore[has-type]
+    missing = [name for name in (CANDIDATES_STORE, DATA_STORE) if name not in additional]
     if missing:
         raise WorkerStoreError(
             f"jobflow's JOB_STORE has no additional store(s) {missing}; the funnel writes "
             "candidate records and BVSE grids there. Use config/jobflow.yaml as "
             "JOBFLOW_CONFIG_FILE (on this machine and on the workers)."
         )
-    stores = {"docs_store": store.docs_store, **store.additional_stores}
+    stores = {"docs_store": store.docs_store, **additional}
     for name, sub in stores.items():
         if isinstance(sub, MemoryStore | MontyStore):
             raise WorkerStoreError(

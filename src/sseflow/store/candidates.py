@@ -359,7 +359,8 @@ def candidate_repository(job_store: JobStore, read_only: bool | None = None) -> 
         If the JobStore has no ``candidates`` additional store.
     """
     try:
-        store = job_store.additional_stores[CANDIDATES_STORE]
+        # jobflow's JobStore.__init__ leaves additional_stores unannotated (has-type)
+        store = job_store.additional_stores[CANDIDATES_STORE]  # type: ignore[has-type]
     except KeyError as exc:
         raise KeyError(
             "This JobStore has no 'candidates' store; build it with "

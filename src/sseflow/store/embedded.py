@@ -33,7 +33,7 @@ import fcntl
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from maggma.core import StoreError
 from maggma.stores import MontyStore
@@ -48,7 +48,7 @@ from sseflow.store.sqlite_engine import (
 
 LOCK_FILE = ".sseflow-store.lock"
 CONFIG_FILE = ".monty.storage"
-SQLITE_STORAGE = "sqlite"
+SQLITE_STORAGE: Final = "sqlite"  # Final: typed Literal["sqlite"], as MontyStore expects
 _MONTY_SETTINGS = {"use_bson": True, "mongo_version": "4.0"}  # maggma's MontyStore defaults
 
 
@@ -225,7 +225,9 @@ class EmbeddedStore(MontyStore):
         for raw in docs:
             doc = jsanitize(raw, allow_bson=True)
             if self.validator and not self.validator.is_valid(doc):
-                if self.validator.strict:
+                # maggma's Validator ABC declares no ``strict``, yet maggma's own
+                # stores read it too (its JSONSchemaValidator defines it)
+                if self.validator.strict:  # type: ignore[attr-defined]
                     raise ValueError(self.validator.validation_errors(doc))
                 continue
 
@@ -312,7 +314,11 @@ class EmbeddedStore(MontyStore):
         if sort:
             for field, direction in reversed(list(sort.items())):
                 descending = int(getattr(direction, "value", direction)) < 0
-                docs.sort(key=lambda d, f=field: _sort_key(_get(d, f)), reverse=descending)
+
+                def by_field(doc: dict, field: str = field) -> tuple[int, Any]:
+                    return _sort_key(_get(doc, field))
+
+                docs.sort(key=by_field, reverse=descending)
         docs = docs[skip:]
         if limit:
             docs = docs[:limit]

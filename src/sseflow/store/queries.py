@@ -163,7 +163,8 @@ def split_computed(
     conditions: Iterable[tuple[str, str, Any]],
 ) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]]]:
     """Split ``--where`` conditions into database ones and ones on computed fields (rank)."""
-    stored, computed = [], []
+    stored: list[tuple[str, str, Any]] = []
+    computed: list[tuple[str, str, Any]] = []
     for condition in conditions:
         (computed if condition[0] in COMPUTED_FIELDS else stored).append(condition)
     return stored, computed
