@@ -10,7 +10,7 @@ from pymatgen.core import Lattice, Structure
 from sseflow.bvse.landscape import BVSELandscape
 from sseflow.common.candidate import Candidate, SourceInfo
 from sseflow.common.document import TierStatus
-from sseflow.neb.jobs import CHGNetNEBMaker
+from sseflow.neb.jobs import CHGNetNEBMaker, MLIPNEBMaker
 from sseflow.neb.schemas import NEBDocument
 from sseflow.qe.calculator import QESettings
 from sseflow.qe.jobs import QENEBMaker
@@ -214,3 +214,103 @@ def test_makers_serialize_for_workflow_managers():
     assert isinstance(restored.function_kwargs["bvse_landscape"], BVSELandscape)
     assert restored.config.expose_store  # to read the stored BVSE grid in the funnel
     assert CHGNetNEBMaker.from_dict(CHGNetNEBMaker(n_hops=2).as_dict()).n_hops == 2
+
+
+def li_al_te2_candidate() -> Candidate:
+    structure = Structure.from_spacegroup(
+        "I-42d",
+        Lattice.tetragonal(6.30, 12.20),
+        ["Li+", "Al3+", "Te2-"],
+        [[0, 0, 0], [0, 0, 0.5], [0.25, 0.25, 0.125]],
+    )
+    return Candidate(
+        candidate_id="lialte2",
+        formula="LiAlTe2",
+        structure=structure,
+        oxidation_states={"Li": 1.0, "Al": 3.0, "Te": -2.0},
+        source=SourceInfo(path="<memory>", format="structure"),
+    )
+
+
+def test_no_hop_is_an_expected_failure_with_a_reason_in_words(tmp_path):
+    maker = CHGNetNEBMaker(min_length_angstrom=5.5, max_hop_angstrom=4.0, work_dir=str(tmp_path))
+    doc = run(maker.make(li_al_te2_candidate()))
+    assert doc.status == TierStatus.FAILED
+    assert doc.reason.startswith("no Li-Li hop within the hop search limit")
+    assert "shortest Li-Li distance 4.38 A" in doc.reason
+    assert "BVSE percolation energy" in doc.reason
+    assert "(at " not in doc.reason and ".py" not in doc.reason
+
+
+def test_mlip_maker_names_and_hashes():
+    import importlib
+    import warnings
+
+    import sseflow
+    import sseflow.neb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy = importlib.import_module("sseflow.makers.neb")
+    assert sseflow.MLIPNEBMaker is sseflow.neb.MLIPNEBMaker is legacy.MLIPNEBMaker
+    assert MLIPNEBMaker().potential == sseflow.neb.DEFAULT_POTENTIAL
+    chgnet = MLIPNEBMaker(potential="CHGNet")
+    assert chgnet.tier_settings_hash() == CHGNetNEBMaker().tier_settings_hash()
+    assert "potential" not in CHGNetNEBMaker().tier_settings()
+    assert MLIPNEBMaker().tier_settings()["potential"] == "SevenNet-0"
+    assert MLIPNEBMaker().tier_settings_hash() != chgnet.tier_settings_hash()
+    assert MLIPNEBMaker(calibration=None).tier_settings()["calibration"] is None
+    crossed = CHGNetNEBMaker(cross_check_potentials=["SevenNet-0"])
+    assert crossed.tier_settings_hash() != CHGNetNEBMaker().tier_settings_hash()
+    assert CHGNetNEBMaker.from_dict(crossed.as_dict()) == crossed
+
+
+def test_unknown_potential_fails_cleanly(tmp_path):
+    maker = MLIPNEBMaker(potential="MACE-MP-0", min_length_angstrom=5.5, work_dir=str(tmp_path))
+    doc = run(maker.make(li2s_candidate()))
+    assert doc.status == TierStatus.FAILED
+    assert doc.reason.startswith("unknown potential 'MACE-MP-0'")
+
+
+def test_mlip_maker_with_a_local_model_file(tmp_path):
+    import shutil
+
+    import chgnet
+
+    shipped = next((Path(chgnet.__file__).parent / "pretrained" / "0.3.0").glob("*.pth.tar"))
+    local = tmp_path / "chgnet-copy.pth.tar"
+    shutil.copy(shipped, local)
+    maker = MLIPNEBMaker(
+        potential=str(local), min_length_angstrom=5.5, n_images=3, work_dir=str(tmp_path)
+    )
+    doc = run(maker.make(li2s_candidate()))
+    assert doc.status == TierStatus.PENDING, doc.reason
+    assert doc.potential["model_file"] == str(local.resolve())
+    assert len(doc.potential["model_sha256"]) == 64
+    assert doc.calculator.startswith(f"{local} (chgnet ")
+    # a potential without a calibration says so instead of inventing a number
+    assert doc.barrier_calibrated_ev is None and "no calibration" in doc.calibration["note"]
+
+
+@pytest.mark.slow
+def test_sevennet_with_chgnet_cross_check(tmp_path):
+    """SevenNet-0 (the default potential) and CHGNet on the same hop of an 11-atom cell."""
+    maker = MLIPNEBMaker(
+        min_length_angstrom=5.5,
+        n_images=3,
+        cross_check_potentials=["CHGNet"],
+        disagreement_threshold_ev=0.01,
+        work_dir=str(tmp_path),
+    )
+    doc = run(maker.make(li2s_candidate()))
+    assert doc.status == TierStatus.PENDING, doc.reason
+    assert doc.potential["name"] == "SevenNet-0" and doc.potential["package"] == "sevenn"
+    assert doc.calculator.startswith("SevenNet-0 (sevenn 0.13.0")
+    assert set(doc.cross_check) == {"SevenNet-0", "CHGNet"}
+    sevennet, chgnet = doc.cross_check["SevenNet-0"], doc.cross_check["CHGNet"]
+    assert sevennet["barrier_forward_ev"] == doc.barrier_forward_ev
+    assert (
+        chgnet["converged"] and chgnet["hop_lengths_angstrom"] == sevennet["hop_lengths_angstrom"]
+    )
+    assert doc.potential_spread_ev > 0.01 and doc.potentials_disagree
+    assert doc.barrier_calibrated_ev is not None and doc.calibration["n_pairs"] >= 6

@@ -53,8 +53,11 @@ from sseflow.bvse.stored import stored_bvse_landscape
 from sseflow.common.candidate import Candidate
 from sseflow.common.document import TierStatus
 from sseflow.common.maker import TierFailure, TierMaker
-from sseflow.neb.runner import NEBCalculatorError, NEBRunSettings
+from sseflow.neb.hops import HopError
+from sseflow.neb.images import ImageError
+from sseflow.neb.runner import INTERMEDIATE_MINIMUM, NEBCalculatorError, NEBRunSettings
 from sseflow.neb.schemas import NEBDocument
+from sseflow.neb.supercell import StructurePreparationError
 from sseflow.neb.workflow import run_structure_neb
 from sseflow.settings import get_settings
 
@@ -76,7 +79,7 @@ def judge_convergence(doc: NEBDocument) -> NEBDocument:
     why = stopped.termination if stopped else "not converged"
     where = ""
     if stopped is not None:
-        resumable = not why.startswith("intermediate minimum")  # a re-run stops there again
+        resumable = INTERMEDIATE_MINIMUM not in why  # a re-run stops there again
         where = f"; images kept in {stopped.work_dir}" + (", re-run resumes there" * resumable)
     return doc.model_copy(update={"status": TierStatus.FAILED, "reason": f"NEB {why}{where}"})
 
@@ -118,7 +121,10 @@ class NEBTierMaker(TierMaker):
     n_hops
         How many symmetry-distinct hops of the BVSE percolation path to compute.
     max_hop_angstrom
-        Longest Li-Li hop considered.
+        Longest Li-Li hop considered (A); None (default) derives a safety limit from
+        the structure (1.5 x the distance at which the Li sites percolate,
+        :func:`~sseflow.neb.hops.hop_search_limit`): the BVSE landscape decides which
+        hops are computed, whatever their length.
     bvse_resolution_angstrom
         Grid spacing when the BVSE landscape has to be recomputed.
     seed_method
@@ -135,7 +141,7 @@ class NEBTierMaker(TierMaker):
     name: str = "neb"
     min_length_angstrom: float = 10.0
     n_hops: int = 1
-    max_hop_angstrom: float = 4.0
+    max_hop_angstrom: float | None = None
     bvse_resolution_angstrom: float = 0.3
     seed_method: str = "bvse"
     neb: NEBRunSettings = field(default_factory=NEBRunSettings)
@@ -155,6 +161,9 @@ class NEBTierMaker(TierMaker):
     expected_errors: ClassVar[tuple[type[Exception], ...]] = (
         NEBCalculatorError,
         BVSELandscapeError,
+        HopError,
+        ImageError,
+        StructurePreparationError,
     )
     flat_settings: ClassVar[tuple[str, ...]] = ("neb",)
     #: NEBRunSettings fields the Makers did not expose before they held it whole.
@@ -221,24 +230,46 @@ class NEBTierMaker(TierMaker):
                 elif land is not landscape:
                     text = f"{source['bvse_landscape_source']}, mapped onto the relaxed cell"
                     source = {**source, "bvse_landscape_source": text}
-                values = run_structure_neb(
-                    structure,
-                    runner.calculator_factory,
-                    self.job_dir(candidate.candidate_id),
-                    landscape=land,
-                    min_length_angstrom=self.min_length_angstrom,
-                    n_hops=self.n_hops,
-                    max_hop_angstrom=self.max_hop_angstrom,
-                    bvse_resolution_angstrom=self.bvse_resolution_angstrom,
-                    seed_method=self.seed_method,
-                    run_settings=self.neb,
-                )
+                work_dir = self.job_dir(candidate.candidate_id)
+                values = self.run_neb_with(structure, runner.calculator_factory, work_dir, land)
+                values.update(runner.more_fields(structure, land, values, work_dir))
             except self.expected_errors as exc:
                 raise TierFailure(str(exc)) from exc
             return {**values, **extra, **source}
 
         doc = self.tier_document(NEBDocument, candidate.candidate_id, compute)
         return judge_convergence(self.after_run(candidate, doc))
+
+    def run_neb_with(
+        self,
+        structure: Structure,
+        calculator_factory: Callable[[Path], Callable[[str], Calculator]],
+        work_dir: Path,
+        landscape: BVSELandscape | None,
+    ) -> dict[str, Any]:
+        """Run this Maker's NEB of ``structure`` with a calculator factory (document fields)."""
+        return run_structure_neb(
+            structure,
+            calculator_factory,
+            work_dir,
+            landscape=landscape,
+            min_length_angstrom=self.min_length_angstrom,
+            n_hops=self.n_hops,
+            max_hop_angstrom=self.max_hop_angstrom,
+            bvse_resolution_angstrom=self.bvse_resolution_angstrom,
+            seed_method=self.seed_method,
+            run_settings=self.neb,
+        )
+
+    def more_fields(
+        self,
+        structure: Structure,
+        landscape: BVSELandscape | None,
+        values: dict[str, Any],
+        work_dir: Path,
+    ) -> dict[str, Any]:
+        """Return document fields computed after the NEB (e.g. calibration, cross-checks)."""
+        return {}
 
     def after_run(self, candidate: Candidate, doc: NEBDocument) -> NEBDocument:
         """Add what is only known once the calculator ran (e.g. its version)."""

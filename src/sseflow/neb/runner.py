@@ -45,6 +45,8 @@ _OPTIMIZERS = {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS, "MDMin": MDMin}
 _STATE_FILE = "neb_state.json"
 _TRAJ_FILE = "neb_images.traj"
 _ENDPOINTS_FILE = "endpoints_relaxed.traj"
+#: Start of the termination of a band stopped by :func:`intermediate_minimum`.
+INTERMEDIATE_MINIMUM = "intermediate minimum"
 
 
 class NEBCalculatorError(RuntimeError):
@@ -186,10 +188,9 @@ def intermediate_minimum(energies_ev: list[float], tolerance_ev: float) -> str |
     if depth <= tolerance_ev:
         return None
     return (
-        f"intermediate minimum: image {i + 1} lies {depth:.3f} eV below the endpoints after "
-        "the NEB stage (the path passes a more stable configuration, not a single hop; "
-        "climbing image not attempted - choose another hop, e.g. a smaller "
-        "max_hop_angstrom, or split the path)"
+        f"{INTERMEDIATE_MINIMUM}: image {i + 1} lies {depth:.3f} eV below the endpoints "
+        "after the NEB stage (the path passes a more stable configuration, not a single "
+        "hop; climbing image not attempted)"
     )
 
 
