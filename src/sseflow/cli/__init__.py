@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # these modules register their commands on import
 from sseflow.cli import (  # noqa: F401
+    calibrate,
     candidates,
     cluster,
     index,
@@ -18,6 +19,7 @@ cluster.register(app)
 train.register(app)
 index.register(app)
 report.register(app)
+calibrate.register(app)
 
 
 def main() -> None:

@@ -201,3 +201,58 @@ def load_calibration(source: str | None) -> CalibrationSet | None:
         return CalibrationSet({}, "no calibration shipped with this installation")
     path = SHIPPED_CALIBRATION if source == "shipped" else Path(source)
     return CalibrationSet.from_json(path)
+
+
+def _hop_lengths(tier: dict[str, Any]) -> list[float]:
+    return sorted(round(h["hop"]["length_angstrom"], 2) for h in tier.get("hops") or [])
+
+
+def _potential_name(tier: dict[str, Any]) -> str | None:
+    potential = tier.get("potential") or {}
+    if potential.get("name"):
+        return str(potential["name"])
+    if str(tier.get("calculator") or "").startswith("CHGNet"):
+        return "CHGNet"  # records written before the potential was recorded
+    return None
+
+
+def pairs_from_records(
+    records: list[dict[str, Any]],
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Collect MLIP/DFT barrier pairs from candidate records (``tiers.neb_mlip/neb_dft``).
+
+    A candidate gives a pair when both NEB tiers converged and computed hops of the
+    same lengths (the same hops); its MLIP barrier is paired with its DFT barrier
+    under the name of the potential that computed it.
+
+    Returns
+    -------
+    pairs
+        Potential name -> pairs ``{"id", "mlip_ev", "dft_ev"}``.
+    skipped
+        One line per candidate with both tiers that gave no pair, and why.
+    """
+    pairs: dict[str, list[dict[str, Any]]] = {}
+    skipped: list[str] = []
+    for record in records:
+        tiers = record.get("tiers") or {}
+        mlip, dft = tiers.get("neb_mlip"), tiers.get("neb_dft")
+        if not mlip or not dft:
+            continue
+        cid = record.get("candidate_id", "?")
+        name = _potential_name(mlip)
+        if not (mlip.get("converged") and dft.get("converged")):
+            skipped.append(f"{cid}: a NEB tier did not converge")
+        elif name is None:
+            skipped.append(f"{cid}: the neb_mlip record does not say which potential")
+        elif _hop_lengths(mlip) != _hop_lengths(dft):
+            skipped.append(f"{cid}: the MLIP and DFT tiers computed different hops")
+        else:
+            pairs.setdefault(name, []).append(
+                {
+                    "id": cid,
+                    "mlip_ev": mlip["barrier_forward_ev"],
+                    "dft_ev": dft["barrier_forward_ev"],
+                }
+            )
+    return pairs, skipped
