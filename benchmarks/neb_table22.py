@@ -25,11 +25,11 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
 
+from neb_mlip_dft import load_rows as rows  # benchmarks/ is on sys.path when run
 from sseflow.common.candidate import Candidate, SourceInfo
 from sseflow.neb.jobs import MLIPNEBMaker
 
@@ -69,13 +69,6 @@ def candidate(name: str, structure: Structure) -> Candidate:
         oxidation_states={el.symbol: oxidation[el.symbol] for el in structure.composition},
         source=SourceInfo(path="<benchmark>", format="structure"),
     )
-
-
-def rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of the results file."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def run(args: argparse.Namespace) -> None:

@@ -22,21 +22,8 @@ from sseflow.neb.percolation import (
     li_network_distance,
     network_percolates,
 )
-
-
-def li2s() -> Structure:
-    return Structure.from_spacegroup(
-        "Fm-3m", Lattice.cubic(5.71), ["S2-", "Li+"], [[0, 0, 0], [0.25, 0.25, 0.25]]
-    )
-
-
-def li3n() -> Structure:
-    return Structure.from_spacegroup(
-        "P6/mmm",
-        Lattice.hexagonal(3.648, 3.875),
-        ["N3-", "Li+", "Li+"],
-        [[0, 0, 0], [1 / 3, 2 / 3, 0], [0, 0, 0.5]],
-    )
+from tests.neb.test_setup import li2s_conventional as li2s
+from tests.neb.test_setup import li3n
 
 
 def li_al_te2() -> Structure:

@@ -6,5 +6,7 @@ __getattr__, __dir__ = moved(
     __name__,
     [
         "sseflow.neb.hops",
+        "sseflow.neb.percolation",
     ],
+    renamed={"_percolates": "network_percolates"},
 )
