@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import time
@@ -154,12 +155,29 @@ def prepare(structure: Structure, case: Case) -> NEBPreparation:
 
 
 def run_settings(args: argparse.Namespace) -> NEBRunSettings:
-    """NEB settings shared by every method (the tiers' defaults but 3 images)."""
+    """NEB settings of the potentials: the tiers' defaults but 3 images."""
     return NEBRunSettings(
         n_images=args.n_images,
         max_steps_relax=args.max_steps_relax,
         max_steps_neb=150,
         max_steps_ci=150,
+    )
+
+
+def dft_protocol_settings(args: argparse.Namespace) -> NEBRunSettings:
+    """NEB settings of the QE runs (and of the protocol check with the seed potential).
+
+    One climbing image started at the seed potential's saddle, between the seed
+    potential's relaxed endpoints: pw.x relaxes the endpoints (to ``--qe-endpoint-fmax``)
+    and converges the climbing image (0.05 eV/A) itself, so the barrier is QE's own
+    saddle; one image instead of three costs a third of the DFT time per step.
+    """
+    return NEBRunSettings(
+        n_images=1,
+        endpoint_fmax_ev_per_angstrom=args.qe_endpoint_fmax,
+        max_steps_relax=60,
+        max_steps_neb=60,
+        max_steps_ci=100,
     )
 
 
@@ -176,18 +194,26 @@ def qe_settings(case: Case, args: argparse.Namespace) -> QESettings:
 
 def settings_key(method: str, case: Case, args: argparse.Namespace) -> dict[str, Any]:
     """What identifies a run (a row with the same key is not recomputed)."""
+    dft_protocol = method == "QE" or method.endswith(PROTOCOL_CHECK)
     key: dict[str, Any] = {
         "min_length_angstrom": case.min_length_angstrom,
         "n_hops": case.n_hops,
         "bvse_resolution_angstrom": 0.2,
-        "neb": asdict(run_settings(args)),
+        "neb": asdict(dft_protocol_settings(args) if dft_protocol else run_settings(args)),
     }
+    if dft_protocol:
+        key["seeded_from"] = args.qe_seed
     if method == "QE":
         qe = qe_settings(case, args).to_plain_dict()
         qe.pop("pseudo_dir")
         qe.pop("mpi_command")
-        key.update(qe=qe, tot_charge=-1.0, seeded_from=args.qe_seed)
+        key.update(qe=qe, tot_charge=-1.0)
     return key
+
+
+#: Suffix of the seed potential's run with the QE protocol (a check that one climbing
+#: image seeded at the saddle gives the barrier of the three-image band).
+PROTOCOL_CHECK = " (1 CI image, seeded)"
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:
@@ -252,6 +278,7 @@ def row_for(
         "n_sites_with_vacancy": len(prep.hops[0].endpoints.initial),
         "min_image_distance_angstrom": prep.supercell_summary()["min_image_distance_angstrom"],
         "barrier_forward_ev": result.barrier_forward_ev,
+        "relative_energies_ev": result.relative_energies_ev,
         "barrier_reverse_ev": result.barrier_reverse_ev,
         "converged": result.converged,
         "termination": result.termination,
@@ -281,24 +308,30 @@ def run(args: argparse.Namespace) -> None:
         rows = load_rows(out)
         for prepared in prep.hops:
             methods = (potentials if "mlip" in args.methods else []) + (
-                ["QE"] if "qe" in args.methods else []
+                [args.qe_seed + PROTOCOL_CHECK, "QE"] if "qe" in args.methods else []
             )
             for method in methods:
                 key = {**settings_key(method, case, args), "hop_label": prepared.hop.label}
                 if done(rows, name, method, key):
                     continue
-                hop_dir = Path(args.work_dir) / name / f"hop_{prepared.hop.label}" / method
-                seed = None
+                tag = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
+                hop_dir = Path(args.work_dir) / name / f"hop_{prepared.hop.label}" / tag
+                use, seed = settings, None
+                if method == "QE" or method.endswith(PROTOCOL_CHECK):
+                    use = dft_protocol_settings(args)
+                    seed = saddle_seed(rows, name, args.qe_seed, prepared.hop.label)
+                    if seed is None:
+                        print(f"{name}: no converged {args.qe_seed} band to start from, skipped")
+                        continue
                 if method == "QE":
                     elements = sorted({el.symbol for el in structure.composition.elements})
                     factory = qe_factory(case, args, elements)
                     info = {"name": "QE", "pseudopotentials": "SG15 ONCV 1.2 PBE"}
-                    seed = seed_images(rows, name, args.qe_seed, prepared.hop.label, settings)
                 else:
-                    factory, info = mlip_factory(method)
+                    factory, info = mlip_factory(method.removesuffix(PROTOCOL_CHECK))
                 print(f"{name} hop {prepared.hop.label} {method} ...", flush=True)
                 t0 = time.perf_counter()
-                result = run_hop_neb(prepared, factory, hop_dir, "bvse", settings, seed)
+                result = run_hop_neb(prepared, factory, hop_dir, "bvse", use, seed)
                 wall = time.perf_counter() - t0
                 keep = method == args.qe_seed  # the band QE starts from
                 row = row_for(name, case, prep, method, result, wall, key, info, keep)
@@ -312,15 +345,19 @@ def run(args: argparse.Namespace) -> None:
                 )
 
 
-def seed_images(
-    rows: list[dict[str, Any]], name: str, method: str, label: int, settings: NEBRunSettings
+def saddle_seed(
+    rows: list[dict[str, Any]], name: str, method: str, label: int
 ) -> list[Structure] | None:
-    """The converged band of ``method`` on this hop, to start the QE band from."""
+    """Endpoints and highest image of ``method``'s converged band on this hop."""
     for row in rows:
         if row["structure"] == name and row["method"] == method and row["hop_label"] == label:
             images = [Structure.from_dict(d) for d in row["images"] or []]
-            if row["converged"] and len(images) == settings.n_images + 2:
-                return images
+            if row["converged"] and len(images) >= 3:
+                # rows written before the energies were kept: the middle image (the
+                # saddle of the symmetric antifluorite hops they hold)
+                energies = row.get("relative_energies_ev")
+                top = len(images) // 2 if energies is None else int(np.argmax(energies))
+                return [images[0], images[top], images[-1]]
     return None
 
 
@@ -390,12 +427,15 @@ def main() -> None:
     parser.add_argument("--structures", nargs="*", default=None)
     parser.add_argument("--n-images", type=int, default=3)
     parser.add_argument("--max-steps-relax", type=int, default=200)
-    parser.add_argument("--kspacing", type=float, default=0.6, help="ASE kspacing (1/A)")
+    parser.add_argument(
+        "--kspacing", type=float, default=0.6, help="k-point spacing (1/A, 2 pi included)"
+    )
     parser.add_argument(
         "--pseudo-dir", default=str(Path(__file__).parents[1] / "tests" / "data" / "pseudo")
     )
     parser.add_argument("--mpi", default=None)
     parser.add_argument("--qe-seed", default="SevenNet-0")
+    parser.add_argument("--qe-endpoint-fmax", type=float, default=0.01)
     parser.add_argument("--work-dir", default="/tmp/sseflow-neb-mlip-dft")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--report", action="store_true")
