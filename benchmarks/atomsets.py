@@ -55,9 +55,21 @@ def _strip(cv: dict) -> dict:
     }
 
 
+def _api():
+    """The AtomSets API used here (split over several modules), as one namespace."""
+    from types import SimpleNamespace
+
+    from sseflow.ml import labels
+    from sseflow.ml.atomsets import ensemble, featurization, network, scoring
+
+    modules = (labels, network, featurization, ensemble, scoring)
+    return SimpleNamespace(**{k: v for m in modules for k, v in vars(m).items()})
+
+
 def _prepare():
     from sseflow.ml import evaluation as E  # noqa: N812
-    from sseflow.ml.atomsets import model as A  # noqa: N812
+
+    A = _api()  # noqa: N806
 
     data = A.load_label_table(A.default_training_table())
     settings = A.FeatureSettings()
@@ -92,7 +104,8 @@ def stage_baseline(results: dict) -> None:
 
 def stage_kfold(results: dict, sets: list[int]) -> None:
     from sseflow.ml import evaluation as E  # noqa: N812
-    from sseflow.ml.atomsets import model as A  # noqa: N812
+
+    A = _api()  # noqa: N806
 
     data, settings, feats, kfold, _, _ = _prepare()
     y = data.labels
@@ -129,7 +142,8 @@ def stage_kfold(results: dict, sets: list[int]) -> None:
 
 def stage_loco(results: dict) -> None:
     from sseflow.ml import evaluation as E  # noqa: N812
-    from sseflow.ml.atomsets import model as A  # noqa: N812
+
+    A = _api()  # noqa: N806
 
     data, settings, feats, _, loco, _ = _prepare()
     out = results["cv"]
@@ -145,7 +159,7 @@ def stage_loco(results: dict) -> None:
 
 
 def stage_train(results: dict) -> None:
-    from sseflow.ml.atomsets import model as A  # noqa: N812
+    A = _api()  # noqa: N806
 
     kept = results.get("cv", {}).get("selection", {}).get("kept_sets", [0, 1, 2])
     sets = [A.CANDIDATE_HYPERPARAMETER_SETS[k] for k in kept]
@@ -179,14 +193,15 @@ def stage_train(results: dict) -> None:
 _SCORE_SNIPPET = """
 import time, json
 t0 = time.perf_counter()
-from sseflow.ml.atomsets import model as A  # noqa: N812
-data = A.load_label_table(A.default_training_table())
+from sseflow.ml.labels import load_obelix_labels
+from sseflow.ml.atomsets import featurization as F, scoring as S
+data = load_obelix_labels()
 t1 = time.perf_counter()
-ens = A.load_default_ensemble()
-feats = A.featurize(data.structures, ens.feature_settings)
+ens = S.load_default_ensemble()
+feats = F.featurize(data.structures, ens.feature_settings)
 pred = ens.predict_features(feats)
 t2 = time.perf_counter()
-feats = A.featurize(data.structures, ens.feature_settings)
+feats = F.featurize(data.structures, ens.feature_settings)
 t3 = time.perf_counter()
 pred = ens.predict_features(feats)
 t4 = time.perf_counter()
@@ -221,7 +236,8 @@ def stage_timing(results: dict) -> None:
 def stage_batching(results: dict) -> None:
     """Time MEGNet V1 featurization of the 254 structures for several batch sizes."""
     from sseflow.ml.atomsets import features as mf
-    from sseflow.ml.atomsets import model as A  # noqa: N812
+
+    A = _api()  # noqa: N806
 
     data = A.load_label_table(A.default_training_table())
     mf.load_parent_model()

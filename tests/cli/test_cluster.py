@@ -113,3 +113,26 @@ def test_compare_descriptors_command(app, labels_csv, tmp_path):
     assert ranking[0]["mean_w_sigma"] <= ranking[1]["mean_w_sigma"]
     assert (out / "ranking.csv").read_text().startswith("rank,descriptor")
     assert (out / "w_sigma.png").stat().st_size > 5000
+
+
+def test_cluster_accepts_the_obelix_form(app, tmp_path):
+    from tests.ml.label_tables import obelix_form
+
+    labels = obelix_form(tmp_path / "obelix", ["gvd", "11b", "qbb", "b4c", "qa9", "7se"])
+    json_out = tmp_path / "out.json"
+    args = ["cluster", str(CIFS / "bsa.cif"), "--labels", str(labels), "--depth", "3"]
+    result = runner.invoke(app, [*args, "--json", str(json_out)])
+    assert result.exit_code == 0, result.output
+    (doc,) = json.loads(json_out.read_text())
+    assert doc["n_reference_labels"] == 5  # 7se has no CIF: not a clustering reference
+
+
+def test_cluster_accepts_the_shipped_obelix_table(app, tmp_path):
+    from sseflow.ml.labels import default_training_table
+
+    json_out = tmp_path / "out.json"
+    labels = str(default_training_table())
+    args = ["cluster", str(CIFS / "bsa.cif"), "--labels", labels, "--json", str(json_out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(json_out.read_text())[0]["n_reference_labels"] == 254

@@ -2,12 +2,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from sseflow.ml.bandgap import bandgap_model_dir, passes_band_gap, predict_band_gaps
-
-
-def test_passes_band_gap():
-    assert passes_band_gap(1.0) and not passes_band_gap(0.99) and not passes_band_gap(None)
-    assert passes_band_gap(0.5, minimum_ev=0.4)
+from sseflow.ml.bandgap import bandgap_model_dir, predict_band_gaps
 
 
 def test_models_and_licence_are_shipped():

@@ -7,4 +7,5 @@ __getattr__, __dir__ = moved(
     [
         "sseflow.ml.atomsets.features",
     ],
+    renamed={"_apply_megnet_shims": "apply_megnet_shims"},
 )

@@ -14,19 +14,43 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from sseflow.cli.app import console, err_console, fail
 from sseflow.common.candidate import Candidate
 from sseflow.common.document import TierStatus
 from sseflow.ml.labels import LabelTable, LabelTableError, load_label_table, load_obelix_labels
-from sseflow.ml.soap.clustering import HIGH_SIGMA_S_PER_CM, ClusteringError, compare_descriptors
+from sseflow.ml.soap.clustering import (
+    HIGH_SIGMA_S_PER_CM,
+    ClusteringError,
+    ClusteringResult,
+    WSigmaCurve,
+    compare_descriptors,
+)
 from sseflow.ml.soap.descriptor import SOAPSettings
 from sseflow.ml.soap.schemas import ClusteringDocument
 from sseflow.store.candidates import identity_fields
 
-console = Console()
-err_console = Console(stderr=True)
+#: Columns of the ``sseflow cluster`` table.
+CLUSTER_COLUMNS = (
+    "candidate_id",
+    "formula",
+    "cluster",
+    "size",
+    "labels",
+    "mean lg s",
+    "max lg s",
+    "d(high)",
+    "selected",
+)
+LabelsOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Label CSV: OBELiX form (ID, 'Ionic conductivity (S cm-1)', CIFs beside it or "
+        "in cifs/) or simple form (id, sigma_s_per_cm, cif_path). Default: the shipped "
+        "OBELiX training split."
+    ),
+]
 
 DEFAULT_DESCRIPTORS = (
     "CAN:3:5:3",
@@ -38,11 +62,6 @@ DEFAULT_DESCRIPTORS = (
     "CAN-40:3:5:3",
     "A-40:3:5:3",
 )
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
 
 
 def parse_descriptor(spec: str) -> SOAPSettings:
@@ -76,8 +95,7 @@ def _labels(path: Path | None) -> LabelTable:
     try:
         return load_label_table(path) if path else load_obelix_labels()
     except LabelTableError as exc:
-        _fail(str(exc))
-        raise  # unreachable, for type checkers
+        fail(str(exc))
 
 
 def read_candidates(paths: list[Path]) -> tuple[list[Candidate], list[tuple[str, str]]]:
@@ -129,16 +147,81 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _cluster_table(
+    title: str, candidates: list[Candidate], docs: list[ClusteringDocument]
+) -> Table:
+    """Return one row per candidate: its cluster, the labels in it and the decision."""
+    table = Table(title=title)
+    for column in CLUSTER_COLUMNS:
+        table.add_column(column, no_wrap=column == "candidate_id")
+    for candidate, doc in zip(candidates, docs, strict=True):
+        if doc.status == TierStatus.FAILED:
+            cells = ["failed", "", "", "", "", "", (doc.reason or "")[:50]]
+        else:
+            cells = [
+                str(doc.cluster_id),
+                str(doc.n_structures_in_cluster),
+                str(doc.n_labels_in_cluster),
+                _fmt(doc.mean_log10_sigma_in_cluster),
+                _fmt(doc.max_log10_sigma_in_cluster),
+                _fmt(doc.distance_to_high_sigma_cluster, 1),
+                "yes" if doc.selected else "no",
+            ]
+        table.add_row(candidate.candidate_id, candidate.formula, *cells)
+    return table
+
+
+def _write_plots(
+    result: ClusteringResult,
+    candidates: list[Candidate],
+    folder: Path,
+    high_sigma_s_per_cm: float,
+    label: str,
+) -> None:
+    """Write the dendrogram (candidates marked) and the W_sigma curve into ``folder``."""
+    from sseflow.ml.soap.plots import plot_dendrogram
+
+    rows = [result.ids.index(c.candidate_id) for c in candidates if c.candidate_id in result.ids]
+    out = plot_dendrogram(
+        result.tree.linkage,
+        result.label_rows,
+        result.log10_sigma,
+        folder / "dendrogram.png",
+        depth=result.depth,
+        high_sigma_s_per_cm=high_sigma_s_per_cm,
+        candidate_rows=rows,
+    )
+    console.print(f"dendrogram written to {out}")
+    if len(result.label_rows) and result.depth >= 2:
+        from sseflow.ml.soap.clustering import w_sigma_curve
+        from sseflow.ml.soap.plots import plot_w_sigma_curves
+
+        curve = w_sigma_curve(result.tree, result.label_rows, result.log10_sigma, label=label)
+        out = plot_w_sigma_curves([curve], folder / "w_sigma.png")
+        console.print(f"W_sigma curve written to {out}")
+
+
+def _store_documents(
+    candidates: list[Candidate],
+    docs: list[ClusteringDocument],
+    data_dir: Path | None,
+    db_uri: str | None,
+) -> None:
+    from sseflow.cli._store import open_store
+    from sseflow.store import candidate_repository
+
+    job_store = open_store(data_dir, db_uri, write=True)
+    n = store_clustering_documents(candidate_repository(job_store), candidates, docs)
+    console.print(f"{n} candidate record(s) updated (tiers.soap_clustering)")
+
+
 def cluster_command(
     paths: Annotated[list[Path], typer.Argument(help="CIF/POSCAR/JSON files or folders.")],
     depth: Annotated[int, typer.Option(help="Number of clusters at the selection cut.")] = 50,
     descriptor: Annotated[
         str, typer.Option(help="SCHEME[:r_cut:n_max:l_max][+sine[:alpha]], e.g. CAN:3:5:3.")
     ] = "CAN:3:5:3",
-    labels: Annotated[
-        Path | None,
-        typer.Option(help="Label CSV (id, sigma_s_per_cm, cif_path|structure); default OBELiX."),
-    ] = None,
+    labels: LabelsOption = None,
     high_sigma: Annotated[
         float, typer.Option(help="A label above this (S/cm) makes its cluster high.")
     ] = HIGH_SIGMA_S_PER_CM,
@@ -169,17 +252,17 @@ def cluster_command(
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        _fail(f"no such file or folder: {', '.join(missing)}")
+        fail(f"no such file or folder: {', '.join(missing)}")
     try:
         settings = parse_descriptor(descriptor)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     label_table = _labels(labels)
     candidates, rejected = read_candidates(paths)
     for path, reason in rejected:
         err_console.print(f"[yellow]skipped[/] {path}: {reason}")
     if not candidates:
-        _fail("no structure could be read from the inputs")
+        fail("no structure could be read from the inputs")
     maker = SOAPClusteringMaker(
         soap=settings,
         depth=depth,
@@ -189,46 +272,8 @@ def cluster_command(
     )
     # the label table is passed in memory (a user CSV is read once)
     docs, result = maker.run(candidates, labels=label_table)
-
-    table = Table(title=f"{settings.label}, {len(label_table)} labels, depth {docs[0].depth}")
-    for column in (
-        "candidate_id",
-        "formula",
-        "cluster",
-        "size",
-        "labels",
-        "mean lg s",
-        "max lg s",
-        "d(high)",
-        "selected",
-    ):
-        table.add_column(column, no_wrap=column == "candidate_id")
-    for candidate, doc in zip(candidates, docs, strict=True):
-        if doc.status == TierStatus.FAILED:
-            table.add_row(
-                candidate.candidate_id,
-                candidate.formula,
-                "failed",
-                "",
-                "",
-                "",
-                "",
-                "",
-                (doc.reason or "")[:50],
-            )
-            continue
-        table.add_row(
-            candidate.candidate_id,
-            candidate.formula,
-            str(doc.cluster_id),
-            str(doc.n_structures_in_cluster),
-            str(doc.n_labels_in_cluster),
-            _fmt(doc.mean_log10_sigma_in_cluster),
-            _fmt(doc.max_log10_sigma_in_cluster),
-            _fmt(doc.distance_to_high_sigma_cluster, 1),
-            "yes" if doc.selected else "no",
-        )
-    console.print(table)
+    title = f"{settings.label}, {len(label_table)} labels, depth {docs[0].depth}"
+    console.print(_cluster_table(title, candidates, docs))
     n_selected = sum(bool(d.selected) for d in docs)
     console.print(f"{n_selected} of {len(docs)} selected (sigma > {high_sigma:g} S/cm clusters).")
     if json_out is not None:
@@ -236,37 +281,9 @@ def cluster_command(
         json_out.write_text(json.dumps([d.model_dump(mode="json") for d in docs], indent=1))
         console.print(f"documents written to {json_out}")
     if plots is not None and result is not None:
-        from sseflow.ml.soap.plots import plot_dendrogram
-
-        rows = [
-            result.ids.index(c.candidate_id) for c in candidates if c.candidate_id in result.ids
-        ]
-        out = plot_dendrogram(
-            result.tree.linkage,
-            result.label_rows,
-            result.log10_sigma,
-            plots / "dendrogram.png",
-            depth=result.depth,
-            high_sigma_s_per_cm=high_sigma,
-            candidate_rows=rows,
-        )
-        console.print(f"dendrogram written to {out}")
-        if len(result.label_rows) and result.depth >= 2:
-            from sseflow.ml.soap.clustering import w_sigma_curve
-            from sseflow.ml.soap.plots import plot_w_sigma_curves
-
-            curve = w_sigma_curve(
-                result.tree, result.label_rows, result.log10_sigma, label=settings.label
-            )
-            out = plot_w_sigma_curves([curve], plots / "w_sigma.png")
-            console.print(f"W_sigma curve written to {out}")
+        _write_plots(result, candidates, plots, high_sigma, settings.label)
     if store:
-        from sseflow.cli._store import open_store
-        from sseflow.store import candidate_repository
-
-        job_store = open_store(data_dir, db_uri, write=True)
-        n = store_clustering_documents(candidate_repository(job_store), candidates, docs)
-        console.print(f"{n} candidate record(s) updated (tiers.soap_clustering)")
+        _store_documents(candidates, docs, data_dir, db_uri)
 
 
 def compare_descriptors_command(
@@ -277,10 +294,7 @@ def compare_descriptors_command(
             f"Default: {', '.join(DEFAULT_DESCRIPTORS)}."
         ),
     ] = None,
-    labels: Annotated[
-        Path | None,
-        typer.Option(help="Label CSV (id, sigma_s_per_cm, cif_path|structure); default OBELiX."),
-    ] = None,
+    labels: LabelsOption = None,
     min_depth: Annotated[int, typer.Option(help="First depth of the mean.")] = 2,
     max_depth: Annotated[int, typer.Option(help="Last depth of the mean.")] = 50,
     draws: Annotated[int, typer.Option(help="Random-control draws.")] = 100,
@@ -296,7 +310,7 @@ def compare_descriptors_command(
     try:
         settings = [parse_descriptor(d) for d in (descriptor or DEFAULT_DESCRIPTORS)]
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     label_table = _labels(labels)
     try:
         curves = compare_descriptors(
@@ -309,43 +323,55 @@ def compare_descriptors_command(
             n_jobs=n_jobs,
         )
     except ClusteringError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
+    rows = _ranking_rows(curves)
     table = Table(
         title=f"W_sigma, depths {min_depth}-{curves[0].depths[-1]}, {curves[0].n_labels} labels"
     )
     for column in ("rank", "descriptor", "mean W_sigma", "mean control", "ratio"):
         table.add_column(column)
-    rows = []
-    for rank, curve in enumerate(curves, start=1):
-        ratio = curve.mean_w_sigma / curve.mean_control
+    for row in rows:
         table.add_row(
-            str(rank),
-            curve.label,
-            f"{curve.mean_w_sigma:.1f}",
-            f"{curve.mean_control:.1f}",
-            f"{ratio:.2f}",
-        )
-        rows.append(
-            {
-                "rank": rank,
-                "descriptor": curve.label,
-                "mean_w_sigma": curve.mean_w_sigma,
-                "mean_control": curve.mean_control,
-                "ratio_to_control": ratio,
-                "n_labels": curve.n_labels,
-                "n_structures": curve.n_structures,
-                "settings": curve.settings,
-                "depths": curve.depths.tolist(),
-                "w_sigma": curve.w_sigma.tolist(),
-                "control": curve.control.tolist(),
-            }
+            str(row["rank"]),
+            row["descriptor"],
+            f"{row['mean_w_sigma']:.1f}",
+            f"{row['mean_control']:.1f}",
+            f"{row['ratio_to_control']:.2f}",
         )
     console.print(table)
+    _write_ranking(rows, out)
+    plot = plot_w_sigma_curves(curves, out / "w_sigma.png")
+    console.print(f"ranking written to {out / 'ranking.csv'}, plot to {plot}")
+
+
+def _ranking_rows(curves: list[WSigmaCurve]) -> list[dict[str, Any]]:
+    """Return one JSON-ready row per descriptor, best (lowest mean W_sigma) first."""
+    return [
+        {
+            "rank": rank,
+            "descriptor": curve.label,
+            "mean_w_sigma": curve.mean_w_sigma,
+            "mean_control": curve.mean_control,
+            "ratio_to_control": curve.mean_w_sigma / curve.mean_control,
+            "n_labels": curve.n_labels,
+            "n_structures": curve.n_structures,
+            "settings": curve.settings,
+            "depths": curve.depths.tolist(),
+            "w_sigma": curve.w_sigma.tolist(),
+            "control": curve.control.tolist(),
+        }
+        for rank, curve in enumerate(curves, start=1)
+    ]
+
+
+def _write_ranking(rows: list[dict[str, Any]], out: Path) -> None:
+    """Write ``ranking.json`` (everything) and ``ranking.csv`` (the summary) into ``out``."""
     (out / "ranking.json").write_text(json.dumps(rows, indent=1))
+    columns = ("rank", "descriptor", "mean_w_sigma", "mean_control", "ratio_to_control")
     with open(out / "ranking.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["rank", "descriptor", "mean_w_sigma", "mean_control", "ratio_to_control"])
+        writer.writerow(columns)
         for row in rows:
             writer.writerow(
                 [
@@ -356,8 +382,6 @@ def compare_descriptors_command(
                     f"{row['ratio_to_control']:.4f}",
                 ]
             )
-    plot = plot_w_sigma_curves(curves, out / "w_sigma.png")
-    console.print(f"ranking written to {out / 'ranking.csv'}, plot to {plot}")
 
 
 def register(app: typer.Typer) -> None:

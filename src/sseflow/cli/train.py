@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 
-from sseflow.cli.app import console, fail
+from sseflow.cli.app import console, err_console, fail
+
+if TYPE_CHECKING:
+    from sseflow.ml.labels import LabelTable
 
 
 def train(
     labels: Annotated[
         Path | None,
         typer.Argument(
-            help="Label CSV (ID + 'Ionic conductivity (S cm-1)' or 'sigma_s_per_cm'; CIFs "
-            "in cifs/ beside it). Default: the shipped OBELiX training split.",
+            help="Label CSV: OBELiX form (ID, 'Ionic conductivity (S cm-1)', CIFs beside it "
+            "or in cifs/) or simple form (id, sigma_s_per_cm, cif_path). Default: the "
+            "shipped OBELiX training split.",
             show_default=False,
         ),
     ] = None,
@@ -39,16 +45,13 @@ def train(
 
     from jobflow import run_locally
 
-    from sseflow.ml.atomsets.model import (
-        CANDIDATE_HYPERPARAMETER_SETS,
-        FeatureSettings,
-        default_training_table,
-    )
+    from sseflow.ml.atomsets.featurization import FeatureSettings
+    from sseflow.ml.atomsets.network import CANDIDATE_HYPERPARAMETER_SETS
     from sseflow.ml.atomsets.training import AtomSetsTrainingMaker
+    from sseflow.ml.labels import default_training_table
 
     label_table = labels or default_training_table()
-    if not Path(label_table).is_file():
-        fail(f"label table {label_table} not found")
+    _read_labels(label_table)  # a bad row is reported here, before any training
     try:
         hypers = [CANDIDATE_HYPERPARAMETER_SETS[int(k)] for k in sets.split(",")]
     except (ValueError, IndexError):
@@ -73,46 +76,79 @@ def train(
     console.print(f"saved {output['n_members']}-member ensemble to {output['model_dir']}")
 
 
-def evaluate(
-    labels: Annotated[Path, typer.Argument(help="Labelled CSV (same format as for train).")],
-    model: Annotated[
-        Path | None, typer.Option(help="Model artifact directory (default: shipped model).")
-    ] = None,
-) -> None:
-    """Score a labelled set and print AUC-PR, MCC and the confusion matrix."""
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log output.")
+]
+
+
+def _read_labels(path: Path, require_structures: bool = True) -> LabelTable:
+    from sseflow.ml.labels import LabelTableError, load_label_table
+
+    try:
+        return load_label_table(path, require_structures=require_structures)
+    except LabelTableError as exc:
+        fail(str(exc))
+
+
+def score_rows(data: LabelTable, scores: list[Any]) -> list[dict[str, Any]]:
+    """Return one JSON-ready row per labelled structure: label, P_SI or the reason it failed."""
+    rows = []
+    for i, score in enumerate(scores):
+        row: dict[str, Any] = {
+            "id": data.ids[i],
+            "formula": data.formulas[i],
+            "sigma_s_per_cm": float(data.sigma_s_per_cm[i]),
+            "is_upper_bound": bool(data.is_upper_bound[i]),
+            "superionic": int(data.labels[i]),
+        }
+        if isinstance(score, Exception):
+            row.update(p_si=None, p_si_std=None, d_training=None, error=str(score))
+        else:
+            row.update(
+                p_si=round(score.p_si, 6),
+                p_si_std=round(score.p_si_std, 6),
+                d_training=round(score.d_training, 4),
+                error=None,
+            )
+        rows.append(row)
+    return rows
+
+
+def _write_rows(rows: list[dict[str, Any]], path: Path, fmt: str) -> None:
+    """Write per-structure rows as JSON or CSV to ``path`` (``-``: standard output)."""
+    import csv
+    import io
+    import json
+
+    if fmt == "json":
+        text = json.dumps(rows, indent=1) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    if str(path) == "-":
+        sys.stdout.write(text)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _summary(rows: list[dict[str, Any]], model_version: str, out: Console) -> None:
+    """Print AUC-PR, MCC, the confusion matrix and the per-structure table."""
     import numpy as np
     from rich.table import Table
     from sklearn.metrics import confusion_matrix
 
-    from sseflow.ml.atomsets.model import (
-        AtomSetsEnsemble,
-        load_default_ensemble,
-        load_label_table,
-        score_structures,
-    )
     from sseflow.ml.evaluation import binary_metrics
 
-    if not labels.is_file():
-        fail(f"label table {labels} not found")
-    try:
-        data = load_label_table(labels)
-    except ValueError as exc:
-        fail(str(exc))
-    ensemble = AtomSetsEnsemble.load(model) if model else load_default_ensemble()
-    scores = score_structures(data.structures, ensemble)
-    ok = [i for i, s in enumerate(scores) if not isinstance(s, Exception)]
-    for i, s in enumerate(scores):
-        if isinstance(s, Exception):
-            console.print(f"[yellow]skipped {data.ids[i]}: {s}[/]")
-    if not ok:
-        fail("no structure could be scored")
-    y = data.labels[ok]
-    p = np.array([scores[i].p_si for i in ok])
+    ok = [r for r in rows if r["p_si"] is not None]
+    y = np.array([r["superionic"] for r in ok])
+    p = np.array([r["p_si"] for r in ok])
     metrics = binary_metrics(y, p)
-    console.print(
-        f"model {ensemble.model_version}: {len(ok)} structures, {int(y.sum())} superionic"
-    )
-    console.print(f"AUC-PR = {metrics['auc_pr']:.3f}   MCC = {metrics['mcc']:.3f}")
+    out.print(f"model {model_version}: {len(ok)} structures, {int(y.sum())} superionic")
+    out.print(f"AUC-PR = {metrics['auc_pr']:.3f}   MCC = {metrics['mcc']:.3f}")
     cm = confusion_matrix(y, (p >= 0.5).astype(int), labels=[0, 1])
     table = Table(title="confusion matrix (threshold P_SI = 0.5)")
     table.add_column("")
@@ -120,7 +156,73 @@ def evaluate(
     table.add_column("predicted SI", justify="right")
     table.add_row("actual not SI", str(cm[0, 0]), str(cm[0, 1]))
     table.add_row("actual SI", str(cm[1, 0]), str(cm[1, 1]))
-    console.print(table)
+    out.print(table)
+    scores = Table(title="per structure")
+    for column in ("id", "formula", "sigma (S/cm)", "superionic", "P_SI", "std", "d_training"):
+        scores.add_column(column, no_wrap=column == "id")
+    for r in rows:
+        if r["p_si"] is None:
+            sigma = f"{r['sigma_s_per_cm']:.2g}"
+            scores.add_row(r["id"], r["formula"], sigma, "", "failed", "", "")
+            continue
+        scores.add_row(
+            r["id"],
+            r["formula"],
+            ("<" if r["is_upper_bound"] else "") + f"{r['sigma_s_per_cm']:.2g}",
+            "yes" if r["superionic"] else "no",
+            f"{r['p_si']:.3f}",
+            f"{r['p_si_std']:.3f}",
+            f"{r['d_training']:.2f}",
+        )
+    out.print(scores)
+
+
+def evaluate(
+    labels: Annotated[
+        Path,
+        typer.Argument(
+            help="Label CSV: OBELiX form (ID, 'Ionic conductivity (S cm-1)', CIFs beside it "
+            "or in cifs/) or simple form (id, sigma_s_per_cm, cif_path)."
+        ),
+    ],
+    model: Annotated[
+        Path | None, typer.Option(help="Model artifact directory (default: shipped model).")
+    ] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write per-structure scores as JSON here ('-': stdout)."),
+    ] = None,
+    csv_out: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Write per-structure scores as CSV here ('-': stdout)."),
+    ] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Score a labelled set: AUC-PR, MCC, the confusion matrix and every structure's P_SI."""
+    from sseflow.ml.atomsets.features import quiet_tensorflow
+
+    quiet_tensorflow(not verbose)
+    from sseflow.ml.atomsets.ensemble import AtomSetsEnsemble
+    from sseflow.ml.atomsets.scoring import load_default_ensemble, score_structures
+
+    if json_out is not None and csv_out is not None and str(json_out) == str(csv_out) == "-":
+        fail("--json - and --csv - cannot both go to standard output")
+    data = _read_labels(labels)
+    # with '-' the table goes to stderr so that stdout holds only the JSON/CSV
+    out = err_console if "-" in (str(json_out), str(csv_out)) else console
+    ensemble = AtomSetsEnsemble.load(model) if model else load_default_ensemble()
+    scores = score_structures(data.structures, ensemble)
+    for i, s in enumerate(scores):
+        if isinstance(s, Exception):
+            err_console.print(f"[yellow]skipped {data.ids[i]}: {s}[/]")
+    rows = score_rows(data, scores)
+    if all(r["p_si"] is None for r in rows):
+        fail("no structure could be scored")
+    _summary(rows, ensemble.model_version, out)
+    if json_out is not None:
+        _write_rows(rows, json_out, "json")
+    if csv_out is not None:
+        _write_rows(rows, csv_out, "csv")
 
 
 def register(app: typer.Typer) -> None:

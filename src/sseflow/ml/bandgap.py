@@ -25,10 +25,8 @@ import numpy as np
 from pymatgen.core import Structure
 
 from sseflow.common.paths import shipped_data
-from sseflow.ml.atomsets.features import FeaturizationError, _apply_megnet_shims, import_tensorflow
+from sseflow.ml.atomsets.features import FeaturizationError, apply_megnet_shims, import_tensorflow
 
-#: Default minimum band gap (eV) of a candidate solid electrolyte (paper: 1 eV).
-DEFAULT_BAND_GAP_MIN_EV = 1.0
 #: Fidelity index of the multi-fidelity models: 0 PBE, 1 GLLB-SC, 2 HSE, 3 experiment.
 EXPERIMENT_FIDELITY = 3
 #: Name recorded as the band-gap source of predictions.
@@ -60,7 +58,7 @@ def _load_models(n_models: int | None = None) -> list[Any]:
         wanted = len(paths) if n_models is None else min(n_models, len(paths))
         if len(_MODELS) < wanted:
             import_tensorflow()
-            _apply_megnet_shims()
+            apply_megnet_shims()
             from megnet.data.graph import DummyConverter
             from megnet.models import MEGNetModel
 
@@ -112,8 +110,3 @@ def predict_band_gaps(
     preds = np.stack([np.asarray(m.predict_graphs(graphs)).reshape(-1) for m in models])
     preds = np.clip(preds, 0.0, None)
     return BandGapPrediction(preds.mean(axis=0), preds.std(axis=0))
-
-
-def passes_band_gap(band_gap_ev: float | None, minimum_ev: float = DEFAULT_BAND_GAP_MIN_EV) -> bool:
-    """Return True when the gap is known and at least ``minimum_ev`` (eV)."""
-    return band_gap_ev is not None and float(band_gap_ev) >= minimum_ev

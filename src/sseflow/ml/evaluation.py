@@ -227,7 +227,7 @@ def atomsets_fit_predict(
     input_dim: int,
 ) -> FitPredict:
     """Return a fit_predict that trains an AtomSets ensemble on each training fold."""
-    from sseflow.ml.atomsets.model import _predict_probabilities, train_member
+    from sseflow.ml.atomsets.network import predict_probabilities, train_member
 
     labels = np.asarray(labels, dtype=int)
 
@@ -238,7 +238,7 @@ def atomsets_fit_predict(
         for hyper in hyperparameter_sets:
             for seed in seeds:
                 member = train_member(train_x, labels[train_idx], hyper, seed, input_dim)
-                probs.append(_predict_probabilities(member, val_x))
+                probs.append(predict_probabilities(member, val_x))
         return np.mean(probs, axis=0)
 
     return fit_predict

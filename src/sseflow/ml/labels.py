@@ -1,13 +1,34 @@
-"""Reference conductivity labels: the shipped OBELiX training split, or a user table.
+"""Conductivity label tables: one reader for the OBELiX CSV and for simple user tables.
+
+Every command that needs measured conductivities (``sseflow cluster --labels``,
+``sseflow train``, ``sseflow evaluate``, the training flow, the benchmarks) reads them
+with :func:`load_label_table`, which accepts two forms of CSV:
+
+- **OBELiX as published**: columns ``ID`` and ``Ionic conductivity (S cm-1)`` (plus
+  ``Reduced Composition`` and the other OBELiX columns); the structure of row ``X`` is
+  ``X.cif`` beside the CSV or in ``cifs/`` beside it. Rows without a CIF keep their
+  composition (``Reduced Composition``; a trailing ``*`` is stripped).
+- **Simple**: columns ``id`` and ``sigma_s_per_cm``, and for the structure either
+  ``cif_path`` (or ``cif``; any file pymatgen reads, relative paths resolved against the
+  CSV's folder), ``structure`` (a pymatgen Structure as JSON) or, when both are empty
+  or absent, ``<id>.cif`` beside the CSV or in ``cifs/``. An optional ``composition``
+  column gives the composition of rows without a structure.
+
+Upper bounds. An entry ``"<x"`` (OBELiX has ``"<1E-10"`` and ``"<1E-8"``) is read as
+the value ``x`` itself and flagged in ``is_upper_bound``. It is used as that value
+everywhere: as ``log10 sigma`` in clustering and W_sigma, and for the superionic class
+(``sigma >= 1e-4 S/cm``), where it is therefore "not superionic". A bound above the
+class threshold cannot decide the class, so such a row is rejected with its line named.
+
+Validation. Every conductivity must be a finite number in (0, 1] S/cm (no Li
+conductor reaches 1 S/cm at room temperature; a larger value is a unit mistake such as
+mS/cm or S/m); ids must be unique; a named structure file must exist and parse. Each
+error names the file, the line and the id.
 
 The package ships the OBELiX training split (CC BY 4.0; Therrien et al. 2025,
-arXiv:2502.14234; see ``sseflow/data/obelix/README.md``): 478 experimental room-temperature
-Li-ion conductivities, 254 of them with a CIF. Only entries with a structure can be
-clustered, so :func:`load_obelix_labels` returns those 254.
-
-Conductivities given as an upper bound (``"<1E-10"``, ``"<1E-8"``) are parsed as the bound
-itself (1e-10, 1e-8 S/cm) and flagged in ``is_upper_bound``: the true value is at most
-that, so treating it as the value over-estimates those (poor) conductors slightly.
+arXiv:2502.14234; see ``sseflow/data/obelix/README.md``): 478 rows, 254 with a CIF.
+:func:`load_obelix_labels` returns the 254 with a structure (what clustering needs),
+:func:`load_obelix_table` all 478.
 """
 
 from __future__ import annotations
@@ -16,39 +37,54 @@ import csv
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.resources import as_file, files
 from pathlib import Path
 
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import Composition, DummySpecies, Structure
+
+from sseflow.common.paths import shipped_data
 
 OBELIX_SIGMA_COLUMN = "Ionic conductivity (S cm-1)"
+OBELIX_COMPOSITION_COLUMN = "Reduced Composition"
 OBELIX_CITATION = (
     "F. Therrien et al., OBELiX: A Curated Dataset of Crystal Structures and Experimental "
     "Properties for Lithium-Ion Conductors (2025), arXiv:2502.14234; CC BY 4.0"
 )
+#: Superionic class boundary of the reference work (room-temperature Li-ion conductivity).
+SUPERIONIC_THRESHOLD_S_PER_CM = 1e-4
+#: Largest conductivity accepted (S/cm); above it a value is taken for a unit mistake.
+MAX_SIGMA_S_PER_CM = 1.0
+
+_ID_COLUMNS = ("id", "ID")
+_SIGMA_COLUMNS = ("sigma_s_per_cm", OBELIX_SIGMA_COLUMN)
+_PATH_COLUMNS = ("cif_path", "cif")
+_COMPOSITION_COLUMNS = ("composition", OBELIX_COMPOSITION_COLUMN)
 
 
 class LabelTableError(ValueError):
-    """A label table is malformed."""
+    """A label table is malformed (the message names the file, line and id)."""
 
 
 @dataclass
 class LabelTable:
-    """Labelled reference structures.
+    """Measured conductivities with a structure and/or a composition per entry.
 
     Attributes
     ----------
     ids
         Unique label ids.
     structures
-        One structure per id (partial occupancies allowed).
+        One structure per id (partial occupancies allowed), ``None`` where the table
+        gives only a composition.
     sigma_s_per_cm
-        Room-temperature ionic conductivity, S/cm.
+        Room-temperature ionic conductivity, S/cm (the bound itself for upper bounds).
     is_upper_bound
-        True where the source gave only an upper bound (then ``sigma`` is the bound).
+        True where the source gave only an upper bound.
+    compositions
+        One composition per id (from the structure when there is one).
     formulas
         Reduced formulas (for display).
     source
@@ -56,23 +92,38 @@ class LabelTable:
     """
 
     ids: list[str]
-    structures: list[Structure]
+    structures: list[Structure | None]
     sigma_s_per_cm: np.ndarray
     is_upper_bound: np.ndarray
+    compositions: list[Composition] = field(default_factory=list)
     formulas: list[str] = field(default_factory=list)
     source: str = ""
 
     def __post_init__(self) -> None:
-        """Check lengths, uniqueness and positivity."""
+        """Fill compositions and formulas; check lengths, uniqueness and values."""
         n = len(self.ids)
-        if not (len(self.structures) == len(self.sigma_s_per_cm) == len(self.is_upper_bound) == n):
-            raise LabelTableError("ids, structures and conductivities differ in length")
+        self.sigma_s_per_cm = np.asarray(self.sigma_s_per_cm, dtype=float)
+        self.is_upper_bound = np.asarray(self.is_upper_bound, dtype=bool)
+        if not self.compositions:
+            if any(s is None for s in self.structures):
+                raise LabelTableError("entries without a structure need a composition")
+            self.compositions = [s.composition for s in self.structures]
+        if not (
+            len(self.structures)
+            == len(self.sigma_s_per_cm)
+            == len(self.is_upper_bound)
+            == len(self.compositions)
+            == n
+        ):
+            raise LabelTableError(
+                "ids, structures, compositions and conductivities differ in length"
+            )
         if len(set(self.ids)) != n:
             raise LabelTableError("label ids are not unique")
-        if np.any(~(np.asarray(self.sigma_s_per_cm) > 0)):
+        if np.any(~(self.sigma_s_per_cm > 0)):
             raise LabelTableError("conductivities must be positive numbers (S/cm)")
         if not self.formulas:
-            self.formulas = [s.composition.reduced_formula for s in self.structures]
+            self.formulas = [c.reduced_formula for c in self.compositions]
 
     def __len__(self) -> int:
         """Return the number of labels."""
@@ -81,17 +132,34 @@ class LabelTable:
     @property
     def log10_sigma(self) -> np.ndarray:
         """Return log10 of the conductivity in S/cm."""
-        return np.log10(np.asarray(self.sigma_s_per_cm, dtype=float))
+        return np.log10(self.sigma_s_per_cm)
 
-    def subset(self, keep: list[str]) -> LabelTable:
+    @property
+    def labels(self) -> np.ndarray:
+        """Return the superionic class: 1 where ``sigma >= 1e-4 S/cm``, else 0."""
+        return superionic_labels(self.sigma_s_per_cm)
+
+    @property
+    def has_structure(self) -> np.ndarray:
+        """Return a boolean mask of the entries that have a structure."""
+        return np.array([s is not None for s in self.structures], dtype=bool)
+
+    def subset(self, keep: Sequence[str]) -> LabelTable:
         """Return a table with only the ids in ``keep`` (in this table's order)."""
         wanted = set(keep)
-        rows = [i for i, label_id in enumerate(self.ids) if label_id in wanted]
+        return self._rows([i for i, label_id in enumerate(self.ids) if label_id in wanted])
+
+    def with_structures(self) -> LabelTable:
+        """Return the entries that have a structure."""
+        return self._rows(np.flatnonzero(self.has_structure).tolist())
+
+    def _rows(self, rows: list[int]) -> LabelTable:
         return LabelTable(
             ids=[self.ids[i] for i in rows],
             structures=[self.structures[i] for i in rows],
-            sigma_s_per_cm=np.asarray(self.sigma_s_per_cm)[rows],
-            is_upper_bound=np.asarray(self.is_upper_bound)[rows],
+            sigma_s_per_cm=self.sigma_s_per_cm[rows],
+            is_upper_bound=self.is_upper_bound[rows],
+            compositions=[self.compositions[i] for i in rows],
             formulas=[self.formulas[i] for i in rows],
             source=self.source,
         )
@@ -113,9 +181,10 @@ def parse_conductivity(text: str) -> tuple[float, bool]:
     Raises
     ------
     LabelTableError
-        On empty, non-numeric or non-positive entries.
+        On empty, non-numeric, non-positive or implausibly large (> 1 S/cm) entries,
+        and on an upper bound above the superionic threshold (it cannot decide the class).
     """
-    raw = text.strip()
+    raw = str(text).strip()
     bound = raw.startswith("<")
     try:
         value = float(raw.lstrip("<").strip())
@@ -123,61 +192,86 @@ def parse_conductivity(text: str) -> tuple[float, bool]:
         raise LabelTableError(f"cannot parse conductivity {text!r} (S/cm)") from None
     if not math.isfinite(value) or value <= 0:
         raise LabelTableError(f"conductivity must be a positive number, got {text!r}")
+    if value > MAX_SIGMA_S_PER_CM:
+        raise LabelTableError(
+            f"conductivity {text!r} S/cm is above {MAX_SIGMA_S_PER_CM:g} S/cm "
+            "(a unit mistake? the column is in S/cm)"
+        )
+    if bound and value > SUPERIONIC_THRESHOLD_S_PER_CM:
+        raise LabelTableError(
+            f"upper bound {text!r} is above the superionic threshold "
+            f"{SUPERIONIC_THRESHOLD_S_PER_CM:g} S/cm and does not decide the class"
+        )
     return value, bound
 
 
-def load_obelix_labels() -> LabelTable:
-    """Load the shipped OBELiX training entries that have a structure.
-
-    Parsed once per process (reading the 254 CIFs takes seconds); the returned table
-    shares its Structure objects with that cache, so do not modify them in place.
-
-    Returns
-    -------
-    LabelTable
-        254 entries, ids are the OBELiX ids (e.g. ``"jqc"``).
-    """
-    cached = _load_obelix()
-    return cached.subset(cached.ids)
+def superionic_labels(
+    sigma_s_per_cm: Sequence[float] | np.ndarray,
+    threshold_s_per_cm: float = SUPERIONIC_THRESHOLD_S_PER_CM,
+) -> np.ndarray:
+    """Return 1 where the conductivity (S/cm) is at least the threshold, else 0."""
+    return (np.asarray(sigma_s_per_cm, dtype=float) >= threshold_s_per_cm).astype(int)
 
 
-@cache
-def _load_obelix() -> LabelTable:
-    root = files("sseflow") / "data" / "obelix"
-    ids, structures, sigma, bound = [], [], [], []
-    with as_file(root / "train.csv") as csv_path, open(csv_path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        cif = root / "cifs" / f"{row['ID']}.cif"
-        if not cif.is_file():
-            continue
-        value, is_bound = parse_conductivity(row[OBELIX_SIGMA_COLUMN])
-        with as_file(cif) as cif_path, warnings.catch_warnings():
-            # the publishers' noise makes pymatgen warn about rounded coordinates
-            warnings.simplefilter("ignore", UserWarning)
-            structures.append(Structure.from_file(str(cif_path)))
-        ids.append(row["ID"])
-        sigma.append(value)
-        bound.append(is_bound)
-    return LabelTable(
-        ids=ids,
-        structures=structures,
-        sigma_s_per_cm=np.asarray(sigma),
-        is_upper_bound=np.asarray(bound),
-        source=f"OBELiX training split shipped with sseflow ({OBELIX_CITATION})",
-    )
+def superionic_label(text: str, threshold_s_per_cm: float = SUPERIONIC_THRESHOLD_S_PER_CM) -> int:
+    """Return the class (1 superionic, 0 not) of one conductivity entry (see the module)."""
+    value, _ = parse_conductivity(text)
+    return int(value >= threshold_s_per_cm)
 
 
-def load_label_table(path: str | Path) -> LabelTable:
-    """Load a user label table from CSV.
+def parse_composition(text: str) -> Composition:
+    """Parse a composition such as OBELiX's ``Reduced Composition`` (trailing ``*`` dropped)."""
+    raw = str(text).strip().rstrip("*").strip()
+    if not raw:
+        raise LabelTableError("empty composition")
+    try:
+        composition = Composition(raw)
+    except Exception as exc:
+        raise LabelTableError(f"cannot parse composition {text!r}: {exc}") from None
+    if composition.num_atoms <= 0:
+        raise LabelTableError(f"composition {text!r} has no atoms")
+    unknown = [str(e) for e in composition if isinstance(e, DummySpecies)]
+    if unknown:
+        raise LabelTableError(f"cannot parse composition {text!r}: not elements {unknown}")
+    return composition
+
+
+def _first(columns: set[str], names: Sequence[str]) -> str | None:
+    return next((name for name in names if name in columns), None)
+
+
+def _read_structure(path: Path) -> Structure:
+    with warnings.catch_warnings():
+        # the OBELiX publishers' noise makes pymatgen warn about rounded coordinates
+        warnings.simplefilter("ignore", UserWarning)
+        return Structure.from_file(str(path))
+
+
+def _beside(folder: Path, label_id: str, cif_dir: Path | None) -> Path | None:
+    """Return ``<id>.cif`` in ``cif_dir``, or beside the table, or in ``cifs/``."""
+    places = [cif_dir] if cif_dir is not None else [folder, folder / "cifs"]
+    return next((p / f"{label_id}.cif" for p in places if (p / f"{label_id}.cif").is_file()), None)
+
+
+def load_label_table(
+    path: str | Path,
+    cif_dir: str | Path | None = None,
+    only_ids: Sequence[str] | None = None,
+    require_structures: bool = True,
+) -> LabelTable:
+    """Read a label table (OBELiX form or simple form, see the module docstring).
 
     Parameters
     ----------
     path
-        CSV with columns ``id``, ``sigma_s_per_cm`` (numbers, or ``"<x"`` bounds) and
-        either ``cif_path`` (any structure file pymatgen reads; relative paths are
-        resolved against the CSV's folder) or ``structure`` (a pymatgen Structure as
-        JSON, ``Structure.as_dict()``).
+        The CSV file.
+    cif_dir
+        Folder of ``<id>.cif`` files; default: beside the CSV, then ``cifs/`` beside it.
+    only_ids
+        Keep only these ids (all rows are still validated).
+    require_structures
+        True (default): keep only rows with a structure (clustering, AtomSets) and fail
+        when there is none. False: keep composition-only rows too (``structure=None``).
 
     Returns
     -------
@@ -186,45 +280,110 @@ def load_label_table(path: str | Path) -> LabelTable:
     Raises
     ------
     LabelTableError
-        On missing columns, unreadable structures or bad conductivities (the message
-        names the row).
+        On missing columns, duplicate ids, bad conductivities, unreadable structure files
+        or compositions; the message names the file, line and id.
     """
     path = Path(path)
-    with open(path, newline="") as handle:
+    if not path.is_file():
+        raise LabelTableError(f"label table {path} not found")
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or [])
         rows = list(reader)
-    missing = {"id", "sigma_s_per_cm"} - columns
-    if missing or not ({"cif_path", "structure"} & columns):
+    id_col, sigma_col = _first(columns, _ID_COLUMNS), _first(columns, _SIGMA_COLUMNS)
+    if id_col is None or sigma_col is None:
         raise LabelTableError(
-            f"{path}: needs columns id, sigma_s_per_cm and cif_path or structure "
-            f"(found {sorted(columns)})"
+            f"{path}: needs an id column (id or ID) and a conductivity column "
+            f"(sigma_s_per_cm or {OBELIX_SIGMA_COLUMN!r}); found {sorted(columns)}"
         )
-    ids, structures, sigma, bound = [], [], [], []
+    path_col = _first(columns, _PATH_COLUMNS)
+    comp_col = _first(columns, _COMPOSITION_COLUMNS)
+    folder = path.parent
+    cif_folder = Path(cif_dir) if cif_dir is not None else None
+    wanted = set(only_ids) if only_ids is not None else None
+    seen: dict[str, int] = {}
+    ids, structures, sigma, bound, compositions = [], [], [], [], []
     for line, row in enumerate(rows, start=2):
+        label_id = (row.get(id_col) or "").strip()
+        where = f"{path}, line {line} (id {label_id!r})"
+        if not label_id:
+            raise LabelTableError(f"{where}: empty id")
+        if label_id in seen:
+            raise LabelTableError(f"{where}: id already used on line {seen[label_id]}")
+        seen[label_id] = line
         try:
-            value, is_bound = parse_conductivity(row["sigma_s_per_cm"])
-            if row.get("cif_path"):
-                file = Path(row["cif_path"])
-                structure = Structure.from_file(
-                    str(file if file.is_absolute() else path.parent / file)
-                )
+            value, is_bound = parse_conductivity(row.get(sigma_col) or "")
+            if wanted is not None and label_id not in wanted:
+                continue
+            structure = None
+            if path_col and row.get(path_col):
+                file = Path(row[path_col])
+                file = file if file.is_absolute() else folder / file
+                if not file.is_file():
+                    raise LabelTableError(f"structure file {file} not found")
+                structure = _read_structure(file)
             elif row.get("structure"):
                 structure = Structure.from_dict(json.loads(row["structure"]))
+            elif (cif := _beside(folder, label_id, cif_folder)) is not None:
+                structure = _read_structure(cif)
+            if structure is None and require_structures:
+                continue
+            if structure is not None:
+                composition = structure.composition
+            elif comp_col and row.get(comp_col):
+                composition = parse_composition(row[comp_col])
             else:
-                raise LabelTableError("no cif_path or structure given")
+                raise LabelTableError("no structure and no composition")
+        except LabelTableError as exc:
+            raise LabelTableError(f"{where}: {exc}") from None
         except Exception as exc:
-            raise LabelTableError(f"{path}, line {line} (id {row.get('id')!r}): {exc}") from exc
-        ids.append(row["id"])
+            raise LabelTableError(f"{where}: {type(exc).__name__}: {exc}") from exc
+        ids.append(label_id)
         structures.append(structure)
         sigma.append(value)
         bound.append(is_bound)
+        compositions.append(composition)
     if not ids:
-        raise LabelTableError(f"{path}: no labels")
+        what = "rows with a structure" if require_structures else "rows"
+        raise LabelTableError(f"{path}: no {what} (looked for CIFs in {cif_folder or folder})")
     return LabelTable(
         ids=ids,
         structures=structures,
         sigma_s_per_cm=np.asarray(sigma),
         is_upper_bound=np.asarray(bound),
+        compositions=compositions,
         source=str(path),
     )
+
+
+def default_training_table() -> Path:
+    """Return the shipped OBELiX training split (``train.csv``; 478 rows, 254 CIFs)."""
+    return shipped_data("obelix", "train.csv")
+
+
+@cache
+def _load_obelix() -> LabelTable:
+    table = load_label_table(default_training_table(), require_structures=False)
+    table.source = f"OBELiX training split shipped with sseflow ({OBELIX_CITATION})"
+    return table
+
+
+def load_obelix_table() -> LabelTable:
+    """Load all 478 rows of the shipped OBELiX training split (224 without a structure).
+
+    Parsed once per process (reading the CIFs takes seconds); the returned table shares
+    its Structure objects with that cache, so do not modify them in place.
+    """
+    cached = _load_obelix()
+    return cached.subset(cached.ids)
+
+
+def load_obelix_labels() -> LabelTable:
+    """Load the 254 shipped OBELiX training entries that have a structure.
+
+    Returns
+    -------
+    LabelTable
+        254 entries, ids are the OBELiX ids (e.g. ``"jqc"``).
+    """
+    return _load_obelix().with_structures()

@@ -3,7 +3,7 @@ import pytest
 from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
 
-from sseflow.ml.atomsets import model as A  # noqa: N812
+from sseflow.ml.atomsets import scoring as A  # noqa: N812
 from sseflow.ml.atomsets.jobs import AtomSetsMaker
 from sseflow.ml.atomsets.schemas import AtomSetsDocument
 from tests.conftest import EXAMPLES, memory_candidate

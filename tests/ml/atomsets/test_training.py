@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from jobflow import run_locally
 
-from sseflow.ml.atomsets.model import AtomSetsEnsemble, AtomSetsHyperparameters, FeatureSettings
+from sseflow.ml.atomsets.ensemble import AtomSetsEnsemble
+from sseflow.ml.atomsets.featurization import FeatureSettings
+from sseflow.ml.atomsets.network import AtomSetsHyperparameters
 from sseflow.ml.atomsets.training import AtomSetsTrainingMaker
 
 OBELIX = Path(__file__).resolve().parents[3] / "src/sseflow/data/obelix"

@@ -24,11 +24,12 @@ structure at a time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,7 +59,7 @@ class TensorFlowSetupError(RuntimeError):
     """TensorFlow was imported in a mode megnet's models cannot be loaded in."""
 
 
-def _apply_megnet_shims() -> None:
+def apply_megnet_shims() -> None:
     """Restore pymatgen names that megnet 1.3.2 still imports (renamed in pymatgen)."""
     import pymatgen.analysis.local_env as local_env
 
@@ -70,6 +71,57 @@ def _apply_megnet_shims() -> None:
 
 _TF_LOCK = threading.Lock()
 _TF_CONFIGURED: dict[str, int] = {}
+#: TensorFlow log output is silenced unless SSEFLOW_TF_VERBOSE=1 or quiet_tensorflow(False).
+_TF_QUIET: dict[str, bool] = {"quiet": os.environ.get("SSEFLOW_TF_VERBOSE", "") != "1"}
+
+
+def quiet_tensorflow(quiet: bool = True) -> None:
+    """Silence (default) or show TensorFlow's C++, absl and Keras log output.
+
+    TensorFlow 2.21 writes its start-up lines (oneDNN, CPU features, CUDA probing) from
+    C++ straight to the process's standard error, before and regardless of
+    ``TF_CPP_MIN_LOG_LEVEL``; when quiet, :func:`import_tensorflow` therefore imports it
+    and initialises its devices with file descriptor 2 pointed at ``/dev/null`` (Python
+    exceptions still propagate), and lowers the ``absl``/``tensorflow`` Python loggers
+    and tf-keras warnings to errors. Call it before TensorFlow is imported; the command
+    line calls ``quiet_tensorflow(not verbose)``.
+    """
+    _TF_QUIET["quiet"] = quiet
+    if "tensorflow" not in sys.modules:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3" if quiet else "0"
+    else:
+        _set_python_loggers()
+
+
+def _set_python_loggers() -> None:
+    import logging
+    import warnings
+
+    quiet = _TF_QUIET["quiet"]
+    for name in ("absl", "tensorflow", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR if quiet else logging.NOTSET)
+    if quiet:
+        # tf-keras warns about unseeded initializers each time a network is built
+        warnings.filterwarnings("ignore", module=r"tf_keras\..*")
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull(active: bool) -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null (C++ libraries write there directly)."""
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def import_tensorflow(n_threads: int | None = None) -> Any:
@@ -92,8 +144,12 @@ def import_tensorflow(n_threads: int | None = None) -> Any:
             "(megnet models need tf-keras). Import sseflow.ml.atomsets.features first "
             "or export TF_USE_LEGACY_KERAS=1."
         )
-    import tensorflow as tf
-
+    quiet = _TF_QUIET["quiet"] and "tensorflow" not in sys.modules
+    if quiet:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_to_devnull(quiet):
+        import tensorflow as tf
+    _set_python_loggers()
     with _TF_LOCK:
         if not _TF_CONFIGURED:
             threads = int(n_threads or DEFAULT_TF_THREADS)
@@ -103,6 +159,8 @@ def import_tensorflow(n_threads: int | None = None) -> Any:
                 _TF_CONFIGURED["threads"] = threads
             except RuntimeError:  # runtime already initialised elsewhere: keep its pools
                 _TF_CONFIGURED["threads"] = -1
+            with _stderr_to_devnull(quiet):
+                tf.config.list_physical_devices()  # CUDA probing logs here, once
     return tf
 
 
@@ -141,7 +199,7 @@ def load_parent_model() -> _ParentModel:
         if "model" in _PARENT:
             return _PARENT["model"]
         import_tensorflow()
-        _apply_megnet_shims()
+        apply_megnet_shims()
         from megnet.models import MEGNetModel
         from tf_keras.layers import Input
         from tf_keras.models import Model

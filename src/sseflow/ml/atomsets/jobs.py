@@ -95,7 +95,8 @@ def _band_gaps(candidates: list[Candidate], maker: AtomSetsMaker) -> list[dict[s
 @job
 def atomsets_scores(candidates: list[Candidate], maker: AtomSetsMaker) -> list[AtomSetsDocument]:
     """Run the AtomSets tier on a batch of candidates (see :class:`AtomSetsMaker`)."""
-    from sseflow.ml.atomsets.model import AtomSetsEnsemble, load_default_ensemble, score_structures
+    from sseflow.ml.atomsets.ensemble import AtomSetsEnsemble
+    from sseflow.ml.atomsets.scoring import load_default_ensemble, score_structures
 
     t0 = time.perf_counter()
     ensemble = (

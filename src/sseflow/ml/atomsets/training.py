@@ -15,11 +15,8 @@ from typing import Any
 import numpy as np
 from jobflow import Flow, Maker, job
 
-from sseflow.ml.atomsets.model import (
-    CANDIDATE_HYPERPARAMETER_SETS,
-    AtomSetsHyperparameters,
-    FeatureSettings,
-)
+from sseflow.ml.atomsets.featurization import FeatureSettings
+from sseflow.ml.atomsets.network import CANDIDATE_HYPERPARAMETER_SETS, AtomSetsHyperparameters
 
 #: Sets kept by cross-validation for the shipped ensemble (benchmarks/atomsets.py).
 DEFAULT_SETS: tuple[int, ...] = (3,)
@@ -37,7 +34,8 @@ def featurize_label_table(
         ``features_path`` (npz with one array per structure), ``ids``, ``labels``,
         ``formulas``, ``n_structures``.
     """
-    from sseflow.ml.atomsets.model import featurize, load_label_table
+    from sseflow.ml.atomsets.featurization import featurize
+    from sseflow.ml.labels import load_label_table
 
     data = load_label_table(label_table)
     settings = FeatureSettings(**feature_settings)
@@ -100,7 +98,7 @@ def train_and_save(
     label_table: str | None = None,
 ) -> dict[str, Any]:
     """Train the ensemble on all labelled structures and write the artifact."""
-    from sseflow.ml.atomsets.model import train_ensemble
+    from sseflow.ml.atomsets.ensemble import train_ensemble
 
     feats = _load_features(featurized["features_path"])
     ensemble = train_ensemble(

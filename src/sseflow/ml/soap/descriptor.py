@@ -59,10 +59,6 @@ if TYPE_CHECKING:  # ase comes with dscribe (the ``ml`` extra); imported when us
 SECOND_ORDER_OPTIONS = (None, "sine_coulomb")
 
 
-class DescriptorError(ValueError):
-    """A structure cannot be featurized with the requested settings."""
-
-
 @dataclass(frozen=True)
 class SOAPSettings:
     """Settings of the (optionally second-order) SOAP descriptor.
