@@ -85,8 +85,12 @@ SHIPPED_POTENTIALS: dict[str, PotentialSpec] = {
     "SevenNet-l3i5": PotentialSpec("SevenNet-l3i5", "sevennet", "7net-l3i5"),
     "SevenNet-MF-0": PotentialSpec("SevenNet-MF-0", "sevennet", "7net-mf-0", modal="PBE"),
 }
-_ALIASES = {"7net-0": "SevenNet-0", "sevennet": "SevenNet-0", "7net-l3i5": "SevenNet-l3i5"}
-_ALIASES.update({"7net-mf-0": "SevenNet-MF-0"})
+_ALIASES = {
+    "7net-0": "SevenNet-0",
+    "sevennet": "SevenNet-0",
+    "7net-l3i5": "SevenNet-l3i5",
+    "7net-mf-0": "SevenNet-MF-0",
+}
 _PACKAGES = {"chgnet": "chgnet", "sevennet": "sevenn", "mace": "mace-torch"}
 
 
