@@ -149,7 +149,7 @@ def test_unconverged_neb_is_failed_with_reason(tmp_path):
     assert "not converged" in doc.reason and "resumes" in doc.reason
     assert doc.hops and doc.barrier_forward_ev is not None  # numbers kept for inspection
     # run alone (jobflow's default memory store): no BVSE record, landscape recomputed
-    assert doc.bvse_landscape_source == "recomputed (bvlain, 0.3 A)"
+    assert doc.bvse_landscape_source == "recomputed (bvlain, 0.2 A)"
     assert doc.bvse_landscape_note == "candidate has no 'bvse' record"
 
 

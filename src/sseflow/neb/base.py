@@ -17,11 +17,13 @@ BVSE landscape, first that applies:
    the ``data`` store), when it is of the structure's cell (see
    :mod:`sseflow.bvse.stored`). The NEB jobs run with ``expose_store=True`` for
    this; used alone (no sseflow store) they skip this step;
-3. otherwise computed with bvlain at ``bvse_resolution_angstrom`` (0.3 A by default:
-   coarse, but only used to rank hops and seed the path) on the ordered unit cell.
+3. otherwise computed with bvlain at ``bvse_resolution_angstrom`` (0.2 A by default,
+   the BVSE tier's resolution, so a Maker run alone ranks hops as the funnel does; at
+   0.3 A the Li2Te face-diagonal hop came out 0.13 eV below the cube edge, at 0.2 A
+   they tie) on the ordered unit cell.
 
 ``bvse_landscape_source`` in the document says which (``"stored grid <uuid>"``,
-``"given (make argument)"`` or ``"recomputed (bvlain, 0.3 A)"``) and
+``"given (make argument)"`` or ``"recomputed (bvlain, 0.2 A)"``) and
 ``bvse_landscape_note`` why a stored grid was not used.
 
 Disordered candidates: the stored grid is that of the structure as ingested (framework
@@ -142,7 +144,7 @@ class NEBTierMaker(TierMaker):
     min_length_angstrom: float = 10.0
     n_hops: int = 1
     max_hop_angstrom: float | None = None
-    bvse_resolution_angstrom: float = 0.3
+    bvse_resolution_angstrom: float = 0.2
     seed_method: str = "bvse"
     neb: NEBRunSettings = field(default_factory=NEBRunSettings)
     work_dir: str | None = None

@@ -83,7 +83,7 @@ def prepare_neb_hops(
     n_hops: int = 1,
     mobile_element: str = "Li",
     max_hop_angstrom: float | None = None,
-    bvse_resolution_angstrom: float = 0.3,
+    bvse_resolution_angstrom: float = 0.2,
     tube_radius_angstrom: float = 1.2,
 ) -> NEBPreparation:
     """Prepare the vacancy-hop NEB of the lowest-barrier percolation hops of a structure.

@@ -41,7 +41,7 @@ def run_structure_neb(
     min_length_angstrom: float = 10.0,
     n_hops: int = 1,
     max_hop_angstrom: float | None = None,
-    bvse_resolution_angstrom: float = 0.3,
+    bvse_resolution_angstrom: float = 0.2,
     seed_method: str = "bvse",
     run_settings: NEBRunSettings | None = None,
 ) -> dict[str, Any]:
