@@ -44,7 +44,13 @@ CHECK = HERE / "results" / "neb_calibration.json"
 def benchmark_pairs(path: Path = BENCHMARK) -> dict[str, list[dict[str, Any]]]:
     """Potential -> pairs with QE on the same structure and hop (both converged)."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r["converged"]]
+    # one pair per compound: the larger-cell finite-size checks stay out, and so does
+    # the one-image protocol check of the seed potential
+    rows = [
+        r
+        for r in rows
+        if r["converged"] and not r.get("size_check_of") and "(1 CI image" not in r["method"]
+    ]
     qe = {(r["structure"], r["hop_label"]): r for r in rows if r["method"] == "QE"}
     pairs: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
