@@ -55,6 +55,7 @@ from sseflow.bvse.stored import stored_bvse_landscape
 from sseflow.common.candidate import Candidate
 from sseflow.common.document import TierStatus
 from sseflow.common.maker import TierFailure, TierMaker
+from sseflow.neb.bvse_path import PathError
 from sseflow.neb.hops import HopError
 from sseflow.neb.images import ImageError
 from sseflow.neb.runner import INTERMEDIATE_MINIMUM, NEBCalculatorError, NEBRunSettings
@@ -164,6 +165,7 @@ class NEBTierMaker(TierMaker):
         NEBCalculatorError,
         BVSELandscapeError,
         HopError,
+        PathError,
         ImageError,
         StructurePreparationError,
     )
