@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from neb_mlip_dft import latest, load_rows  # benchmarks/ is on sys.path when run
 from sseflow.neb.calibration import (
     SHIPPED_CALIBRATION,
     CalibrationSet,
@@ -43,7 +44,7 @@ CHECK = HERE / "results" / "neb_calibration.json"
 
 def benchmark_pairs(path: Path = BENCHMARK) -> dict[str, list[dict[str, Any]]]:
     """Potential -> pairs with QE on the same structure and hop (both converged)."""
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = latest(load_rows(path))
     # one pair per compound: the larger-cell finite-size checks stay out, and so does
     # the one-image protocol check of the seed potential
     rows = [

@@ -175,13 +175,15 @@ def dft_protocol_settings(args: argparse.Namespace) -> NEBRunSettings:
     One climbing image started at the seed potential's saddle, between the seed
     potential's relaxed endpoints: pw.x relaxes the endpoints (to ``--qe-endpoint-fmax``)
     and converges the climbing image (0.05 eV/A) itself, so the barrier is QE's own
-    saddle; one image instead of three costs a third of the DFT time per step.
+    saddle; one image instead of three costs a third of the DFT time per step, and the
+    plain NEB stage is skipped (``max_steps_neb = 0``: the image starts at a saddle, the
+    climbing image goes on from there).
     """
     return NEBRunSettings(
         n_images=1,
         endpoint_fmax_ev_per_angstrom=args.qe_endpoint_fmax,
         max_steps_relax=60,
-        max_steps_neb=60,
+        max_steps_neb=0,
         max_steps_ci=100,
     )
 
@@ -226,6 +228,12 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last row of every (structure, hop, method): a rerun with new settings wins."""
+    last = {(r["structure"], r["hop_label"], r["method"]): r for r in rows}
+    return list(last.values())
 
 
 def done(rows: list[dict[str, Any]], name: str, method: str, key: dict[str, Any]) -> bool:
@@ -374,7 +382,7 @@ def report(path: Path) -> dict[str, Any]:
     check are shown, not counted); a potential that did not converge on a hop counts as
     missing there and is listed.
     """
-    every = load_rows(path)
+    every = latest(load_rows(path))
     rows = [r for r in every if r["converged"]]
     qe = {(r["structure"], r["hop_label"]): r for r in rows if r["method"] == "QE"}
     methods = sorted({r["method"] for r in every if r["method"] != "QE"})
