@@ -37,10 +37,20 @@ def run(job) -> NEBDocument:
 
 
 def test_chgnet_maker_with_given_landscape(tmp_path):
+    from sseflow.neb.calibration import CalibrationSet, fit_calibration
+
+    pairs = [{"id": str(i), "mlip_ev": 0.1 * i, "dft_ev": 0.12 * i + 0.05} for i in range(1, 7)]
+    fit = fit_calibration("CHGNet", pairs, source="test pairs")
+    calibration = CalibrationSet({"CHGNet": fit}, "test set").to_json(tmp_path / "cal.json")
     candidate = li2s_candidate()
     landscape = BVSELandscape.from_structure(candidate.structure, resolution_angstrom=0.3)
-    maker = CHGNetNEBMaker(min_length_angstrom=5.5, n_images=3, work_dir=str(tmp_path))
+    maker = CHGNetNEBMaker(
+        min_length_angstrom=5.5, n_images=3, work_dir=str(tmp_path), calibration=str(calibration)
+    )
     doc = run(maker.make(candidate, bvse_landscape=landscape.as_dict()))
+    assert doc.barrier_calibrated_ev == pytest.approx(1.2 * doc.barrier_forward_ev + 0.05, abs=1e-6)
+    assert doc.calibration["source"] == "test pairs" and doc.calibration["n_pairs"] == 6
+    assert doc.potential["name"] == "CHGNet" and doc.cross_check == {}
     assert doc.status == TierStatus.PENDING, doc.reason
     assert doc.tier == "neb_mlip"
     assert doc.converged
