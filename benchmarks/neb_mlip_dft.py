@@ -115,11 +115,11 @@ def structures() -> dict[str, tuple[Structure, Case]]:
         Case("LiCl", "rock salt, a = 5.130 A", 5.5, 45.0, oxidation={**li, "Cl": -1.0}),
         Case("Li3N", "P6/mmm, a = 3.648, c = 3.875 A", 5.5, 60.0, oxidation={**li, **n}),
         Case(
-            "Li3P",
-            "P6_3/mmc, OBELiX 11b (a = 4.273, c = 7.594 A)",
+            "Li3OBr",
+            "antiperovskite, Pm-3m, OBELiX qbb (a = 4.056 A)",
             5.5,
-            45.0,
-            oxidation={**li, "P": -3.0},
+            60.0,
+            oxidation={**li, **o, "Br": -1.0},
         ),
         Case(
             "Li3PS4",
@@ -141,7 +141,7 @@ def structures() -> dict[str, tuple[Structure, Case]]:
             ["N3-", "Li+", "Li+"],
             [[0, 0, 0], [1 / 3, 2 / 3, 0], [0, 0, 0.5]],
         ),
-        "Li3P": _obelix("11b", cases[6].oxidation),
+        "Li3OBr": _obelix("qbb", cases[6].oxidation),
         "Li3PS4": _obelix("joc", cases[7].oxidation),
         "Li2S-8A": fm3m("S", 5.708, ANTIFLUORITE, cases[1].oxidation),
     }

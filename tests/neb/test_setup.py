@@ -161,3 +161,14 @@ def test_landscape_from_bvse_tier_grid():
         landscape = BVSELandscape.from_bvse_grid(source)
         assert landscape.shape == (5, 6, 7)
         assert np.allclose(landscape.energies_ev, data)
+
+
+def test_no_bvse_parameters_is_a_clear_error():
+    li3p = Structure.from_spacegroup(
+        "P6_3/mmc",
+        Lattice.hexagonal(4.273, 7.594),
+        ["P3-", "Li+", "Li+"],
+        [[1 / 3, 2 / 3, 0.25], [0, 0, 0.25], [1 / 3, 2 / 3, 0.586]],
+    )
+    with pytest.raises(BVSELandscapeError, match="no softBV parameters for Li\\+ with the anion"):
+        prepare_neb_hops(li3p, min_length_angstrom=5.5)

@@ -122,11 +122,7 @@ def prepare_neb_hops(
             "landscape of this structure or none"
         )
     if landscape is None:
-        landscape = BVSELandscape.from_structure(
-            unit_cell,
-            mobile_ion=f"{mobile_element}1+",
-            resolution_angstrom=bvse_resolution_angstrom,
-        )
+        landscape = _bvse_landscape(unit_cell, mobile_element, bvse_resolution_angstrom)
     search = search_hops(
         unit_cell,
         landscape,
@@ -154,4 +150,25 @@ def prepare_neb_hops(
         all_hops=all_hops,
         percolating_labels=labels,
         search=search,
+    )
+
+
+def _bvse_landscape(
+    structure: Structure, mobile_element: str, resolution_angstrom: float
+) -> BVSELandscape:
+    """Compute the landscape with bvlain; a missing bond-valence pair is a clear error."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from sseflow.bvse.engine import missing_bvse_parameters
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    missing = missing_bvse_parameters(atoms) if "oxi_states" in atoms.arrays else []
+    if missing:
+        raise BVSELandscapeError(
+            f"no BVSE landscape: bvlain has no softBV parameters for {mobile_element}+ with "
+            f"the anion(s) {', '.join(missing)}, so the hops cannot be chosen or seeded "
+            "(pass a landscape to make())"
+        )
+    return BVSELandscape.from_structure(
+        structure, mobile_ion=f"{mobile_element}1+", resolution_angstrom=resolution_angstrom
     )
