@@ -57,3 +57,16 @@ def test_a_missing_package_is_a_clear_error(tmp_path):
     (tmp_path / "x.model").write_bytes(b"not a model")
     with pytest.raises(PotentialError, match="mace-torch"):
         load_potential(str(tmp_path / "x.model"))
+
+
+def test_a_local_sevennet_checkpoint_loads(tmp_path):
+    from sevenn.util import pretrained_name_to_path
+
+    local = tmp_path / "my-sevennet.pth"
+    shutil.copy(pretrained_name_to_path("7net-0"), local)
+    loaded = load_potential(str(local))
+    assert loaded.spec.family == "sevennet" and loaded.info["package"] == "sevenn"
+    assert loaded.info["model_sha256"] == load_potential("SevenNet-0").info["model_sha256"]
+    atoms = bulk("Li", "bcc", a=3.44)
+    atoms.calc = loaded.make_calculator()
+    assert atoms.get_potential_energy() < 0
