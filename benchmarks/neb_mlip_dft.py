@@ -218,6 +218,12 @@ def settings_key(method: str, case: Case, args: argparse.Namespace) -> dict[str,
     return key
 
 
+def run_folder_tag(method: str, key: dict[str, Any]) -> str:
+    """Name of the run folder of ``method`` with settings ``key`` (one per method)."""
+    text = json.dumps({**key, "method": method}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 #: Suffix of the seed potential's run with the QE protocol (a check that one climbing
 #: image seeded at the saddle gives the barrier of the three-image band).
 PROTOCOL_CHECK = " (1 CI image, seeded)"
@@ -328,7 +334,10 @@ def run(args: argparse.Namespace) -> None:
                 key = {**settings_key(method, case, args), "hop_label": prepared.hop.label}
                 if done(rows, name, method, key):
                     continue
-                tag = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
+                # the folder is keyed by the method too: each potential runs in its own
+                # (a folder keyed by the settings alone made every potential resume the
+                # first one's finished band, see docs/neb.md)
+                tag = run_folder_tag(method, key)
                 hop_dir = Path(args.work_dir) / name / f"hop_{prepared.hop.label}" / tag
                 use, seed = settings, None
                 if method == "QE" or method.endswith(PROTOCOL_CHECK):
@@ -345,7 +354,10 @@ def run(args: argparse.Namespace) -> None:
                     factory, info = mlip_factory(method.removesuffix(PROTOCOL_CHECK))
                 print(f"{name} hop {prepared.hop.label} {method} ...", flush=True)
                 t0 = time.perf_counter()
-                result = run_hop_neb(prepared, factory, hop_dir, "bvse", use, seed)
+                identity = {"method": method, "potential": info, "qe": key.get("qe")}
+                result = run_hop_neb(
+                    prepared, factory, hop_dir, "bvse", use, seed, calculator_identity=identity
+                )
                 wall = time.perf_counter() - t0
                 keep = method == args.qe_seed  # the band QE starts from
                 row = row_for(name, case, prep, method, result, wall, key, info, keep)
@@ -389,7 +401,10 @@ def report(path: Path) -> dict[str, Any]:
     by = {(r["structure"], r["hop_label"], r["method"]): r for r in every}
     print("| structure | hop (A) | atoms | QE (eV) | " + " | ".join(methods) + " |")
     print("|---|---|---|---|" + "---|" * len(methods))
-    for (name, label), ref in sorted(qe.items()):
+    hops = sorted({(r["structure"], r["hop_label"]) for r in every})
+    for name, label in hops:
+        any_row = next(r for r in every if (r["structure"], r["hop_label"]) == (name, label))
+        ref = qe.get((name, label))
         cells = []
         for method in methods:
             r = by.get((name, label, method))
@@ -399,9 +414,21 @@ def report(path: Path) -> dict[str, Any]:
                 text = f"{r['barrier_forward_ev']:.3f}"
                 cells.append(text if r["converged"] else f"failed ({text})")
         print(
-            f"| {name} | {ref['hop_length_angstrom']:.3f} | {ref['n_sites_with_vacancy']} | "
-            f"{ref['barrier_forward_ev']:.3f} | " + " | ".join(cells) + " |"
+            f"| {name} | {any_row['hop_length_angstrom']:.3f} | "
+            f"{any_row['n_sites_with_vacancy']} | "
+            + ("-" if ref is None else f"{ref['barrier_forward_ev']:.3f}")
+            + " | "
+            + " | ".join(cells)
+            + " |"
         )
+    print("\n| method | hops run | converged | mean wall per hop (s) |")
+    print("|---|---|---|---|")
+    for method in [*methods, "QE"]:
+        mine = [r for r in every if r["method"] == method]
+        if mine:
+            wall = np.mean([r["wall_time_s"] for r in mine])
+            ok = sum(r["converged"] for r in mine)
+            print(f"| {method} | {len(mine)} | {ok} | {wall:.0f} |")
     counted = {k: v for k, v in qe.items() if not v.get("size_check_of")}
     summary: dict[str, Any] = {}
     print(

@@ -87,10 +87,18 @@ def judge_convergence(doc: NEBDocument) -> NEBDocument:
     return doc.model_copy(update={"status": TierStatus.FAILED, "reason": f"NEB {why}{where}"})
 
 
-def tier_run_dir(work_dir: str | None, tier: str, candidate_id: str) -> Path:
-    """Return ``<work_dir or SSEFLOW_WORK_DIR>/<tier>/<candidate_id>`` (absolute)."""
+def tier_run_dir(
+    work_dir: str | None, tier: str, candidate_id: str, settings_hash: str | None = None
+) -> Path:
+    """Return ``<work_dir or SSEFLOW_WORK_DIR>/<tier>/<candidate_id>[/<settings_hash[:12]>]``.
+
+    With the Maker's settings hash in the path, runs of the same candidate with other
+    settings (another potential, other NEB settings) never share a folder, while a
+    killed run with the same settings finds its files again. The path is absolute.
+    """
     root = Path(work_dir) if work_dir else get_settings().work_dir
-    return root.resolve() / tier / candidate_id
+    folder = root.resolve() / tier / candidate_id
+    return folder / settings_hash[:12] if settings_hash else folder
 
 
 #: NEB jobs read the candidate's stored BVSE grid from the job store.
@@ -125,7 +133,7 @@ class NEBTierMaker(TierMaker):
         How many symmetry-distinct hops of the BVSE percolation path to compute.
     max_hop_angstrom
         Longest Li-Li hop considered (A); None (default) derives a safety limit from
-        the structure (1.5 x the distance at which the Li sites percolate,
+        the structure (2 x the distance at which the Li sites percolate,
         :func:`~sseflow.neb.hops.hop_search_limit`): the BVSE landscape decides which
         hops are computed, whatever their length.
     bvse_resolution_angstrom
@@ -178,8 +186,12 @@ class NEBTierMaker(TierMaker):
     }
 
     def job_dir(self, candidate_id: str) -> Path:
-        """Return the stable directory of this candidate's run (resumable)."""
-        return tier_run_dir(self.work_dir, self.tier, candidate_id)
+        """Return the stable directory of this candidate's run with these settings.
+
+        ``<work_dir>/<tier>/<candidate_id>/<settings hash[:12]>``: a re-run with the
+        same settings resumes there, one with other settings gets its own folder.
+        """
+        return tier_run_dir(self.work_dir, self.tier, candidate_id, self.tier_settings_hash())
 
     def preflight(
         self, candidate: Candidate, landscape: BVSELandscape | None
@@ -235,7 +247,13 @@ class NEBTierMaker(TierMaker):
                     text = f"{source['bvse_landscape_source']}, mapped onto the relaxed cell"
                     source = {**source, "bvse_landscape_source": text}
                 work_dir = self.job_dir(candidate.candidate_id)
-                values = self.run_neb_with(structure, runner.calculator_factory, work_dir, land)
+                values = self.run_neb_with(
+                    structure,
+                    runner.calculator_factory,
+                    work_dir,
+                    land,
+                    runner.calculator_identity(),
+                )
                 values.update(runner.more_fields(structure, land, values, work_dir))
             except self.expected_errors as exc:
                 raise TierFailure(str(exc)) from exc
@@ -250,8 +268,13 @@ class NEBTierMaker(TierMaker):
         calculator_factory: Callable[[Path], Callable[[str], Calculator]],
         work_dir: Path,
         landscape: BVSELandscape | None,
+        calculator_identity: Any,
     ) -> dict[str, Any]:
-        """Run this Maker's NEB of ``structure`` with a calculator factory (document fields)."""
+        """Run this Maker's NEB of ``structure`` with a calculator factory (document fields).
+
+        ``calculator_identity`` identifies the factory's calculators in the runner's state
+        (:func:`~sseflow.neb.runner.run_identity`).
+        """
         return run_structure_neb(
             structure,
             calculator_factory,
@@ -263,6 +286,7 @@ class NEBTierMaker(TierMaker):
             bvse_resolution_angstrom=self.bvse_resolution_angstrom,
             seed_method=self.seed_method,
             run_settings=self.neb,
+            calculator_identity=calculator_identity,
         )
 
     def more_fields(
@@ -281,4 +305,8 @@ class NEBTierMaker(TierMaker):
 
     def calculator_factory(self, hop_dir: Path) -> Callable[[str], Calculator]:
         """Return ``factory(label)`` building one calculator per image."""
+        raise NotImplementedError
+
+    def calculator_identity(self) -> dict[str, Any]:
+        """Return what identifies this Maker's calculators (recorded by the runner)."""
         raise NotImplementedError

@@ -1,20 +1,36 @@
-"""Symmetry-distinct Li hops, their BVSE barriers and the hops the percolation path uses.
+"""The Li hops a NEB computes: the direct hops the BVSE percolation path uses.
 
-Li-Li pairs are grouped into symmetry-equivalent families
-(:func:`~sseflow.neb.hop_graph.pair_families`) up to a safety limit derived from the
-structure (:func:`hop_search_limit`: twice the distance at which the Li sites first
-form a percolating network), so hops of any length the structure needs are found (the
-Li-Li distance of the LiMTe2 chalcopyrites is 4.4-4.6 A). Each family gets a BVSE
-barrier from the minimum-energy path through the landscape
-(:func:`~sseflow.neb.bvse_path.bvse_minimum_energy_path`). A pair whose path runs
-through another Li site is two shorter hops, not a hop of its own, and is dropped;
-the interstitial sites a path runs through (wells away from every Li site,
-:func:`path_interstitials`) are recorded, and the path seeds the NEB band through them
-(the NEB splits the band when an interstitial turns out to be a minimum below the Li
-sites, :mod:`sseflow.neb.workflow`). The hops "used by the BVSE percolation path" are
-the hop families that, added in order of increasing barrier (:func:`bvse_order`), first
-make the Li network percolate through the periodic crystal
-(:func:`percolating_hop_labels`).
+:func:`search_hops` does it in five steps:
+
+1. How far to look (:func:`hop_search_limit`): twice (:data:`HOP_LIMIT_FACTOR`) the
+   Li-Li distance at which the Li sites first form a network that crosses the periodic
+   crystal, or ``max_hop_angstrom`` when the user sets one. It is a safety limit on the
+   number of pairs examined, not a physical cut-off: hops of any length the structure
+   needs are found (the Li-Li distance of the LiMTe2 chalcopyrites is 4.4-4.6 A).
+2. Hop families (:func:`distinct_hops`): Li-Li pairs up to the limit grouped into
+   symmetry-equivalent families by :func:`~sseflow.neb.hop_graph.pair_families`
+   (labels 0, 1, ... by length). pymatgen-analysis-diffusion's ``MigrationGraph``
+   gives the same families but is far slower for long cut-offs (see
+   :mod:`sseflow.neb.hop_graph`); :func:`migration_graph` builds it only so the tests
+   can compare the two.
+3. BVSE path and barrier of each family: the minimum-energy path through the BVSE
+   landscape (:func:`~sseflow.neb.bvse_path.bvse_minimum_energy_path`); the barrier is
+   the largest energy rise along it. The interstitial sites the path runs through
+   (wells away from every Li site, :func:`path_interstitials`) are recorded; the path
+   seeds the NEB band through them, and the NEB splits the band into half-hops when an
+   interstitial turns out to be a minimum below the Li sites
+   (:mod:`sseflow.neb.workflow`).
+4. Direct hops only: a family whose path runs through another Li site
+   (:func:`path_passes_li_site`) is two shorter hops in a row and is dropped.
+5. The percolation path (:func:`percolating_hop_labels`): hop families are added in
+   order of increasing BVSE barrier (:func:`bvse_order`; barriers within
+   :data:`BVSE_TIE_EV` are a tie and the shorter hop goes first) until the Li network
+   percolates; those families are the hops the NEB may compute
+   (:func:`select_hops`).
+
+When no hop can be built, :class:`HopError` says why in words: the shortest Li-Li
+distance, the search limit and how it was set, and the BVSE percolation energy
+(:func:`no_hop_reason`).
 """
 
 from __future__ import annotations
@@ -67,7 +83,7 @@ class HopSearchLimit:
     limit_angstrom
         Longest hop considered.
     source
-        How the limit was set (e.g. "1.5 x the Li network percolation distance 4.42 A").
+        How the limit was set (e.g. "2 x the Li network percolation distance 4.42 A").
     """
 
     shortest_angstrom: float
@@ -127,7 +143,7 @@ class LiHop:
     Attributes
     ----------
     label
-        Hop family label from :class:`MigrationGraph` (symmetry-equivalent hops share it).
+        Hop family label (:func:`distinct_hops`; symmetry-equivalent hops share it).
     start_index, end_index
         Indices of the start and end Li sites in the (ordered) unit-cell structure.
     start_cart, end_cart
@@ -186,7 +202,11 @@ def migration_graph(
     max_hop_angstrom: float = 4.0,
     symprec: float = 0.1,
 ) -> MigrationGraph:
-    """Return the pymatgen-analysis-diffusion migration graph of an ordered structure."""
+    """Return the pymatgen-analysis-diffusion migration graph of an ordered structure.
+
+    Not used to find hops (:func:`distinct_hops` does that); kept as the reference the
+    hop families are checked against in the tests.
+    """
     if not structure.is_ordered:
         raise HopError("hops need an ordered structure; order it first")
     plain = structure.copy()

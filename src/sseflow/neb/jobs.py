@@ -133,6 +133,10 @@ class MLIPNEBMaker(NEBTierMaker):
         """Return a factory of calculators sharing one loaded model."""
         return _quiet(self.loaded().make_calculator)
 
+    def calculator_identity(self) -> dict[str, Any]:
+        """Return the potential's name, package version and model checksum."""
+        return {"potential": self.loaded().info}
+
     def preflight(
         self, candidate: Candidate, landscape: BVSELandscape | None
     ) -> tuple[NEBTierMaker, Structure, BVSELandscape | None, dict[str, Any]]:
@@ -172,7 +176,11 @@ class MLIPNEBMaker(NEBTierMaker):
             folder = work_dir / "cross_check" / _folder_name(other)
             try:
                 result = self.run_neb_with(
-                    structure, lambda _d, lp=loaded: _quiet(lp.make_calculator), folder, landscape
+                    structure,
+                    lambda _d, lp=loaded: _quiet(lp.make_calculator),
+                    folder,
+                    landscape,
+                    {"potential": loaded.info},
                 )
             except self.expected_errors as exc:
                 barriers[loaded.spec.name] = {"converged": False, "reason": str(exc)}

@@ -44,6 +44,7 @@ def run_structure_neb(
     bvse_resolution_angstrom: float = 0.2,
     seed_method: str = "bvse",
     run_settings: NEBRunSettings | None = None,
+    calculator_identity: Any = None,
 ) -> dict[str, Any]:
     """Run CI-NEB for the ``n_hops`` lowest-BVSE-barrier percolation hops.
 
@@ -64,6 +65,10 @@ def run_structure_neb(
         ``bvse`` (Li along the BVSE path), ``idpp`` or ``linear``.
     run_settings
         NEB numerical settings.
+    calculator_identity
+        What identifies the calculators (JSON-serialisable; see
+        :func:`~sseflow.neb.runner.run_identity`): a hop folder holding a run of another
+        calculator or other settings is never resumed.
 
     Returns
     -------
@@ -85,7 +90,14 @@ def run_structure_neb(
     for prepared in prep.hops:
         hop_dir = Path(work_dir) / f"hop_{prepared.hop.label}"
         results.append(
-            run_hop_neb(prepared, calculator_factory, hop_dir, seed_method, run_settings)
+            run_hop_neb(
+                prepared,
+                calculator_factory,
+                hop_dir,
+                seed_method,
+                run_settings,
+                calculator_identity=calculator_identity,
+            )
         )
         if not results[-1].converged:
             break  # do not spend more compute on this candidate; the record says why
@@ -114,6 +126,7 @@ def run_hop_neb(
     seed_method: str = "bvse",
     run_settings: NEBRunSettings | None = None,
     seed_images: list[Structure] | None = None,
+    calculator_identity: Any = None,
 ) -> NEBHopResult:
     """Run the CI-NEB of one prepared hop (split into half-hops at an intermediate minimum).
 
@@ -134,6 +147,8 @@ def run_hop_neb(
         Start the band from these ``n_images + 2`` images instead (e.g. a band converged
         with a cheaper calculator on the same endpoints); the ends are relaxed from the
         first and last of them.
+    calculator_identity
+        What identifies the calculators (see :func:`run_structure_neb`).
     """
     run_settings = run_settings or NEBRunSettings()
     hop_dir = Path(hop_dir)
@@ -144,10 +159,16 @@ def run_hop_neb(
     else:
         initial, final = endpoints.initial, endpoints.final
         seed = _seeder(seed_method, endpoints.moving_index, prepared.seed_path_cart, run_settings)
-    band = run_neb(initial, final, seed, calculator_factory(hop_dir), hop_dir, run_settings)
+    identity = {
+        "calculator": calculator_identity,
+        "seed": "given images" if seed_images is not None else seed_method,
+    }
+    factory = calculator_factory(hop_dir)
+    band = run_neb(initial, final, seed, factory, hop_dir, run_settings, identity)
     halves: list[NEBRunResult] = []
     if band.termination.startswith(INTERMEDIATE_MINIMUM):
-        halves = _half_hops(band, endpoints.moving_index, calculator_factory, hop_dir, run_settings)
+        moving = endpoints.moving_index
+        halves = _half_hops(band, moving, calculator_factory, hop_dir, run_settings, identity)
     return _hop_result(prepared, band, halves, seed_method, hop_dir)
 
 
@@ -174,6 +195,7 @@ def _half_hops(
     calculator_factory: Callable[[Path], Callable[[str], Calculator]],
     hop_dir: Path,
     settings: NEBRunSettings,
+    identity: Any = None,
 ) -> list[NEBRunResult]:
     """Split a band at its lowest interior image and run both halves (in ``half_0/1``).
 
@@ -192,7 +214,9 @@ def _half_hops(
             initial = halves[-1].images[-1]  # the relaxed minimum
         seed = _seeder("bvse", moving_index, path, settings)
         halves.append(
-            run_neb(initial, final, seed, calculator_factory(half_dir), half_dir, settings)
+            run_neb(
+                initial, final, seed, calculator_factory(half_dir), half_dir, settings, identity
+            )
         )
         if not halves[-1].converged:
             break
