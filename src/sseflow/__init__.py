@@ -59,6 +59,7 @@ _PUBLIC = {
     "SOAPSettings": "sseflow.ml.soap.descriptor",
     "AtomSetsMaker": "sseflow.ml.atomsets.jobs",
     "CHGNetNEBMaker": "sseflow.neb.jobs",
+    "MLIPNEBMaker": "sseflow.neb.jobs",
     "NEBRunSettings": "sseflow.neb.runner",
     "QENEBMaker": "sseflow.qe.jobs",
     "QERelaxMaker": "sseflow.qe.jobs",
@@ -77,6 +78,7 @@ __all__ = [
     "Gate",
     "GateDecision",
     "IngestSettings",
+    "MLIPNEBMaker",
     "MLPolicyGate",
     "NEBRunSettings",
     "PassAllGate",
@@ -127,7 +129,7 @@ if TYPE_CHECKING:
     from sseflow.ml.atomsets.jobs import AtomSetsMaker
     from sseflow.ml.soap.descriptor import SOAPSettings
     from sseflow.ml.soap.jobs import SOAPClusteringMaker
-    from sseflow.neb.jobs import CHGNetNEBMaker
+    from sseflow.neb.jobs import CHGNetNEBMaker, MLIPNEBMaker
     from sseflow.neb.runner import NEBRunSettings
     from sseflow.qe.calculator import QESettings
     from sseflow.qe.jobs import QENEBMaker, QERelaxMaker

@@ -10,7 +10,7 @@ from pymatgen.core import Lattice, Structure
 from sseflow.bvse.landscape import BVSELandscape
 from sseflow.common.candidate import Candidate, SourceInfo
 from sseflow.common.document import TierStatus
-from sseflow.neb.jobs import CHGNetNEBMaker
+from sseflow.neb.jobs import CHGNetNEBMaker, MLIPNEBMaker
 from sseflow.neb.schemas import NEBDocument
 from sseflow.qe.calculator import QESettings
 from sseflow.qe.jobs import QENEBMaker
@@ -37,10 +37,20 @@ def run(job) -> NEBDocument:
 
 
 def test_chgnet_maker_with_given_landscape(tmp_path):
+    from sseflow.neb.calibration import CalibrationSet, fit_calibration
+
+    pairs = [{"id": str(i), "mlip_ev": 0.1 * i, "dft_ev": 0.12 * i + 0.05} for i in range(1, 7)]
+    fit = fit_calibration("CHGNet", pairs, source="test pairs")
+    calibration = CalibrationSet({"CHGNet": fit}, "test set").to_json(tmp_path / "cal.json")
     candidate = li2s_candidate()
     landscape = BVSELandscape.from_structure(candidate.structure, resolution_angstrom=0.3)
-    maker = CHGNetNEBMaker(min_length_angstrom=5.5, n_images=3, work_dir=str(tmp_path))
+    maker = CHGNetNEBMaker(
+        min_length_angstrom=5.5, n_images=3, work_dir=str(tmp_path), calibration=str(calibration)
+    )
     doc = run(maker.make(candidate, bvse_landscape=landscape.as_dict()))
+    assert doc.barrier_calibrated_ev == pytest.approx(1.2 * doc.barrier_forward_ev + 0.05, abs=1e-6)
+    assert doc.calibration["source"] == "test pairs" and doc.calibration["n_pairs"] == 6
+    assert doc.potential["name"] == "CHGNet" and doc.cross_check == {}
     assert doc.status == TierStatus.PENDING, doc.reason
     assert doc.tier == "neb_mlip"
     assert doc.converged
@@ -149,7 +159,7 @@ def test_unconverged_neb_is_failed_with_reason(tmp_path):
     assert "not converged" in doc.reason and "resumes" in doc.reason
     assert doc.hops and doc.barrier_forward_ev is not None  # numbers kept for inspection
     # run alone (jobflow's default memory store): no BVSE record, landscape recomputed
-    assert doc.bvse_landscape_source == "recomputed (bvlain, 0.3 A)"
+    assert doc.bvse_landscape_source == "recomputed (bvlain, 0.2 A)"
     assert doc.bvse_landscape_note == "candidate has no 'bvse' record"
 
 
@@ -214,3 +224,138 @@ def test_makers_serialize_for_workflow_managers():
     assert isinstance(restored.function_kwargs["bvse_landscape"], BVSELandscape)
     assert restored.config.expose_store  # to read the stored BVSE grid in the funnel
     assert CHGNetNEBMaker.from_dict(CHGNetNEBMaker(n_hops=2).as_dict()).n_hops == 2
+
+
+def li_al_te2_candidate() -> Candidate:
+    structure = Structure.from_spacegroup(
+        "I-42d",
+        Lattice.tetragonal(6.30, 12.20),
+        ["Li+", "Al3+", "Te2-"],
+        [[0, 0, 0], [0, 0, 0.5], [0.25, 0.25, 0.125]],
+    )
+    return Candidate(
+        candidate_id="lialte2",
+        formula="LiAlTe2",
+        structure=structure,
+        oxidation_states={"Li": 1.0, "Al": 3.0, "Te": -2.0},
+        source=SourceInfo(path="<memory>", format="structure"),
+    )
+
+
+def test_no_hop_is_an_expected_failure_with_a_reason_in_words(tmp_path):
+    maker = CHGNetNEBMaker(min_length_angstrom=5.5, max_hop_angstrom=4.0, work_dir=str(tmp_path))
+    doc = run(maker.make(li_al_te2_candidate()))
+    assert doc.status == TierStatus.FAILED
+    assert doc.reason.startswith("no Li-Li hop within the hop search limit")
+    assert "shortest Li-Li distance 4.38 A" in doc.reason
+    assert "BVSE percolation energy" in doc.reason
+    assert "(at " not in doc.reason and ".py" not in doc.reason
+
+
+def test_mlip_maker_names_and_hashes():
+    import importlib
+    import warnings
+
+    import sseflow
+    import sseflow.neb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy = importlib.import_module("sseflow.makers.neb")
+    assert sseflow.MLIPNEBMaker is sseflow.neb.MLIPNEBMaker is legacy.MLIPNEBMaker
+    assert MLIPNEBMaker().potential == sseflow.neb.DEFAULT_POTENTIAL
+    chgnet = MLIPNEBMaker(potential="CHGNet")
+    assert chgnet.tier_settings_hash() == CHGNetNEBMaker().tier_settings_hash()
+    assert "potential" not in CHGNetNEBMaker().tier_settings()
+    assert MLIPNEBMaker().tier_settings()["potential"] == "SevenNet-0"
+    assert MLIPNEBMaker().tier_settings_hash() != chgnet.tier_settings_hash()
+    assert MLIPNEBMaker(calibration=None).tier_settings()["calibration"] is None
+    crossed = CHGNetNEBMaker(cross_check_potentials=["SevenNet-0"])
+    assert crossed.tier_settings_hash() != CHGNetNEBMaker().tier_settings_hash()
+    assert CHGNetNEBMaker.from_dict(crossed.as_dict()) == crossed
+
+
+def test_unknown_potential_fails_cleanly(tmp_path):
+    maker = MLIPNEBMaker(potential="MACE-MP-0", min_length_angstrom=5.5, work_dir=str(tmp_path))
+    doc = run(maker.make(li2s_candidate()))
+    assert doc.status == TierStatus.FAILED
+    assert doc.reason.startswith("unknown potential 'MACE-MP-0'")
+
+
+def test_mlip_maker_with_a_local_model_file(tmp_path):
+    import shutil
+
+    import chgnet
+
+    shipped = next((Path(chgnet.__file__).parent / "pretrained" / "0.3.0").glob("*.pth.tar"))
+    local = tmp_path / "chgnet-copy.pth.tar"
+    shutil.copy(shipped, local)
+    maker = MLIPNEBMaker(
+        potential=str(local), min_length_angstrom=5.5, n_images=3, work_dir=str(tmp_path)
+    )
+    doc = run(maker.make(li2s_candidate()))
+    assert doc.status == TierStatus.PENDING, doc.reason
+    assert doc.potential["model_file"] == str(local.resolve())
+    assert len(doc.potential["model_sha256"]) == 64
+    assert doc.calculator.startswith(f"{local} (chgnet ")
+    # a potential without a calibration says so instead of inventing a number
+    assert doc.barrier_calibrated_ev is None and "no calibration" in doc.calibration["note"]
+
+
+@pytest.mark.slow
+def test_sevennet_with_chgnet_cross_check(tmp_path):
+    """SevenNet-0 (the default potential) and CHGNet on the same hop of an 11-atom cell."""
+    maker = MLIPNEBMaker(
+        min_length_angstrom=5.5,
+        n_images=3,
+        cross_check_potentials=["CHGNet"],
+        disagreement_threshold_ev=0.01,
+        work_dir=str(tmp_path),
+    )
+    doc = run(maker.make(li2s_candidate()))
+    assert doc.status == TierStatus.PENDING, doc.reason
+    assert doc.potential["name"] == "SevenNet-0" and doc.potential["package"] == "sevenn"
+    assert doc.calculator.startswith("SevenNet-0 (sevenn 0.13.0")
+    assert set(doc.cross_check) == {"SevenNet-0", "CHGNet"}
+    sevennet, chgnet = doc.cross_check["SevenNet-0"], doc.cross_check["CHGNet"]
+    assert sevennet["barrier_forward_ev"] == doc.barrier_forward_ev
+    assert (
+        chgnet["converged"] and chgnet["hop_lengths_angstrom"] == sevennet["hop_lengths_angstrom"]
+    )
+    assert doc.potential_spread_ev > 0.01 and doc.potentials_disagree
+    # no calibration ships yet (fewer than 5 MLIP/QE pairs in the benchmark): the record
+    # says so instead of inventing a number
+    assert doc.barrier_calibrated_ev is None and "no calibration" in doc.calibration["note"]
+
+
+def test_run_folder_is_keyed_by_the_settings_hash(tmp_path):
+    chgnet = CHGNetNEBMaker(work_dir=str(tmp_path))
+    folder = chgnet.job_dir("c1")
+    assert folder.parent == tmp_path.resolve() / "neb_mlip" / "c1"
+    assert folder.name == chgnet.tier_settings_hash()[:12]
+    assert CHGNetNEBMaker(work_dir=str(tmp_path)).job_dir("c1") == folder  # resumable
+    assert MLIPNEBMaker(potential="SevenNet-0", work_dir=str(tmp_path)).job_dir("c1") != folder
+    assert CHGNetNEBMaker(n_images=3, work_dir=str(tmp_path)).job_dir("c1") != folder
+    qe = QENEBMaker(work_dir=str(tmp_path))
+    assert qe.job_dir("c1").name == qe.tier_settings_hash()[:12]
+    other_qe = QENEBMaker(qe=QESettings(ecutwfc_ry=50.0), work_dir=str(tmp_path))
+    assert other_qe.job_dir("c1") != qe.job_dir("c1")
+
+
+def test_two_potentials_on_one_candidate_never_share_images(tmp_path):
+    """CHGNet, then CHGNet-0.2.0 on the same candidate and work_dir: each its own run."""
+    candidate = li2s_candidate()
+    landscape = BVSELandscape.from_structure(candidate.structure, resolution_angstrom=0.3)
+    common = {"min_length_angstrom": 5.5, "n_images": 3, "work_dir": str(tmp_path)}
+    first = run(CHGNetNEBMaker(**common).make(candidate, bvse_landscape=landscape.as_dict()))
+    older = MLIPNEBMaker(potential="CHGNet-0.2.0", **common)
+    second = run(older.make(candidate, bvse_landscape=landscape.as_dict()))
+    assert first.converged and second.converged, (first.reason, second.reason)
+    assert first.hops[0].work_dir != second.hops[0].work_dir
+    assert not second.hops[0].resumed
+    assert second.potential["model"] == "0.2.0"
+    # each potential's own band: the endpoint energies differ between the models
+    assert abs(first.hops[0].energies_ev[0] - second.hops[0].energies_ev[0]) > 0.01
+    # the same settings again find their finished run
+    again = run(CHGNetNEBMaker(**common).make(candidate, bvse_landscape=landscape.as_dict()))
+    assert again.hops[0].resumed and again.barrier_forward_ev == first.barrier_forward_ev

@@ -1,9 +1,11 @@
 """CHGNet CI-NEB through the shared NEB runner (real model, small antifluorite cells)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from ase.io import read
 from pymatgen.core import Lattice, Structure
 
 from sseflow.neb.images import images_along_path
@@ -146,3 +148,81 @@ def test_band_with_intermediate_minimum_stops_before_the_climbing_image(tmp_path
         settings,
     )
     assert again.n_steps_ci > 0
+
+
+def _lj_hop():
+    """Ar dimer in a box: one atom moves around its partner (a run takes milliseconds)."""
+    box = Lattice.cubic(20.0)
+    initial = Structure(
+        box, ["Ar", "Ar"], [[10, 10, 10], [11.5, 9.0, 10]], coords_are_cartesian=True
+    )
+    final = Structure(
+        box, ["Ar", "Ar"], [[10, 10, 10], [11.5, 11.0, 10]], coords_are_cartesian=True
+    )
+    settings = NEBRunSettings(n_images=3, relax_endpoints=False, max_steps_neb=5, climb=False)
+    settings.intermediate_minimum_tolerance_ev = None
+    return initial, final, initial.interpolate(final, nimages=4), settings
+
+
+def _lj(epsilon):
+    from ase.calculators.lj import LennardJones
+
+    return lambda label: LennardJones(sigma=1.0, epsilon=epsilon)
+
+
+def test_a_run_of_another_potential_is_never_resumed(tmp_path):
+    """Potential A then potential B in the same folder: B gets its own numbers."""
+    initial, final, images, settings = _lj_hop()
+    a = run_neb(initial, final, images, _lj(1.0), tmp_path, settings, {"potential": "A"})
+    b = run_neb(initial, final, images, _lj(2.0), tmp_path, settings, {"potential": "B"})
+    assert not b.resumed
+    assert b.run_identity_hash != a.run_identity_hash
+    # B's numbers are those of B alone in a fresh folder, not A's stored band
+    alone = run_neb(initial, final, images, _lj(2.0), tmp_path / "b", settings, "B alone")
+    assert b.energies_ev == pytest.approx(alone.energies_ev)
+    assert b.barrier_forward_ev == pytest.approx(alone.barrier_forward_ev)
+    assert abs(b.energies_ev[2] - a.energies_ev[2]) > 0.1
+    # LJ energies scale with epsilon: B's (unrelaxed) endpoints are twice A's
+    assert b.endpoint_energies_ev == pytest.approx([2 * e for e in a.endpoint_energies_ev])
+    # A's files were moved aside whole, not mixed into B's trajectory
+    assert b.superseded_dir is not None
+    moved = Path(b.superseded_dir)
+    assert moved.parent == tmp_path / "superseded"
+    assert json.loads((moved / "neb_state.json").read_text())["identity"]["calculator"] == {
+        "potential": "A"
+    }
+    n_frames = len(read(tmp_path / "neb_images.traj", index=":"))
+    assert n_frames == 5 * b.n_steps_neb
+    state = json.loads((tmp_path / "neb_state.json").read_text())
+    assert state["identity_hash"] == b.run_identity_hash
+    # B again resumes B's finished run (no calculator built)
+    again = run_neb(initial, final, images, _no_calculator, tmp_path, settings, {"potential": "B"})
+    assert again.resumed and again.energies_ev == pytest.approx(b.energies_ev)
+
+
+def test_other_numerical_settings_start_afresh_but_the_walltime_does_not(tmp_path):
+    initial, final, images, settings = _lj_hop()
+    first = run_neb(initial, final, images, _lj(1.0), tmp_path, settings, "LJ")
+    settings.walltime_s = 3600.0  # a budget, not part of the result: resumes
+    same = run_neb(initial, final, images, _no_calculator, tmp_path, settings, "LJ")
+    assert same.resumed and same.superseded_dir is None
+    settings.spring_constant_ev_per_angstrom2 = 0.5  # changes the band: starts afresh
+    other = run_neb(initial, final, images, _lj(1.0), tmp_path, settings, "LJ")
+    assert not other.resumed and other.superseded_dir is not None
+    assert other.run_identity_hash != first.run_identity_hash
+
+
+def test_a_run_without_a_recorded_identity_is_not_resumed(tmp_path):
+    """State files from before identities were recorded cannot be trusted."""
+    initial, final, images, settings = _lj_hop()
+    run_neb(initial, final, images, _lj(1.0), tmp_path, settings, "LJ")
+    state = json.loads((tmp_path / "neb_state.json").read_text())
+    del state["identity_hash"], state["identity"]
+    (tmp_path / "neb_state.json").write_text(json.dumps(state))
+    fresh = run_neb(initial, final, images, _lj(1.0), tmp_path, settings, "LJ")
+    assert not fresh.resumed
+    assert Path(fresh.superseded_dir) == tmp_path / "superseded" / "unknown"
+
+
+def _no_calculator(label):
+    raise AssertionError(f"a finished run of the same identity must not build {label}")

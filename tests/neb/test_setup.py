@@ -6,7 +6,6 @@ from pymatgen.core import Lattice, Structure
 
 from sseflow.bvse.landscape import BVSELandscape, BVSELandscapeError
 from sseflow.neb.hops import (
-    bvse_minimum_energy_path,
     distinct_hops,
     percolating_hop_labels,
     rank_hops_by_bvse,
@@ -85,20 +84,6 @@ def test_landscape_grid_convention():
         BVSELandscape(lattice=np.eye(3), energies_ev=np.zeros((4, 4)))
 
 
-def test_bvse_path_barrier_on_analytic_landscape():
-    # E depends only on the a-coordinate: 1 - cos(2 pi x); crossing x = 0.5 costs 2 eV
-    n = 40
-    x = np.arange(n) / n
-    energies = np.broadcast_to((1 - np.cos(2 * np.pi * x))[:, None, None], (n, n, n))
-    landscape = BVSELandscape(lattice=np.diag([4.0, 4.0, 4.0]), energies_ev=energies)
-    path, path_e, barrier = bvse_minimum_energy_path(
-        landscape, np.array([0.0, 2.0, 2.0]), np.array([4.0, 2.0, 2.0])
-    )
-    assert barrier == pytest.approx(2.0, abs=0.02)
-    assert np.allclose(path[0], [0, 2, 2]) and np.allclose(path[-1], [4, 2, 2])
-    assert path_e.max() == pytest.approx(2.0, abs=0.02)
-
-
 def test_percolation_detection():
     # two sites; label 0 joins them inside the cell, label 1 crosses the cell boundary
     edges = [(0, 1, (0, 0, 0), 0), (1, 0, (1, 0, 0), 1)]
@@ -109,11 +94,17 @@ def test_percolation_detection():
 
 def test_hops_ranked_by_bvse(li2s_landscape):
     hops, labels = rank_hops_by_bvse(li2s_conventional(), li2s_landscape)
-    # Li2S has one Li-Li hop family below 4 A: the 2.855 A edge of the Li cube (a/2)
-    assert len(hops) == 1
+    # hops are searched up to 2 x 2.855 A (the Li cube edge at which the Li sites
+    # percolate); the edge hop comes first: the 4.04 A face diagonal is lower in BVSE
+    # by less than the tie tolerance, so the shorter hop wins
     assert hops[0].length_angstrom == pytest.approx(5.71 / 2, abs=1e-3)
     assert 0.0 < hops[0].bvse_barrier_ev < 1.0
     assert labels == [hops[0].label]
+    assert {round(h.length_angstrom, 2) for h in hops} >= {2.85, 4.04}
+    # the 5.71 A hop along the edge runs through the Li site in between: not a hop
+    assert all(h.length_angstrom < 5.7 for h in hops)
+    only_short, _ = rank_hops_by_bvse(li2s_conventional(), li2s_landscape, max_hop_angstrom=4.0)
+    assert len(only_short) == 1
     with_longer, _ = distinct_hops(li2s_conventional(), max_hop_angstrom=4.5)
     assert len(with_longer) == 2
 
@@ -172,10 +163,12 @@ def test_landscape_from_bvse_tier_grid():
         assert np.allclose(landscape.energies_ev, data)
 
 
-def test_path_barrier_counts_wells_inside_the_path():
-    from sseflow.neb.hops import path_barrier
-
-    assert path_barrier(np.array([0.0, 0.3, 0.0])) == pytest.approx(0.3)
-    # a path that dips 1 eV below its ends must climb 1 eV out of the well
-    assert path_barrier(np.array([0.0, -1.0, -0.2, 0.0])) == pytest.approx(1.0)
-    assert path_barrier(np.array([0.0, 0.5, 0.2])) == pytest.approx(0.5)
+def test_no_bvse_parameters_is_a_clear_error():
+    li3p = Structure.from_spacegroup(
+        "P6_3/mmc",
+        Lattice.hexagonal(4.273, 7.594),
+        ["P3-", "Li+", "Li+"],
+        [[1 / 3, 2 / 3, 0.25], [0, 0, 0.25], [1 / 3, 2 / 3, 0.586]],
+    )
+    with pytest.raises(BVSELandscapeError, match="no softBV parameters for Li\\+ with the anion"):
+        prepare_neb_hops(li3p, min_length_angstrom=5.5)

@@ -78,3 +78,27 @@ def test_pw_version_from_header_and_probe(tmp_path):
     assert probed and probed[0].isdigit()
     assert pw_version(QESettings(), tmp_path) == probed  # no outputs yet: probe
     assert pw_version(QESettings(pw_command="pw.x-missing"), tmp_path) == "unknown"
+
+
+@pytest.mark.parametrize(
+    "a_angstrom, expected", [(5.71, "2 2 2"), (8.07, "2 2 2"), (4.61, "3 3 3")]
+)
+def test_kspacing_gives_the_grid_pw_x_runs_with(tmp_path, a_angstrom, expected):
+    """The k-point spacing (2 pi included) reaches pw.x as the grid kpoint_grid computes."""
+    import io
+
+    from ase.build import bulk
+    from ase.io.espresso import write_espresso_in
+
+    from sseflow.qe.convergence import kpoint_grid
+
+    atoms = bulk("Li", "sc", a=a_angstrom)
+    calc = make_espresso(
+        ["Li"], QESettings(pseudo_dir=str(PSEUDO_DIR), kspacing_per_angstrom=0.6), tmp_path
+    )
+    text = io.StringIO()
+    parameters = dict(calc.parameters)
+    write_espresso_in(text, atoms, **parameters)
+    line = text.getvalue().split("K_POINTS automatic\n")[1].splitlines()[0]
+    assert line.startswith(expected)
+    assert " ".join(map(str, kpoint_grid(atoms, 0.6))) == expected

@@ -6,5 +6,8 @@ __getattr__, __dir__ = moved(
     __name__,
     [
         "sseflow.neb.hops",
+        "sseflow.neb.bvse_path",
+        "sseflow.neb.percolation",
     ],
+    renamed={"_percolates": "network_percolates"},
 )

@@ -7,6 +7,7 @@ import sys
 
 # these modules register their commands on import
 from sseflow.cli import (  # noqa: F401
+    calibrate,
     candidates,
     cluster,
     export,
@@ -24,6 +25,7 @@ export.register(app)
 train.register(app)
 index.register(app)
 report.register(app)
+calibrate.register(app)
 
 
 def _stdout_closed() -> bool:

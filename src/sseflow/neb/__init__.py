@@ -1,13 +1,24 @@
 """The CI-NEB tier: Li-vacancy hops seeded from BVSE, run with a universal potential.
 
-The science (hops, supercell, images, the resumable NEB runner) is in plain modules;
-:mod:`sseflow.neb.jobs` holds the MLIP Maker and :mod:`sseflow.neb.base` what every
-NEB Maker shares (the Quantum ESPRESSO one is :class:`sseflow.qe.QENEBMaker`).
+The science (hops, supercell, images, the resumable NEB runner, potentials,
+calibration) is in plain modules; :mod:`sseflow.neb.jobs` holds the MLIP Makers and
+:mod:`sseflow.neb.base` what every NEB Maker shares (the Quantum ESPRESSO one is
+:class:`sseflow.qe.QENEBMaker`).
 """
 
 from sseflow.neb.base import NEBTierMaker
-from sseflow.neb.jobs import CHGNetNEBMaker
+from sseflow.neb.jobs import DEFAULT_POTENTIAL, CHGNetNEBMaker, MLIPNEBMaker
+from sseflow.neb.potentials import SHIPPED_POTENTIALS
 from sseflow.neb.runner import NEBRunSettings
 from sseflow.neb.schemas import NEBDocument, NEBHopResult
 
-__all__ = ["CHGNetNEBMaker", "NEBDocument", "NEBHopResult", "NEBRunSettings", "NEBTierMaker"]
+__all__ = [
+    "DEFAULT_POTENTIAL",
+    "SHIPPED_POTENTIALS",
+    "CHGNetNEBMaker",
+    "MLIPNEBMaker",
+    "NEBDocument",
+    "NEBHopResult",
+    "NEBRunSettings",
+    "NEBTierMaker",
+]

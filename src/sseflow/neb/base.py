@@ -17,11 +17,13 @@ BVSE landscape, first that applies:
    the ``data`` store), when it is of the structure's cell (see
    :mod:`sseflow.bvse.stored`). The NEB jobs run with ``expose_store=True`` for
    this; used alone (no sseflow store) they skip this step;
-3. otherwise computed with bvlain at ``bvse_resolution_angstrom`` (0.3 A by default:
-   coarse, but only used to rank hops and seed the path) on the ordered unit cell.
+3. otherwise computed with bvlain at ``bvse_resolution_angstrom`` (0.2 A by default,
+   the BVSE tier's resolution, so a Maker run alone ranks hops as the funnel does; at
+   0.3 A the Li2Te face-diagonal hop came out 0.13 eV below the cube edge, at 0.2 A
+   they tie) on the ordered unit cell.
 
 ``bvse_landscape_source`` in the document says which (``"stored grid <uuid>"``,
-``"given (make argument)"`` or ``"recomputed (bvlain, 0.3 A)"``) and
+``"given (make argument)"`` or ``"recomputed (bvlain, 0.2 A)"``) and
 ``bvse_landscape_note`` why a stored grid was not used.
 
 Disordered candidates: the stored grid is that of the structure as ingested (framework
@@ -53,8 +55,12 @@ from sseflow.bvse.stored import stored_bvse_landscape
 from sseflow.common.candidate import Candidate
 from sseflow.common.document import TierStatus
 from sseflow.common.maker import TierFailure, TierMaker
-from sseflow.neb.runner import NEBCalculatorError, NEBRunSettings
+from sseflow.neb.bvse_path import PathError
+from sseflow.neb.hops import HopError
+from sseflow.neb.images import ImageError
+from sseflow.neb.runner import INTERMEDIATE_MINIMUM, NEBCalculatorError, NEBRunSettings
 from sseflow.neb.schemas import NEBDocument
+from sseflow.neb.supercell import StructurePreparationError
 from sseflow.neb.workflow import run_structure_neb
 from sseflow.settings import get_settings
 
@@ -76,15 +82,23 @@ def judge_convergence(doc: NEBDocument) -> NEBDocument:
     why = stopped.termination if stopped else "not converged"
     where = ""
     if stopped is not None:
-        resumable = not why.startswith("intermediate minimum")  # a re-run stops there again
+        resumable = INTERMEDIATE_MINIMUM not in why  # a re-run stops there again
         where = f"; images kept in {stopped.work_dir}" + (", re-run resumes there" * resumable)
     return doc.model_copy(update={"status": TierStatus.FAILED, "reason": f"NEB {why}{where}"})
 
 
-def tier_run_dir(work_dir: str | None, tier: str, candidate_id: str) -> Path:
-    """Return ``<work_dir or SSEFLOW_WORK_DIR>/<tier>/<candidate_id>`` (absolute)."""
+def tier_run_dir(
+    work_dir: str | None, tier: str, candidate_id: str, settings_hash: str | None = None
+) -> Path:
+    """Return ``<work_dir or SSEFLOW_WORK_DIR>/<tier>/<candidate_id>[/<settings_hash[:12]>]``.
+
+    With the Maker's settings hash in the path, runs of the same candidate with other
+    settings (another potential, other NEB settings) never share a folder, while a
+    killed run with the same settings finds its files again. The path is absolute.
+    """
     root = Path(work_dir) if work_dir else get_settings().work_dir
-    return root.resolve() / tier / candidate_id
+    folder = root.resolve() / tier / candidate_id
+    return folder / settings_hash[:12] if settings_hash else folder
 
 
 #: NEB jobs read the candidate's stored BVSE grid from the job store.
@@ -118,7 +132,10 @@ class NEBTierMaker(TierMaker):
     n_hops
         How many symmetry-distinct hops of the BVSE percolation path to compute.
     max_hop_angstrom
-        Longest Li-Li hop considered.
+        Longest Li-Li hop considered (A); None (default) derives a safety limit from
+        the structure (2 x the distance at which the Li sites percolate,
+        :func:`~sseflow.neb.hops.hop_search_limit`): the BVSE landscape decides which
+        hops are computed, whatever their length.
     bvse_resolution_angstrom
         Grid spacing when the BVSE landscape has to be recomputed.
     seed_method
@@ -135,8 +152,8 @@ class NEBTierMaker(TierMaker):
     name: str = "neb"
     min_length_angstrom: float = 10.0
     n_hops: int = 1
-    max_hop_angstrom: float = 4.0
-    bvse_resolution_angstrom: float = 0.3
+    max_hop_angstrom: float | None = None
+    bvse_resolution_angstrom: float = 0.2
     seed_method: str = "bvse"
     neb: NEBRunSettings = field(default_factory=NEBRunSettings)
     work_dir: str | None = None
@@ -155,6 +172,10 @@ class NEBTierMaker(TierMaker):
     expected_errors: ClassVar[tuple[type[Exception], ...]] = (
         NEBCalculatorError,
         BVSELandscapeError,
+        HopError,
+        PathError,
+        ImageError,
+        StructurePreparationError,
     )
     flat_settings: ClassVar[tuple[str, ...]] = ("neb",)
     #: NEBRunSettings fields the Makers did not expose before they held it whole.
@@ -165,8 +186,12 @@ class NEBTierMaker(TierMaker):
     }
 
     def job_dir(self, candidate_id: str) -> Path:
-        """Return the stable directory of this candidate's run (resumable)."""
-        return tier_run_dir(self.work_dir, self.tier, candidate_id)
+        """Return the stable directory of this candidate's run with these settings.
+
+        ``<work_dir>/<tier>/<candidate_id>/<settings hash[:12]>``: a re-run with the
+        same settings resumes there, one with other settings gets its own folder.
+        """
+        return tier_run_dir(self.work_dir, self.tier, candidate_id, self.tier_settings_hash())
 
     def preflight(
         self, candidate: Candidate, landscape: BVSELandscape | None
@@ -221,18 +246,15 @@ class NEBTierMaker(TierMaker):
                 elif land is not landscape:
                     text = f"{source['bvse_landscape_source']}, mapped onto the relaxed cell"
                     source = {**source, "bvse_landscape_source": text}
-                values = run_structure_neb(
+                work_dir = self.job_dir(candidate.candidate_id)
+                values = self.run_neb_with(
                     structure,
                     runner.calculator_factory,
-                    self.job_dir(candidate.candidate_id),
-                    landscape=land,
-                    min_length_angstrom=self.min_length_angstrom,
-                    n_hops=self.n_hops,
-                    max_hop_angstrom=self.max_hop_angstrom,
-                    bvse_resolution_angstrom=self.bvse_resolution_angstrom,
-                    seed_method=self.seed_method,
-                    run_settings=self.neb,
+                    work_dir,
+                    land,
+                    runner.calculator_identity(),
                 )
+                values.update(runner.more_fields(structure, land, values, work_dir))
             except self.expected_errors as exc:
                 raise TierFailure(str(exc)) from exc
             return {**values, **extra, **source}
@@ -240,10 +262,51 @@ class NEBTierMaker(TierMaker):
         doc = self.tier_document(NEBDocument, candidate.candidate_id, compute)
         return judge_convergence(self.after_run(candidate, doc))
 
+    def run_neb_with(
+        self,
+        structure: Structure,
+        calculator_factory: Callable[[Path], Callable[[str], Calculator]],
+        work_dir: Path,
+        landscape: BVSELandscape | None,
+        calculator_identity: Any,
+    ) -> dict[str, Any]:
+        """Run this Maker's NEB of ``structure`` with a calculator factory (document fields).
+
+        ``calculator_identity`` identifies the factory's calculators in the runner's state
+        (:func:`~sseflow.neb.runner.run_identity`).
+        """
+        return run_structure_neb(
+            structure,
+            calculator_factory,
+            work_dir,
+            landscape=landscape,
+            min_length_angstrom=self.min_length_angstrom,
+            n_hops=self.n_hops,
+            max_hop_angstrom=self.max_hop_angstrom,
+            bvse_resolution_angstrom=self.bvse_resolution_angstrom,
+            seed_method=self.seed_method,
+            run_settings=self.neb,
+            calculator_identity=calculator_identity,
+        )
+
+    def more_fields(
+        self,
+        structure: Structure,
+        landscape: BVSELandscape | None,
+        values: dict[str, Any],
+        work_dir: Path,
+    ) -> dict[str, Any]:
+        """Return document fields computed after the NEB (e.g. calibration, cross-checks)."""
+        return {}
+
     def after_run(self, candidate: Candidate, doc: NEBDocument) -> NEBDocument:
         """Add what is only known once the calculator ran (e.g. its version)."""
         return doc
 
     def calculator_factory(self, hop_dir: Path) -> Callable[[str], Calculator]:
         """Return ``factory(label)`` building one calculator per image."""
+        raise NotImplementedError
+
+    def calculator_identity(self) -> dict[str, Any]:
+        """Return what identifies this Maker's calculators (recorded by the runner)."""
         raise NotImplementedError

@@ -1,30 +1,139 @@
-"""Symmetry-distinct Li hops, their BVSE barriers and the hops the percolation path uses.
+"""The Li hops a NEB computes: the direct hops the BVSE percolation path uses.
 
-Hops come from pymatgen-analysis-diffusion's :class:`MigrationGraph` (all Li-Li
-connections up to a distance, grouped by symmetry). Each distinct hop gets a BVSE
-barrier from the minimum-energy path through the BVSE landscape
-(:func:`bvse_minimum_energy_path`). The hops "used by the BVSE percolation path" are the
-lowest-barrier hop families that, added in order of increasing barrier, first make the
-Li network percolate through the periodic crystal (:func:`percolating_hop_labels`).
+:func:`search_hops` does it in five steps:
+
+1. How far to look (:func:`hop_search_limit`): twice (:data:`HOP_LIMIT_FACTOR`) the
+   Li-Li distance at which the Li sites first form a network that crosses the periodic
+   crystal, or ``max_hop_angstrom`` when the user sets one. It is a safety limit on the
+   number of pairs examined, not a physical cut-off: hops of any length the structure
+   needs are found (the Li-Li distance of the LiMTe2 chalcopyrites is 4.4-4.6 A).
+2. Hop families (:func:`distinct_hops`): Li-Li pairs up to the limit grouped into
+   symmetry-equivalent families by :func:`~sseflow.neb.hop_graph.pair_families`
+   (labels 0, 1, ... by length). pymatgen-analysis-diffusion's ``MigrationGraph``
+   gives the same families but is far slower for long cut-offs (see
+   :mod:`sseflow.neb.hop_graph`); :func:`migration_graph` builds it only so the tests
+   can compare the two.
+3. BVSE path and barrier of each family: the minimum-energy path through the BVSE
+   landscape (:func:`~sseflow.neb.bvse_path.bvse_minimum_energy_path`); the barrier is
+   the largest energy rise along it. The interstitial sites the path runs through
+   (wells away from every Li site, :func:`path_interstitials`) are recorded; the path
+   seeds the NEB band through them, and the NEB splits the band into half-hops when an
+   interstitial turns out to be a minimum below the Li sites
+   (:mod:`sseflow.neb.workflow`).
+4. Direct hops only: a family whose path runs through another Li site
+   (:func:`path_passes_li_site`) is two shorter hops in a row and is dropped.
+5. The percolation path (:func:`percolating_hop_labels`): hop families are added in
+   order of increasing BVSE barrier (:func:`bvse_order`; barriers within
+   :data:`BVSE_TIE_EV` are a tie and the shorter hop goes first) until the Li network
+   percolates; those families are the hops the NEB may compute
+   (:func:`select_hops`).
+
+When no hop can be built, :class:`HopError` says why in words: the shortest Li-Li
+distance, the search limit and how it was set, and the BVSE percolation energy
+(:func:`no_hop_reason`).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 from pymatgen.analysis.diffusion.neb.full_path_mapper import MigrationGraph
 from pymatgen.core import Structure
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
 
 from sseflow.bvse.landscape import BVSELandscape
+from sseflow.neb.bvse_path import bvse_minimum_energy_path
+from sseflow.neb.hop_graph import pair_families
+from sseflow.neb.percolation import (
+    PeriodicEdge,
+    landscape_percolation_energy_ev,
+    li_network_distance,
+    network_percolates,
+)
+
+#: The hop search limit is this multiple of the distance at which the Li network percolates.
+HOP_LIMIT_FACTOR = 2.0
+#: A hop path passing closer to another Li site than this fraction of the shortest Li-Li
+#: distance runs through that site (half the distance: the site's own half of the way).
+LI_SITE_RADIUS_FRACTION = 0.5
+#: An interstitial is a well of the path farther than this from every Li site (A) ...
+INTERSTITIAL_MIN_DISTANCE_ANGSTROM = 1.5
+#: ... at least this deep on both sides (eV).
+INTERSTITIAL_MIN_DEPTH_EV = 0.05
+#: BVSE barriers closer than this are a tie (grid noise at 0.2-0.3 A); shorter hops first.
+BVSE_TIE_EV = 0.05
 
 
 class HopError(ValueError):
-    """No usable Li hop could be found."""
+    """No usable Li hop could be found (the message says why, in words)."""
+
+
+@dataclass
+class HopSearchLimit:
+    """How far the hop search looks, derived from the structure (distances in A).
+
+    Attributes
+    ----------
+    shortest_angstrom
+        Shortest Li-Li distance.
+    percolation_angstrom
+        Shortest cut-off at which the Li-Li pairs form a percolating network (None: not
+        within the search).
+    limit_angstrom
+        Longest hop considered.
+    source
+        How the limit was set (e.g. "2 x the Li network percolation distance 4.42 A").
+    """
+
+    shortest_angstrom: float
+    percolation_angstrom: float | None
+    limit_angstrom: float
+    source: str
+
+
+def hop_search_limit(
+    structure: Structure,
+    mobile_element: str = "Li",
+    max_hop_angstrom: float | None = None,
+    factor: float = HOP_LIMIT_FACTOR,
+    max_search_angstrom: float = 15.0,
+) -> HopSearchLimit:
+    """Return the longest hop to consider for ``structure``.
+
+    ``max_hop_angstrom`` (a user's explicit limit) wins; otherwise the limit is
+    ``factor`` times the distance at which the Li sites first form a percolating
+    network: the hops a Li ion needs to cross the crystal are all shorter, and the
+    margin lets a longer but lower-barrier hop compete. It is a safety limit on the
+    number of pairs examined, not a physical cut: which hops are computed is decided
+    by the BVSE landscape.
+    """
+    shortest, percolation = li_network_distance(structure, mobile_element, max_search_angstrom)
+    if max_hop_angstrom is not None:
+        source = f"max_hop_angstrom = {max_hop_angstrom:g} A (set by the user)"
+        return HopSearchLimit(shortest, percolation, float(max_hop_angstrom), source)
+    if percolation is None:
+        limit = max_search_angstrom
+        source = f"the search limit {max_search_angstrom:g} A (the Li network never percolates)"
+    else:
+        limit = factor * percolation
+        source = f"{factor:g} x the Li network percolation distance {percolation:.2f} A"
+    return HopSearchLimit(shortest, percolation, float(limit), source)
+
+
+def no_hop_reason(why: str, limit: HopSearchLimit, landscape: BVSELandscape | None = None) -> str:
+    """Return a failure reason in words: what failed, distances and percolation energy."""
+    parts = [
+        f"shortest Li-Li distance {limit.shortest_angstrom:.2f} A",
+        f"hop search limit {limit.limit_angstrom:.2f} A ({limit.source})",
+    ]
+    if landscape is not None:
+        energy = landscape_percolation_energy_ev(landscape)
+        parts.append(
+            "BVSE percolation energy "
+            + (f"{energy:.2f} eV" if np.isfinite(energy) else "none (no percolation)")
+        )
+    return f"{why}: " + ", ".join(parts)
 
 
 @dataclass
@@ -34,7 +143,7 @@ class LiHop:
     Attributes
     ----------
     label
-        Hop family label from :class:`MigrationGraph` (symmetry-equivalent hops share it).
+        Hop family label (:func:`distinct_hops`; symmetry-equivalent hops share it).
     start_index, end_index
         Indices of the start and end Li sites in the (ordered) unit-cell structure.
     start_cart, end_cart
@@ -45,9 +154,13 @@ class LiHop:
     n_equivalent
         Number of graph edges (hops in the unit cell) in this family.
     bvse_barrier_ev
-        Largest energy rise along the BVSE path (eV), see :func:`path_barrier`.
+        Largest energy rise along the BVSE path (eV), see
+        :func:`~sseflow.neb.bvse_path.path_barrier`.
     bvse_path_cart
         Points of the BVSE minimum-energy path from start to end (Angstrom).
+    interstitial_indices
+        Indices into ``bvse_path_cart`` of the interstitial sites the path runs through
+        (empty for a direct hop).
     """
 
     label: int
@@ -59,6 +172,14 @@ class LiHop:
     n_equivalent: int = 1
     bvse_barrier_ev: float | None = None
     bvse_path_cart: NDArray[np.float64] | None = field(default=None, repr=False)
+    interstitial_indices: list[int] = field(default_factory=list)
+
+    @property
+    def interstitials_cart(self) -> list[NDArray[np.float64]]:
+        """Cartesian positions of the interstitial sites the hop runs through (A)."""
+        if self.bvse_path_cart is None:
+            return []
+        return [self.bvse_path_cart[i] for i in self.interstitial_indices]
 
     def summary(self) -> dict[str, object]:
         """Return a JSON-friendly description (no path points)."""
@@ -71,6 +192,7 @@ class LiHop:
             "length_angstrom": round(self.length_angstrom, 6),
             "n_equivalent": self.n_equivalent,
             "bvse_barrier_ev": self.bvse_barrier_ev,
+            "interstitials_cart": [np.round(x, 6).tolist() for x in self.interstitials_cart],
         }
 
 
@@ -80,7 +202,11 @@ def migration_graph(
     max_hop_angstrom: float = 4.0,
     symprec: float = 0.1,
 ) -> MigrationGraph:
-    """Return the pymatgen-analysis-diffusion migration graph of an ordered structure."""
+    """Return the pymatgen-analysis-diffusion migration graph of an ordered structure.
+
+    Not used to find hops (:func:`distinct_hops` does that); kept as the reference the
+    hop families are checked against in the tests.
+    """
     if not structure.is_ordered:
         raise HopError("hops need an ordered structure; order it first")
     plain = structure.copy()
@@ -92,7 +218,7 @@ def migration_graph(
     )
     if graph.m_graph.graph.number_of_edges() == 0:
         raise HopError(
-            f"no {mobile_element}-{mobile_element} hop shorter than {max_hop_angstrom} A"
+            f"no {mobile_element}-{mobile_element} hop shorter than {max_hop_angstrom:.2f} A"
         )
     return graph
 
@@ -106,8 +232,11 @@ def distinct_hops(
     mobile_element: str = "Li",
     max_hop_angstrom: float = 4.0,
     symprec: float = 0.1,
-) -> tuple[list[LiHop], list[tuple[int, int, tuple[int, int, int], int]]]:
+) -> tuple[list[LiHop], list[PeriodicEdge]]:
     """Return the symmetry-distinct hops and all hop edges of the unit cell.
+
+    Families of symmetry-equivalent Li-Li pairs up to ``max_hop_angstrom`` come from
+    :func:`~sseflow.neb.hop_graph.pair_families` (labels 0, 1, ... by length).
 
     Returns
     -------
@@ -116,154 +245,44 @@ def distinct_hops(
     edges
         ``(u, v, to_jimage, label)`` for every hop in the cell, ``u``/``v`` indexing the
         mobile sites in structure order; used for the percolation analysis.
+
+    Raises
+    ------
+    HopError
+        The structure is disordered, has no mobile ion or no pair within the distance.
     """
-    graph = migration_graph(structure, mobile_element, max_hop_angstrom, symprec)
+    if not structure.is_ordered:
+        raise HopError("hops need an ordered structure; order it first")
     mobile = _mobile_indices(structure, mobile_element)
+    if not mobile:
+        raise HopError(f"structure contains no {mobile_element}")
+    families = pair_families(structure, mobile, max_hop_angstrom, symprec)
+    if not families:
+        raise HopError(
+            f"no {mobile_element}-{mobile_element} hop shorter than {max_hop_angstrom:.2f} A"
+        )
+    frac = structure.frac_coords[mobile]
     lattice = structure.lattice.matrix
-    edges = []
-    for u, v, data in graph.m_graph.graph.edges(data=True):
-        a, b, c = (int(x) for x in data["to_jimage"])
-        edges.append((int(u), int(v), (a, b, c), int(data["hop_label"])))
-    counts: dict[int, int] = {}
-    for *_, label in edges:
-        counts[label] = counts.get(label, 0) + 1
-    hops = []
-    for label, data in sorted(graph.unique_hops.items()):
-        start_frac = np.asarray(data["ipos"], dtype=float)
-        end_frac = np.asarray(data["epos"], dtype=float)
+    hops, edges = [], []
+    for label, family in enumerate(families):
+        u, v, image = family.pairs[0]
         hops.append(
             LiHop(
-                label=int(label),
-                start_index=mobile[int(data["iindex"])],
-                end_index=mobile[int(data["eindex"])],
-                start_cart=start_frac @ lattice,
-                end_cart=end_frac @ lattice,
-                length_angstrom=float(data["hop_distance"]),
-                n_equivalent=counts.get(int(label), 1),
+                label=label,
+                start_index=mobile[u],
+                end_index=mobile[v],
+                start_cart=frac[u] @ lattice,
+                end_cart=(frac[v] + np.array(image)) @ lattice,
+                length_angstrom=family.length_angstrom,
+                n_equivalent=len(family.pairs),
             )
         )
+        edges.extend((a, b, jimage, label) for a, b, jimage in family.pairs)
     return hops, edges
 
 
-def bvse_minimum_energy_path(
-    landscape: BVSELandscape,
-    start_cart: NDArray[np.float64],
-    end_cart: NDArray[np.float64],
-    tube_radius_angstrom: float = 1.2,
-    spacing_angstrom: float | None = None,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
-    """Return the minimum-energy path of the mobile ion between two positions.
-
-    The landscape is sampled on a cubic Cartesian grid inside a tube (a capsule) around
-    the straight hop segment. The bottleneck (minimax) energy is found by bisection on an
-    energy threshold with connected components (26-neighbour connectivity); the path is
-    then the geometrically shortest path through grid points below that threshold.
-
-    Parameters
-    ----------
-    landscape
-        BVSE landscape in the Cartesian frame of the positions.
-    start_cart, end_cart
-        Hop endpoints (Angstrom), ``end_cart`` being the periodic image reached.
-    tube_radius_angstrom
-        Radius around the segment the path may use (Angstrom).
-    spacing_angstrom
-        Sampling step; defaults to the landscape's grid spacing (at most 0.25 A).
-
-    Returns
-    -------
-    path_cart
-        Path points from ``start_cart`` to ``end_cart`` inclusive (Angstrom).
-    path_energies_ev
-        Landscape energies at those points (eV).
-    barrier_ev
-        Largest energy rise along the path in either direction (eV), see
-        :func:`path_barrier`.
-    """
-    start = np.asarray(start_cart, dtype=float)
-    end = np.asarray(end_cart, dtype=float)
-    step = spacing_angstrom or min(landscape.spacing_angstrom, 0.25)
-    lo = np.minimum(start, end) - tube_radius_angstrom
-    hi = np.maximum(start, end) + tube_radius_angstrom
-    axes = [np.arange(lo[i], hi[i] + step, step) for i in range(3)]
-    shape = tuple(len(a) for a in axes)
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-    segment = end - start
-    t = np.clip((grid - start) @ segment / (segment @ segment), 0.0, 1.0)
-    distance = np.linalg.norm(grid - (start + t[:, None] * segment), axis=1)
-    inside = distance <= tube_radius_angstrom
-    index_of = -np.ones(len(grid), dtype=int)
-    index_of[inside] = np.arange(inside.sum())
-    points = grid[inside]
-    energies = landscape.energy_at(points)
-
-    # 26-neighbour edges between tube points
-    ijk = np.stack(np.unravel_index(np.flatnonzero(inside), shape), axis=1)
-    rows, cols, lengths = [], [], []
-    for offset in np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).T.reshape(-1, 3):
-        if not offset.any() or tuple(offset) < (0, 0, 0):
-            continue
-        nb = ijk + offset
-        ok = np.all((nb >= 0) & (nb < np.array(shape)), axis=1)
-        flat = np.ravel_multi_index(nb[ok].T, shape)
-        target = index_of[flat]
-        source = np.flatnonzero(ok)[target >= 0]
-        target = target[target >= 0]
-        rows.append(source)
-        cols.append(target)
-        lengths.append(np.full(len(source), step * np.linalg.norm(offset)))
-    row, col, length = np.concatenate(rows), np.concatenate(cols), np.concatenate(lengths)
-    n = len(points)
-    i_start = int(np.argmin(np.linalg.norm(points - start, axis=1)))
-    i_end = int(np.argmin(np.linalg.norm(points - end, axis=1)))
-
-    def connected_below(threshold: float) -> bool:
-        keep = (energies[row] <= threshold) & (energies[col] <= threshold)
-        adjacency = coo_matrix((np.ones(keep.sum()), (row[keep], col[keep])), shape=(n, n))
-        _, labels = connected_components(adjacency, directed=False)
-        return bool(labels[i_start] == labels[i_end])
-
-    levels = np.unique(energies[energies >= max(energies[i_start], energies[i_end])])
-    low, high = 0, len(levels) - 1
-    while low < high:  # smallest level at which start and end are connected
-        mid = (low + high) // 2
-        if connected_below(levels[mid]):
-            high = mid
-        else:
-            low = mid + 1
-    bottleneck = levels[low]
-    keep = (energies[row] <= bottleneck) & (energies[col] <= bottleneck)
-    adjacency = coo_matrix((length[keep], (row[keep], col[keep])), shape=(n, n)).tocsr()
-    _, predecessors = dijkstra(adjacency, directed=False, indices=i_start, return_predecessors=True)
-    order = [i_end]
-    while order[-1] != i_start:
-        order.append(int(predecessors[order[-1]]))
-        if order[-1] < 0:
-            raise HopError("BVSE path search failed to connect the hop endpoints")
-    order.reverse()
-    path = points[order].copy()
-    path[0], path[-1] = start, end
-    path_energies = landscape.energy_at(path)
-    return path, path_energies, path_barrier(path_energies)
-
-
-def path_barrier(path_energies_ev: NDArray[np.float64]) -> float:
-    """Return the largest energy rise along a path, in either direction (eV).
-
-    Forward: ``max_j (E_j - min_{i<=j} E_i)``; backward the same on the reversed path.
-    Unlike "maximum minus start", this counts the climb out of a well *inside* the path
-    (a path through an interstitial site deeper than the Li sites).
-    """
-    e = np.asarray(path_energies_ev, dtype=float)
-    forward = float(np.max(e - np.minimum.accumulate(e)))
-    backward = float(np.max(e[::-1] - np.minimum.accumulate(e[::-1])))
-    return max(forward, backward)
-
-
 def percolating_hop_labels(
-    n_sites: int,
-    edges: list[tuple[int, int, tuple[int, int, int], int]],
-    label_order: list[int],
+    n_sites: int, edges: list[PeriodicEdge], label_order: list[int]
 ) -> list[int]:
     """Return the hop labels, in ``label_order``, needed for the Li network to percolate.
 
@@ -274,62 +293,204 @@ def percolating_hop_labels(
     used: list[int] = []
     for label in label_order:
         used.append(label)
-        if _percolates(n_sites, [e for e in edges if e[3] in used]):
+        if network_percolates(n_sites, [e for e in edges if e[3] in used]):
             return used
     return used
 
 
-def _percolates(n_sites: int, edges: list[tuple[int, int, tuple[int, int, int], int]]) -> bool:
-    neighbours: dict[int, list[tuple[int, NDArray[np.int64]]]] = {i: [] for i in range(n_sites)}
-    for u, v, image, _ in edges:
-        shift = np.array(image, dtype=int)
-        neighbours[u].append((v, shift))
-        neighbours[v].append((u, -shift))
-    offset: dict[int, NDArray[np.int64]] = {}
-    for root in range(n_sites):
-        if root in offset:
+def _min_distance_to_sites(
+    structure: Structure, points_cart: NDArray[np.float64], site_indices: list[int]
+) -> NDArray[np.float64]:
+    """Return each point's periodic distance to the nearest of ``site_indices`` (A)."""
+    frac = structure.lattice.get_fractional_coords(points_cart)
+    sites = structure.frac_coords[site_indices]
+    return structure.lattice.get_all_distances(frac, sites).min(axis=1)
+
+
+def path_passes_li_site(
+    structure: Structure, hop: LiHop, radius_angstrom: float, mobile_element: str = "Li"
+) -> bool:
+    """Return True when the hop's BVSE path runs through a Li site other than its ends.
+
+    "Through" means closer than ``radius_angstrom`` (by default half the shortest Li-Li
+    distance, :data:`LI_SITE_RADIUS_FRACTION`). Such a "hop" is two shorter hops in a
+    row (both in the hop set), not a hop of its own.
+    """
+    if hop.bvse_path_cart is None:
+        return False
+    path = hop.bvse_path_cart
+    away = (np.linalg.norm(path - hop.start_cart, axis=1) > radius_angstrom) & (
+        np.linalg.norm(path - hop.end_cart, axis=1) > radius_angstrom
+    )
+    if not away.any():
+        return False
+    mobile = _mobile_indices(structure, mobile_element)
+    return bool((_min_distance_to_sites(structure, path[away], mobile) < radius_angstrom).any())
+
+
+def path_interstitials(
+    structure: Structure,
+    path_cart: NDArray[np.float64],
+    path_energies_ev: NDArray[np.float64],
+    mobile_element: str = "Li",
+    min_distance_angstrom: float = INTERSTITIAL_MIN_DISTANCE_ANGSTROM,
+    min_depth_ev: float = INTERSTITIAL_MIN_DEPTH_EV,
+) -> list[int]:
+    """Return the path indices of interstitial sites a BVSE path runs through.
+
+    An interstitial is an interior local minimum of the path energy that lies at least
+    ``min_distance_angstrom`` from every Li site (a well next to a Li site belongs to
+    that site) and is at least ``min_depth_ev`` below the highest point of the path on
+    each side (a shallow dip is part of one band). Wells closer than
+    ``min_distance_angstrom`` to each other along the path count once (the deepest).
+    """
+    e = np.asarray(path_energies_ev, dtype=float)
+    if len(e) < 3:
+        return []
+    mobile = _mobile_indices(structure, mobile_element)
+    distance = _min_distance_to_sites(structure, np.asarray(path_cart), mobile)
+    found: list[int] = []
+    for i in range(1, len(e) - 1):
+        if not (e[i] <= e[i - 1] and e[i] < e[i + 1]):
             continue
-        offset[root] = np.zeros(3, dtype=int)
-        queue = deque([root])
-        while queue:
-            u = queue.popleft()
-            for v, shift in neighbours[u]:
-                if v not in offset:
-                    offset[v] = offset[u] + shift
-                    queue.append(v)
-                elif np.any(offset[v] != offset[u] + shift):
-                    return True
-    return False
+        depth = min(e[: i + 1].max() - e[i], e[i:].max() - e[i])
+        if distance[i] >= min_distance_angstrom and depth >= min_depth_ev:
+            found.append(i)
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path_cart, axis=0), axis=1))])
+    kept: list[int] = []
+    for i in found:
+        if kept and arc[i] - arc[kept[-1]] < min_distance_angstrom:
+            if e[i] < e[kept[-1]]:
+                kept[-1] = i
+            continue
+        kept.append(i)
+    return kept
+
+
+@dataclass
+class HopSearch:
+    """The hops of a structure and which of them the BVSE percolation path uses.
+
+    Attributes
+    ----------
+    hops
+        Distinct direct hops with BVSE barriers, lowest first (:func:`bvse_order`).
+    percolating_labels
+        Labels of the hop families the BVSE percolation path uses.
+    limit
+        The hop search limit and how it was set.
+    through_li_sites
+        Labels of hop families dropped because their BVSE path runs through another
+        Li site (they are two shorter hops).
+    """
+
+    hops: list[LiHop]
+    percolating_labels: list[int]
+    limit: HopSearchLimit
+    through_li_sites: list[int] = field(default_factory=list)
+
+
+def search_hops(
+    structure: Structure,
+    landscape: BVSELandscape,
+    mobile_element: str = "Li",
+    max_hop_angstrom: float | None = None,
+    tube_radius_angstrom: float = 1.2,
+    symprec: float = 0.1,
+) -> HopSearch:
+    """Find the distinct Li hops, their BVSE paths and the hops the percolation path uses.
+
+    Parameters
+    ----------
+    structure
+        Ordered structure in the landscape's Cartesian frame.
+    landscape
+        BVSE landscape.
+    mobile_element
+        Mobile element symbol.
+    max_hop_angstrom
+        Explicit limit on the hop length (A); None derives it from the structure
+        (:func:`hop_search_limit`).
+    tube_radius_angstrom
+        Smallest radius around a hop searched for its path (A); a hop of length ``L``
+        uses at least ``0.3 L``, so long hops may bend.
+    symprec
+        Symmetry tolerance of the hop grouping.
+
+    Raises
+    ------
+    HopError
+        No hop can be built; the message gives the shortest Li-Li distance, the limit
+        and the BVSE percolation energy.
+    """
+    if not structure.is_ordered:
+        raise HopError("hops need an ordered structure; order it first")
+    if mobile_element not in {el.symbol for el in structure.composition.elements}:
+        raise HopError(f"structure contains no {mobile_element}")
+    limit = hop_search_limit(structure, mobile_element, max_hop_angstrom)
+    if limit.shortest_angstrom > limit.limit_angstrom:
+        raise HopError(no_hop_reason("no Li-Li hop within the hop search limit", limit, landscape))
+    hops, edges = distinct_hops(structure, mobile_element, limit.limit_angstrom, symprec)
+    through: list[int] = []
+    site_radius = LI_SITE_RADIUS_FRACTION * limit.shortest_angstrom
+    for hop in hops:
+        tube = max(tube_radius_angstrom, 0.3 * hop.length_angstrom)
+        path, energies, barrier = bvse_minimum_energy_path(
+            landscape, hop.start_cart, hop.end_cart, tube
+        )
+        hop.bvse_path_cart = path
+        hop.bvse_barrier_ev = barrier
+        hop.interstitial_indices = path_interstitials(structure, path, energies, mobile_element)
+        if path_passes_li_site(structure, hop, site_radius, mobile_element):
+            through.append(hop.label)
+    direct = [h for h in hops if h.label not in through]
+    if not direct:
+        raise HopError(
+            no_hop_reason(
+                "every Li-Li hop's BVSE path runs through another Li site", limit, landscape
+            )
+        )
+    direct = bvse_order(direct)
+    n_sites = len(_mobile_indices(structure, mobile_element))
+    kept_edges = [e for e in edges if e[3] not in through]
+    labels = percolating_hop_labels(n_sites, kept_edges, [h.label for h in direct])
+    return HopSearch(direct, labels, limit, through)
+
+
+def bvse_order(hops: list[LiHop], tie_ev: float = BVSE_TIE_EV) -> list[LiHop]:
+    """Return hops by increasing BVSE barrier; within ``tie_ev`` of each other, shortest first.
+
+    BVSE barriers on a 0.2-0.3 A grid are uncertain by a few 10 meV: a longer hop that
+    is lower by less than that (Li2S: the 4.04 A face diagonal at 0.184 eV against the
+    2.86 A cube edge at 0.192 eV) does not displace the shorter one.
+    """
+    remaining = sorted(hops, key=lambda h: (h.bvse_barrier_ev or 0.0, h.length_angstrom))
+    ordered: list[LiHop] = []
+    while remaining:
+        lowest = remaining[0].bvse_barrier_ev or 0.0
+        tied = [h for h in remaining if (h.bvse_barrier_ev or 0.0) <= lowest + tie_ev]
+        pick = min(tied, key=lambda h: (h.length_angstrom, h.bvse_barrier_ev or 0.0))
+        ordered.append(pick)
+        remaining.remove(pick)
+    return ordered
 
 
 def rank_hops_by_bvse(
     structure: Structure,
     landscape: BVSELandscape,
     mobile_element: str = "Li",
-    max_hop_angstrom: float = 4.0,
+    max_hop_angstrom: float | None = None,
     tube_radius_angstrom: float = 1.2,
     symprec: float = 0.1,
 ) -> tuple[list[LiHop], list[int]]:
-    """Return all distinct hops with BVSE barriers (ascending) and the percolating labels.
+    """Return all distinct direct hops (lowest BVSE barrier first) and the percolating labels.
 
-    Returns
-    -------
-    hops
-        Distinct hops sorted by BVSE barrier, lowest first.
-    percolating_labels
-        Labels of the hop families the BVSE percolation path uses.
+    See :func:`search_hops`, which also returns the hop search limit.
     """
-    hops, edges = distinct_hops(structure, mobile_element, max_hop_angstrom, symprec)
-    for hop in hops:
-        path, _, barrier = bvse_minimum_energy_path(
-            landscape, hop.start_cart, hop.end_cart, tube_radius_angstrom
-        )
-        hop.bvse_path_cart = path
-        hop.bvse_barrier_ev = barrier
-    hops.sort(key=lambda h: (h.bvse_barrier_ev, h.length_angstrom))
-    n_sites = len(_mobile_indices(structure, mobile_element))
-    labels = percolating_hop_labels(n_sites, edges, [h.label for h in hops])
-    return hops, labels
+    found = search_hops(
+        structure, landscape, mobile_element, max_hop_angstrom, tube_radius_angstrom, symprec
+    )
+    return found.hops, found.percolating_labels
 
 
 def select_hops(hops: list[LiHop], percolating_labels: list[int], n_hops: int = 1) -> list[LiHop]:
@@ -339,4 +500,4 @@ def select_hops(hops: list[LiHop], percolating_labels: list[int], n_hops: int = 
     chosen = [h for h in hops if h.label in percolating_labels]
     if not chosen:
         raise HopError("no hop lies on the BVSE percolation path")
-    return sorted(chosen, key=lambda h: (h.bvse_barrier_ev or 0.0, h.length_angstrom))[:n_hops]
+    return bvse_order(chosen)[:n_hops]

@@ -10,6 +10,11 @@ scratch) and has no walltime limit. This runner keeps the same ASE objects
 - fixed-cell endpoint relaxation with results cached on disk;
 - every optimizer step appended to ``neb_images.traj`` in the work directory, with the
   stage and step count in ``neb_state.json``; a re-run resumes from the last images;
+- a run identity (the calculator's identity, the numerical settings but the walltime,
+  the endpoints' formula and size) kept in ``neb_state.json``: a directory holding a run
+  of another identity is never resumed - its files are moved to
+  ``superseded/<identity>`` and the run starts afresh, so two potentials (or two sets of
+  settings) never mix endpoints, images or energies;
 - a walltime budget: the run stops cleanly before the next step would exceed it;
 - a check before the climbing-image stage: a band with an interior image well below
   both endpoints (an intermediate minimum) stops with that reason instead of running a
@@ -20,9 +25,11 @@ scratch) and has no walltime limit. This runner keeps the same ASE objects
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +41,11 @@ from ase.io import Trajectory, read
 from ase.mep import NEB
 from ase.optimize import BFGS, FIRE, LBFGS, MDMin
 from emmet.core.neb import BarrierAnalysis
-from monty.json import MSONable
+from monty.json import MSONable, jsanitize
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
+
+from sseflow.provenance import plain_settings, settings_hash
 
 #: Returns a fresh calculator for the given label (a sub-directory name for file codes).
 CalculatorFactory = Callable[[str], Calculator]
@@ -45,6 +54,13 @@ _OPTIMIZERS = {"FIRE": FIRE, "BFGS": BFGS, "LBFGS": LBFGS, "MDMin": MDMin}
 _STATE_FILE = "neb_state.json"
 _TRAJ_FILE = "neb_images.traj"
 _ENDPOINTS_FILE = "endpoints_relaxed.traj"
+_SUPERSEDED_DIR = "superseded"
+#: Calculator directories the runner names (moved aside with a superseded run).
+_CALCULATOR_LABEL = re.compile(r"^(endpoint_initial|endpoint_final|image_\d+)$")
+#: Settings that bound a run's cost, not its result: a re-run may change them and resume.
+BUDGET_SETTINGS = ("walltime_s",)
+#: Start of the termination of a band stopped by :func:`intermediate_minimum`.
+INTERMEDIATE_MINIMUM = "intermediate minimum"
 
 
 class NEBCalculatorError(RuntimeError):
@@ -90,6 +106,8 @@ class NEBRunResult:
     barrier_reverse_ev: float
     barrier_analysis: dict[str, Any] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+    run_identity_hash: str | None = None
+    superseded_dir: str | None = None
 
 
 def _calculator_hint(calculator: Any) -> str:
@@ -186,10 +204,9 @@ def intermediate_minimum(energies_ev: list[float], tolerance_ev: float) -> str |
     if depth <= tolerance_ev:
         return None
     return (
-        f"intermediate minimum: image {i + 1} lies {depth:.3f} eV below the endpoints after "
-        "the NEB stage (the path passes a more stable configuration, not a single hop; "
-        "climbing image not attempted - choose another hop, e.g. a smaller "
-        "max_hop_angstrom, or split the path)"
+        f"{INTERMEDIATE_MINIMUM}: image {i + 1} lies {depth:.3f} eV below the endpoints "
+        "after the NEB stage (the path passes a more stable configuration, not a single "
+        "hop; climbing image not attempted)"
     )
 
 
@@ -202,6 +219,71 @@ def _write_state(workdir: Path, state: dict[str, Any]) -> None:
     (workdir / _STATE_FILE).write_text(json.dumps(state, indent=1))
 
 
+def run_identity(
+    settings: NEBRunSettings, calculator_identity: Any, initial: Structure
+) -> dict[str, Any]:
+    """Return what a run's stored files belong to (JSON-ready).
+
+    Parameters
+    ----------
+    settings
+        Numerical settings; the budget (:data:`BUDGET_SETTINGS`) is left out, so a run
+        stopped by its walltime resumes with another one.
+    calculator_identity
+        What identifies the calculator (e.g. the potential's name, version and model
+        checksum, or the pw.x settings); JSON-serialisable.
+    initial
+        The initial endpoint (its formula and number of sites are recorded).
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> cell = Structure(Lattice.cubic(3.0), ["Li"], [[0, 0, 0]])
+    >>> a = run_identity(NEBRunSettings(), {"potential": "A"}, cell)
+    >>> a == run_identity(NEBRunSettings(walltime_s=60.0), {"potential": "A"}, cell)
+    True
+    >>> a == run_identity(NEBRunSettings(), {"potential": "B"}, cell)
+    False
+    """
+    numerical = {k: v for k, v in asdict(settings).items() if k not in BUDGET_SETTINGS}
+    return jsanitize(
+        plain_settings(
+            {
+                "calculator": calculator_identity,
+                "settings": numerical,
+                "formula": initial.composition.formula,
+                "n_sites": len(initial),
+            }
+        ),
+        strict=False,
+    )
+
+
+def _set_aside(workdir: Path, old_hash: str | None) -> str | None:
+    """Move a previous run's files out of ``workdir``; return where (None: nothing there).
+
+    Only what the runner writes is moved: its state, trajectories and the calculator
+    directories it names (``endpoint_*``, ``image_NN``).
+    """
+    names = [
+        p
+        for p in workdir.iterdir()
+        if p.name in (_STATE_FILE, _TRAJ_FILE, _ENDPOINTS_FILE)
+        or (p.is_dir() and _CALCULATOR_LABEL.match(p.name))
+    ]
+    if not names:
+        return None
+    base = workdir / _SUPERSEDED_DIR / (old_hash or "unknown")
+    target, k = base, 1
+    while target.exists():
+        k += 1
+        target = base.with_name(f"{base.name}-{k}")
+    target.mkdir(parents=True)
+    for path in names:
+        shutil.move(str(path), str(target / path.name))
+    return str(target)
+
+
 def run_neb(
     initial: Structure,
     final: Structure,
@@ -209,6 +291,7 @@ def run_neb(
     calculator_factory: CalculatorFactory,
     workdir: str | Path,
     settings: NEBRunSettings | None = None,
+    calculator_identity: Any = None,
 ) -> NEBRunResult:
     """Relax the endpoints, then run NEB followed by a climbing-image restart.
 
@@ -225,9 +308,15 @@ def run_neb(
         ``endpoint_final`` and ``image_01`` ... .
     workdir
         Directory for the trajectory, state file and calculator files. A directory that
-        holds a previous, unfinished run is resumed from its last images.
+        holds a previous run of the same identity (:func:`run_identity`) is resumed from
+        its last images (a finished run is returned as stored); a run of another
+        identity, or one that recorded none, is moved to ``superseded/<identity>``
+        (``superseded_dir`` of the result) and the run starts afresh.
     settings
         Numerical settings.
+    calculator_identity
+        What identifies the calculator the factory builds (JSON-serialisable): part of
+        the run identity, so give it whenever calculators can differ between runs.
     """
     settings = settings or NEBRunSettings()
     workdir = Path(workdir)
@@ -236,7 +325,15 @@ def run_neb(
     t_start = time.monotonic()
     deadline = None if settings.walltime_s is None else t_start + settings.walltime_s
     timings: dict[str, float] = {}
+    identity = run_identity(settings, calculator_identity, initial)
+    identity_hash = settings_hash(identity)
     state = _read_state(workdir)
+    superseded = None
+    if state.get("identity_hash") != identity_hash:
+        # another calculator or other settings (or a run from before identities were
+        # recorded): never resume from its files
+        superseded = _set_aside(workdir, state.get("identity_hash"))
+        state = {}
     resumed = bool(state)
 
     # endpoints
@@ -273,6 +370,8 @@ def run_neb(
             for end in ends:
                 traj.write(end)
         state = {
+            "identity_hash": identity_hash,
+            "identity": identity,
             "endpoints_done": True,
             "endpoint_relax_steps": relax_steps,
             "endpoints_converged": endpoints_converged,
@@ -404,4 +503,6 @@ def run_neb(
         barrier_reverse_ev=max(energies) - energies[-1],
         barrier_analysis=analysis,
         timings_s=timings,
+        run_identity_hash=identity_hash,
+        superseded_dir=superseded,
     )

@@ -29,8 +29,14 @@ class NEBHopResult(BaseModel):
     )
     moving_index: int = Field(..., description="Index of the moving Li in every image.")
     seed_method: str = Field(..., description="'bvse' (BVSE path), 'idpp' or 'linear'.")
-    barrier_forward_ev: float = Field(..., description="max(E_image) - E_initial (eV).")
-    barrier_reverse_ev: float = Field(..., description="max(E_image) - E_final (eV).")
+    barrier_forward_ev: float = Field(
+        ...,
+        description="max(E_image) - E_initial (eV); for a split band the largest energy "
+        "rise along the path from the initial end.",
+    )
+    barrier_reverse_ev: float = Field(
+        ..., description="max(E_image) - E_final (eV); for a split band the same backward."
+    )
     energies_ev: list[float] = Field(..., description="Total energy of every image (eV).")
     relative_energies_ev: list[float] = Field(
         ..., description="Image energies minus the initial endpoint energy (eV)."
@@ -52,6 +58,17 @@ class NEBHopResult(BaseModel):
     )
     work_dir: str = Field(..., description="Directory with the trajectory and calculator files.")
     timings_s: dict[str, float] = Field(default_factory=dict, description="Stage wall times (s).")
+    split_reason: str | None = Field(
+        None,
+        description="Why the band was split into two half-hops (its intermediate "
+        "minimum); None for a hop computed as one band.",
+    )
+    segments: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The two half-hops of a split band (barriers, converged, termination, "
+        "n_images, work_dir); images and energies above are the halves joined and the "
+        "barriers the largest energy rise along the whole path. Empty for one band.",
+    )
 
 
 class NEBDocument(TierDocument):
@@ -72,6 +89,13 @@ class NEBDocument(TierDocument):
     n_hops_distinct: int | None = Field(None, description="Symmetry-distinct hops found.")
     percolating_hop_labels: list[int] = Field(
         default_factory=list, description="Hop families on the BVSE percolation path."
+    )
+    hop_search: dict[str, Any] = Field(
+        default_factory=dict,
+        description="shortest_li_li_angstrom, li_network_percolation_angstrom, "
+        "limit_angstrom and limit_source (how far hops were searched, derived from the "
+        "structure unless max_hop_angstrom was set), labels_through_li_sites (hop "
+        "families dropped: their BVSE path runs through another Li site).",
     )
     was_ordered: bool | None = Field(
         None, description="True when a disordered input was ordered (lowest Ewald energy)."
@@ -111,4 +135,36 @@ class NEBDocument(TierDocument):
     )
     convergence_test: dict[str, Any] | None = Field(
         None, description="Cutoff/k-point convergence record when run."
+    )
+    potential: dict[str, Any] | None = Field(
+        None,
+        description="MLIP tier: name, family, package and version, model (pretrained id "
+        "or file), model_file and its model_sha256, modal. None for DFT.",
+    )
+    barrier_calibrated_ev: float | None = Field(
+        None,
+        description="MLIP tier: barrier_forward_ev mapped to the DFT scale by the "
+        "calibration (see calibration); None without one.",
+    )
+    calibration: dict[str, Any] | None = Field(
+        None,
+        description="Provenance of barrier_calibrated_ev: source (data fitted), slope, "
+        "intercept, n_pairs, residual_rms_ev, leave-one-out loo_mae_ev, loo_max_error_ev, "
+        "loo_spearman, raw_mae_ev; or a note why there is none.",
+    )
+    cross_check: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="MLIP tier with cross_check_potentials: per potential (the main one "
+        "included) barrier_forward_ev, barrier_calibrated_ev, converged, hop lengths.",
+    )
+    potential_spread_ev: float | None = Field(
+        None, description="Largest minus smallest barrier of the converged potentials (eV)."
+    )
+    potential_spread_of: str | None = Field(
+        None, description="Which barrier the spread compares (calibrated when all have one)."
+    )
+    potentials_disagree: bool | None = Field(
+        None,
+        description="The spread exceeds disagreement_threshold_ev: a sign that DFT is "
+        "needed. None when fewer than two potentials converged.",
     )

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from pymatgen.core import Structure
 
 from sseflow.bvse.landscape import BVSELandscape, BVSELandscapeError
-from sseflow.neb.hops import LiHop, rank_hops_by_bvse, select_hops
+from sseflow.neb.hops import HopSearch, LiHop, search_hops, select_hops
 from sseflow.neb.images import VacancyHopEndpoints, vacancy_hop_endpoints
 from sseflow.neb.supercell import (
     make_neb_supercell,
@@ -46,6 +46,23 @@ class NEBPreparation:
     hops: list[PreparedHop]
     all_hops: list[LiHop]
     percolating_labels: list[int]
+    search: HopSearch | None = None
+
+    def hop_search_summary(self) -> dict[str, object]:
+        """Return how far the hop search looked and which hops it dropped (JSON-friendly)."""
+        if self.search is None:
+            return {}
+        limit = self.search.limit
+        percolation = limit.percolation_angstrom
+        return {
+            "shortest_li_li_angstrom": round(limit.shortest_angstrom, 4),
+            "li_network_percolation_angstrom": None
+            if percolation is None
+            else round(percolation, 4),
+            "limit_angstrom": round(limit.limit_angstrom, 4),
+            "limit_source": limit.source,
+            "labels_through_li_sites": self.search.through_li_sites,
+        }
 
     def supercell_summary(self) -> dict[str, object]:
         """Return supercell size information (JSON-friendly)."""
@@ -65,8 +82,8 @@ def prepare_neb_hops(
     min_length_angstrom: float = 10.0,
     n_hops: int = 1,
     mobile_element: str = "Li",
-    max_hop_angstrom: float = 4.0,
-    bvse_resolution_angstrom: float = 0.3,
+    max_hop_angstrom: float | None = None,
+    bvse_resolution_angstrom: float = 0.2,
     tube_radius_angstrom: float = 1.2,
 ) -> NEBPreparation:
     """Prepare the vacancy-hop NEB of the lowest-barrier percolation hops of a structure.
@@ -88,7 +105,8 @@ def prepare_neb_hops(
     mobile_element
         Mobile element symbol.
     max_hop_angstrom
-        Longest Li-Li distance considered a hop (Angstrom).
+        Longest Li-Li distance considered a hop (Angstrom); None derives a safety limit
+        from the structure (:func:`~sseflow.neb.hops.hop_search_limit`).
     bvse_resolution_angstrom
         Grid spacing when the landscape is computed here (Angstrom).
     tube_radius_angstrom
@@ -104,18 +122,15 @@ def prepare_neb_hops(
             "landscape of this structure or none"
         )
     if landscape is None:
-        landscape = BVSELandscape.from_structure(
-            unit_cell,
-            mobile_ion=f"{mobile_element}1+",
-            resolution_angstrom=bvse_resolution_angstrom,
-        )
-    all_hops, labels = rank_hops_by_bvse(
+        landscape = _bvse_landscape(unit_cell, mobile_element, bvse_resolution_angstrom)
+    search = search_hops(
         unit_cell,
         landscape,
         mobile_element=mobile_element,
         max_hop_angstrom=max_hop_angstrom,
         tube_radius_angstrom=tube_radius_angstrom,
     )
+    all_hops, labels = search.hops, search.percolating_labels
     chosen = select_hops(all_hops, labels, n_hops=n_hops)
     supercell, matrix = make_neb_supercell(unit_cell, min_length_angstrom)
     prepared = []
@@ -134,4 +149,26 @@ def prepare_neb_hops(
         hops=prepared,
         all_hops=all_hops,
         percolating_labels=labels,
+        search=search,
+    )
+
+
+def _bvse_landscape(
+    structure: Structure, mobile_element: str, resolution_angstrom: float
+) -> BVSELandscape:
+    """Compute the landscape with bvlain; a missing bond-valence pair is a clear error."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from sseflow.bvse.engine import missing_bvse_parameters
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    missing = missing_bvse_parameters(atoms) if "oxi_states" in atoms.arrays else []
+    if missing:
+        raise BVSELandscapeError(
+            f"no BVSE landscape: bvlain has no softBV parameters for {mobile_element}+ with "
+            f"the anion(s) {', '.join(missing)}, so the hops cannot be chosen or seeded "
+            "(pass a landscape to make())"
+        )
+    return BVSELandscape.from_structure(
+        structure, mobile_ion=f"{mobile_element}1+", resolution_angstrom=resolution_angstrom
     )

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from ase.calculators.espresso import Espresso, EspressoProfile
 from monty.json import MSONable
 
@@ -45,7 +46,10 @@ class QESettings(MSONable):
     kpoints
         Monkhorst-Pack grid; None with ``kspacing_per_angstrom=None`` means Gamma only.
     kspacing_per_angstrom
-        Alternative to ``kpoints``: ASE's ``kspacing`` (2*pi/A units as ASE defines it).
+        Alternative to ``kpoints``: largest k-point spacing (1/A, 2 pi included, as
+        VASP's KSPACING): ``N_i = int(|b_i| / kspacing) + 1`` with ``b_i`` the reciprocal
+        vectors including 2 pi (:func:`~sseflow.qe.convergence.kpoint_grid`). ASE's own
+        ``kspacing`` leaves 2 pi out; it is converted.
     conv_thr_ry
         SCF convergence threshold (Ry).
     mixing_beta
@@ -238,7 +242,8 @@ def make_espresso(
     if settings.kpoints is not None:
         kwargs["kpts"] = tuple(settings.kpoints)
     elif settings.kspacing_per_angstrom is not None:
-        kwargs["kspacing"] = settings.kspacing_per_angstrom
+        # ASE's kspacing has no 2 pi (N = int(|b| / s) + 1 with |b| = 1/L)
+        kwargs["kspacing"] = settings.kspacing_per_angstrom / (2 * np.pi)
     Path(directory).mkdir(parents=True, exist_ok=True)
     return Espresso(
         profile=profile,

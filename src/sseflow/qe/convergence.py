@@ -8,19 +8,26 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
+from ase.io.espresso import kspacing_to_grid
 
 from sseflow.qe.calculator import QESettings, make_espresso
 
 
 def kpoint_grid(atoms: Atoms, kspacing_per_angstrom: float) -> tuple[int, int, int]:
-    """Return the Monkhorst-Pack grid ASE builds for ``kspacing`` (1/A, 2 pi included).
+    """Return the Monkhorst-Pack grid pw.x runs with for a k-point spacing (1/A, 2 pi in).
 
-    ``N_i = max(1, ceil(2 pi |b_i| / kspacing))`` with ``b_i`` the reciprocal vectors
-    without the factor 2 pi, as in ASE's ``kspacing`` for Espresso.
+    ``N_i = int(2 pi |b_i| / kspacing) + 1`` with ``b_i`` the reciprocal vectors without
+    2 pi: ASE's ``kspacing_to_grid`` at ``kspacing / 2 pi``, exactly what
+    :func:`~sseflow.qe.calculator.make_espresso` passes to ASE.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> kpoint_grid(bulk("Li", "sc", a=5.7), 0.6)
+    (2, 2, 2)
     """
-    reciprocal = np.linalg.norm(atoms.cell.reciprocal(), axis=1)
-    n = [int(max(1, np.ceil(2 * np.pi * r / kspacing_per_angstrom))) for r in reciprocal]
-    return (n[0], n[1], n[2])
+    grid = kspacing_to_grid(atoms, kspacing_per_angstrom / (2 * np.pi))
+    return (int(grid[0]), int(grid[1]), int(grid[2]))
 
 
 def converge_cutoff_and_kpoints(

@@ -214,6 +214,14 @@ class QENEBMaker(PwTier, NEBTierMaker):
     )
     nested_settings: ClassVar[tuple[str, ...]] = ("qe",)
 
+    def job_dir(self, candidate_id: str) -> Path:
+        """Return the directory of this candidate's pw.x runs with these settings.
+
+        ``<work_dir>/neb_dft/<candidate_id>/<settings hash[:12]>``: resumable; other
+        settings (e.g. another cutoff) get their own folder.
+        """
+        return NEBTierMaker.job_dir(self, candidate_id)
+
     @classmethod
     def thesis(cls, qe: QESettings | dict, **overrides: Any) -> QENEBMaker:
         """Return a Maker with the reference work's settings (thesis appendix A.4).
@@ -251,6 +259,13 @@ class QENEBMaker(PwTier, NEBTierMaker):
         """Total cell charge (e) passed to pw.x."""
         return -1.0 if self.charged_vacancy else 0.0
 
+    def calculator_identity(self) -> dict[str, Any]:
+        """Return the pw.x settings that decide the energies (no machine paths)."""
+        qe = self.qe.to_plain_dict()
+        for machine in ("pw_command", "mpi_command", "pseudo_dir"):
+            qe.pop(machine, None)
+        return {"code": "Quantum ESPRESSO pw.x", "qe": qe, "tot_charge": self.tot_charge}
+
     def calculator_factory(self, hop_dir: Path) -> Callable[[str], Any]:
         """Return a factory of Espresso calculators, one directory per image."""
         qe, charge = self.qe, self.tot_charge
@@ -276,19 +291,23 @@ class QENEBMaker(PwTier, NEBTierMaker):
             "convergence_test": record,
         }
         if self.relax_bulk:
-            structure, landscape, bulk = runner._relax_bulk(candidate, landscape)
+            folder = self.job_dir(candidate.candidate_id) / "bulk_relax"
+            structure, landscape, bulk = runner._relax_bulk(candidate, landscape, folder)
             extra["calculator_settings"] = {**extra["calculator_settings"], "bulk_relax": bulk}
         return runner, structure, landscape, extra
 
     def _relax_bulk(
-        self, candidate: Candidate, landscape: BVSELandscape | None
+        self, candidate: Candidate, landscape: BVSELandscape | None, folder: Path
     ) -> tuple[Structure, BVSELandscape | None, dict[str, Any]]:
-        """Relax cell and positions of the ordered unit cell; carry the landscape over."""
+        """Relax cell and positions of the ordered unit cell in ``folder``.
+
+        The BVSE landscape is carried over to the relaxed cell.
+        """
         structure = order_structure(candidate.structure).structure
         bulk = relax_bulk(
             structure,
             self.qe,
-            self.job_dir(candidate.candidate_id) / "bulk_relax",
+            folder,
             self.bulk_fmax_ev_per_angstrom,
             self.neb.max_steps_relax,
         )
