@@ -6,7 +6,7 @@ from sseflow.funnel.defaults import DEFAULT_NEB_TOP_N, default_stages
 from sseflow.funnel.gates import MLPolicyGate, PassAllGate, RankGate, ThresholdGate
 from sseflow.ml.atomsets.jobs import AtomSetsMaker
 from sseflow.ml.soap.jobs import SOAPClusteringMaker
-from sseflow.neb.jobs import CHGNetNEBMaker
+from sseflow.neb.jobs import MLIPNEBMaker
 from sseflow.qe.calculator import QESettings
 from sseflow.qe.jobs import QENEBMaker
 from tests.conftest import REPO
@@ -20,7 +20,7 @@ def test_default_stages():
     assert bvse.gate == RankGate(
         "bvse", "ea_1d_ev", top_n=DEFAULT_NEB_TOP_N, max_value=0.6, unit="eV"
     )
-    assert isinstance(mlip.makers[0], CHGNetNEBMaker)
+    assert type(mlip.makers[0]) is MLIPNEBMaker and mlip.makers[0].potential == "SevenNet-0"
     assert mlip.gate.tier == "neb_mlip" and mlip.gate.top_n == 3
     thesis = QENEBMaker.thesis(qe=QESettings())
     assert dft.makers[0].tier_settings() == thesis.tier_settings()
