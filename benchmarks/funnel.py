@@ -74,6 +74,8 @@ MLIP_FILE = RESULTS / "funnel_mlip_obelix.csv"
 ML_TIMING_FILE = RESULTS / "funnel_ml_timing.json"
 MLIP_COLUMNS = (
     "id",
+    "potential",
+    "walltime_s",
     "formula",
     "status",
     "barrier_forward_ev",
@@ -256,11 +258,27 @@ def time_ml_stage() -> dict[str, Any]:
 
 # --- MLIP stage ----------------------------------------------------------------------------
 def read_mlip() -> dict[str, dict[str, str]]:
-    return {r["id"]: r for r in read_csv(MLIP_FILE)} if MLIP_FILE.exists() else {}
+    """Cached MLIP runs of the default funnel's current MLIP Maker (by its potential)."""
+    if not MLIP_FILE.exists():
+        return {}
+    potential = mlip_potential()
+    return {r["id"]: r for r in read_csv(MLIP_FILE) if r.get("potential") == potential}
 
 
-def run_mlip(label_id: str, structure: Any) -> dict[str, Any]:
-    """Run the default funnel's MLIP CI-NEB Maker on one structure; return a CSV row."""
+def mlip_potential() -> str:
+    """Name of the default funnel's MLIP potential (the cache key with the structure id)."""
+    from sseflow.funnel.defaults import mlip_maker
+
+    return str(getattr(mlip_maker(), "potential", "CHGNet"))
+
+
+def run_mlip(label_id: str, structure: Any, walltime_s: float | None = None) -> dict[str, Any]:
+    """Run the default funnel's MLIP CI-NEB Maker on one structure; return a CSV row.
+
+    ``walltime_s`` is the funnel's ``--mlip-walltime``: a run that reaches it is
+    recorded failed (as the funnel records it).
+    """
+    import dataclasses
     import os
     import tempfile
 
@@ -271,6 +289,10 @@ def run_mlip(label_id: str, structure: Any) -> dict[str, Any]:
     from sseflow.noise import quiet_third_party
 
     maker = mlip_maker()
+    if walltime_s is not None:
+        maker = dataclasses.replace(
+            maker, neb=dataclasses.replace(maker.neb, walltime_s=walltime_s)
+        )
     with tempfile.TemporaryDirectory(prefix="sseflow-funnel-bench-") as work:
         maker.work_dir = work
         load = os.getloadavg()[0]
@@ -290,6 +312,8 @@ def run_mlip(label_id: str, structure: Any) -> dict[str, Any]:
     n_moving = maker.neb.n_images
     return {
         "id": label_id,
+        "potential": str(getattr(maker, "potential", "CHGNet")),
+        "walltime_s": walltime_s if walltime_s is not None else "",
         "formula": candidate.formula,
         "status": "ok" if doc.status.value == "pending" else doc.status.value,
         "barrier_forward_ev": doc.barrier_forward_ev,
@@ -312,13 +336,15 @@ def append_mlip(row: dict[str, Any]) -> None:
         writer.writerow({k: row.get(k, "") for k in MLIP_COLUMNS})
 
 
-def compute_mlip(ids: list[str], entries: dict[str, dict[str, Any]]) -> None:
+def compute_mlip(
+    ids: list[str], entries: dict[str, dict[str, Any]], walltime_s: float | None = None
+) -> None:
     done = read_mlip()
     for label_id in ids:
         if label_id in done:
             continue
         print(f"MLIP CI-NEB {label_id} ...", flush=True)
-        row = run_mlip(label_id, entries[label_id]["structure"])
+        row = run_mlip(label_id, entries[label_id]["structure"], walltime_s)
         append_mlip(row)
         print(f"  {row['status']} {row.get('barrier_forward_ev')} eV, {row.get('wall_time_s')} s")
 
@@ -366,7 +392,7 @@ def evaluate(args: argparse.Namespace, entries: dict[str, dict[str, Any]]) -> di
     to_mlip = set(ranked[: args.neb_top])
     bvse_wall = sum(number(bvse_rows[i].get("wall_s")) or 0.0 for i in ml_pass if i in bvse_rows)
     if not args.no_compute:
-        compute_mlip(ranked[: args.neb_top], entries)
+        compute_mlip(ranked[: args.neb_top], entries, args.mlip_walltime)
     mlip = read_mlip()
     mlip_done = {i: mlip[i] for i in to_mlip if i in mlip}
     missing = sorted(to_mlip - set(mlip_done))
@@ -527,6 +553,12 @@ def main() -> None:
         "(cost reference for the DFT estimate; ids example:<name>)",
     )
     parser.add_argument("--no-compute", action="store_true", help="only report cached runs")
+    parser.add_argument(
+        "--mlip-walltime",
+        type=float,
+        default=None,
+        help="wall-time budget of one MLIP CI-NEB, s (the funnel's --mlip-walltime)",
+    )
     parser.add_argument("--ml-oof", default=str(ML_OOF_FILE), help="out-of-fold ML scores")
     parser.add_argument("--recompute-ml", action="store_true")
     parser.add_argument("--time-ml", action="store_true", help="time the ML stage again")
@@ -541,7 +573,7 @@ def main() -> None:
             (i for i, ea in eas.items() if ea is not None and ea <= args.max_ea),
             key=lambda i: (eas[i], i),
         )
-        compute_mlip(lowest[: args.mlip_first], entries)
+        compute_mlip(lowest[: args.mlip_first], entries, args.mlip_walltime)
     if args.mlip_examples:
         from pymatgen.core import Structure
 
@@ -550,7 +582,7 @@ def main() -> None:
             f"example:{name}": {"structure": Structure.from_file(examples / f"{name}.cif")}
             for name in ("Li2S_antifluorite", "Li2O_antifluorite", "Li2Te_antifluorite")
         }
-        compute_mlip(sorted(extra), extra)
+        compute_mlip(sorted(extra), extra, args.mlip_walltime)
     if args.no_report:
         return
     result = evaluate(args, entries)

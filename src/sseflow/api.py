@@ -129,7 +129,7 @@ def _run(flow: Any, store: JobStore, verbose: bool, workers: int | None) -> dict
     from sseflow.noise import quiet_third_party
 
     with quiet_third_party(verbose):
-        result = run_funnel(flow, store, workers=workers)
+        result = run_funnel(flow, store, workers=workers, quiet=not verbose)
     if result.errors:
         raise RuntimeError("; ".join(f"{e.name}: {e.reason}" for e in result.errors))
     return result.responses

@@ -53,7 +53,9 @@ def execute(
 
     progress = FunnelProgress(stages, store, console, first_stage, n_candidates, follow_log=False)
     with quiet_third_party(verbose), progress:
-        return run_funnel(flow, store, workers=workers, progress=progress.runner_event)
+        return run_funnel(
+            flow, store, workers=workers, progress=progress.runner_event, quiet=not verbose
+        )
 
 
 def interrupted(exc: FunnelInterrupted) -> NoReturn:

@@ -110,7 +110,12 @@ def screen(
     try:
         with quiet_third_party(verbose), progress:
             outcome = screen_inputs(
-                funnel, list(paths), store, workers=n_workers, progress=progress.runner_event
+                funnel,
+                list(paths),
+                store,
+                workers=n_workers,
+                progress=progress.runner_event,
+                quiet=not verbose,
             )
     except FunnelInterrupted as exc:
         interrupted(exc)

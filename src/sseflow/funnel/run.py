@@ -130,6 +130,7 @@ def run_funnel(
     store: JobStore,
     workers: int | None = None,
     progress: Progress | None = None,
+    quiet: bool = False,
 ) -> RunResult:
     """Run a funnel Flow here, tier jobs on ``workers`` processes.
 
@@ -146,6 +147,9 @@ def run_funnel(
         the run).
     progress
         Called with ("start" | "done" | "failed", job) as jobs run.
+    quiet
+        Hide third-party noise in the worker processes too (the caller hides it in
+        this process with :func:`sseflow.noise.quiet_third_party`).
 
     Returns
     -------
@@ -167,7 +171,7 @@ def run_funnel(
     from jobflow.core.flow import get_flow
 
     store.connect()
-    runner = _Runner(store, workers, progress)
+    runner = _Runner(store, workers, progress, quiet)
     with _signals_raise(), runner:
         runner.run_flow(get_flow(flow))
     return runner.result
@@ -204,6 +208,7 @@ def _signals_raise() -> Iterator[None]:
 
 # --- worker processes -------------------------------------------------------------
 
+_WORKER_QUIET: Any = None
 _WORKER_STORE: JobStore | None = None
 
 
@@ -236,16 +241,25 @@ def _terminate_group(signum: int, frame: Any) -> None:
     os.killpg(0, signal.SIGKILL)
 
 
-def _init_worker(store_dict: dict[str, Any], lifeline: Any) -> None:
-    """Worker start: own process group, die with the parent, open the store."""
+def _init_worker(store_dict: dict[str, Any], lifeline: Any, quiet: bool = False) -> None:
+    """Worker start: own process group, die with the parent, open the store.
+
+    With ``quiet`` the worker hides third-party noise for its whole life
+    (:func:`sseflow.noise.quiet_third_party`), as the parent does around the run.
+    """
     import threading
 
-    global _WORKER_STORE
+    global _WORKER_STORE, _WORKER_QUIET
     os.setpgrp()  # Ctrl-C in the terminal reaches the parent only; it stops us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _terminate_group)
     threading.Thread(target=_watch_parent, args=(lifeline,), daemon=True).start()
     logging.getLogger("jobflow").setLevel(logging.WARNING)
+    if quiet:
+        from sseflow.noise import quiet_third_party
+
+        _WORKER_QUIET = quiet_third_party()
+        _WORKER_QUIET.__enter__()  # left when the worker process ends
     _WORKER_STORE = MontyDecoder().process_decoded(store_dict)
     _WORKER_STORE.connect()
 
@@ -315,7 +329,7 @@ def _context() -> Any:
 class _Pool:
     """A ProcessPoolExecutor whose workers can be killed with all their children."""
 
-    def __init__(self, size: int, store_dict: dict[str, Any]):
+    def __init__(self, size: int, store_dict: dict[str, Any], quiet: bool = False):
         self.size = size
         self.processes: dict[int, Any] = {}  # every worker ever started, by pid
         with _thread_limits(size):
@@ -323,7 +337,7 @@ class _Pool:
                 max_workers=size,
                 mp_context=_context(),
                 initializer=_init_worker,
-                initargs=(store_dict, _lifeline()),
+                initargs=(store_dict, _lifeline(), quiet),
             )
 
     def submit(self, job: Job) -> cf.Future:
@@ -364,8 +378,11 @@ class _Task:
 
 
 class _Runner:
-    def __init__(self, store: JobStore, workers: int, progress: Progress | None):
+    def __init__(
+        self, store: JobStore, workers: int, progress: Progress | None, quiet: bool = False
+    ):
         self.store = store
+        self.quiet = quiet
         self.workers = workers
         self.progress = progress
         self.result = RunResult(workers=workers)
@@ -391,12 +408,12 @@ class _Runner:
     # pools are created on first use (a run with no tier job spawns nothing)
     def _shared(self) -> _Pool:
         if self._pool is None:
-            self._pool = _Pool(self.workers, self._store_dict)
+            self._pool = _Pool(self.workers, self._store_dict, self.quiet)
         return self._pool
 
     def _alone(self) -> _Pool:
         if self._isolation is None:
-            self._isolation = _Pool(1, self._store_dict)
+            self._isolation = _Pool(1, self._store_dict, self.quiet)
         return self._isolation
 
     def _notify(self, event: str, job: Job) -> None:
@@ -658,6 +675,7 @@ def screen_inputs(
     store: JobStore,
     workers: int | None = None,
     progress: Progress | None = None,
+    quiet: bool = False,
 ) -> ScreenOutcome:
     """Run ``funnel`` on ``inputs`` here and count the outcome from the store.
 
@@ -673,6 +691,8 @@ def screen_inputs(
         Worker processes (see :func:`run_funnel`).
     progress
         Progress callback (see :func:`run_funnel`).
+    quiet
+        Hide third-party noise in worker processes (see :func:`run_funnel`).
 
     Raises
     ------
@@ -682,7 +702,7 @@ def screen_inputs(
     from sseflow.store import candidate_repository
 
     flow = funnel.make(list(inputs))
-    result = run_funnel(flow, store, workers=workers, progress=progress)
+    result = run_funnel(flow, store, workers=workers, progress=progress, quiet=quiet)
     outcome = ScreenOutcome(result=result)
     responses = result.responses.get(flow.jobs[0].uuid)
     if responses:
