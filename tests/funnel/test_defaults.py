@@ -36,6 +36,8 @@ def test_thesis_funnel_file_sets_the_thesis_settings():
     assert soap.soap.l_max == 3 and soap.soap.second_order == "sine_coulomb"
     assert 2e-6 <= soap.soap.alpha <= 4e-6
     assert ml.gate.band_gap_min_ev == 1.0 and ml.gate.p_si_threshold == 0.5
+    assert ml.gate.policy == "any" and soap.rule == "high_or_adjacent"
+    assert ml.makers[1].shipped_model == "atomsets_v1_camns"
     assert bvse.makers[0].bvse.time_limit_s == 1200
     assert bvse.gate == RankGate("bvse", "ea_1d_ev", top_n=10, max_value=0.6, unit="eV")
     assert isinstance(mlip.gate, PassAllGate)  # the ten lowest BVSE barriers all get DFT

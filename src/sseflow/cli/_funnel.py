@@ -131,7 +131,7 @@ MLPolicyOption = Annotated[
 PSIThresholdOption = Annotated[
     float | None,
     typer.Option(
-        help="ML gate: lowest P_SI that passes, 0-1 (default: 0.5).",
+        help="ML gate: lowest P_SI that passes, 0-1 (default: 0.2).",
         show_default=False,
         min=0.0,
         max=1.0,

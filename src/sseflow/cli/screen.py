@@ -84,7 +84,7 @@ def screen(
 ) -> None:
     """Run the screening funnel on PATHS and store one record per structure.
 
-    Default funnel: ML (SOAP selection + P_SI + band gap) -> BVSE (E_a <= 0.6 eV; the
+    Default funnel: ML (P_SI >= 0.2; SOAP selection recorded) -> BVSE (E_a <= 0.6 eV; the
     --neb-top lowest go on) -> MLIP CI-NEB (the --dft-top lowest go on) -> DFT CI-NEB
     with Quantum ESPRESSO when it is set up (--qe-pseudo-dir), else those candidates
     wait, recorded pending, for `sseflow resume`. Ends with the ranked shortlist.
