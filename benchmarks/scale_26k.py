@@ -17,10 +17,9 @@ peak resident memory of the process tree, sampled every 0.5 s):
     the same inputs again into the now full store: every input is looked up against
     the stored candidates (formula + fingerprint index), the path of a second batch.
 ``ml``
-    the ML stage on every accepted candidate, as the funnel runs it: one stage with
-    ``SOAPClusteringMaker`` and ``AtomSetsMaker`` (batch tiers, through the Makers'
-    batch API as they are on the branch) gated by ``MLPolicyGate``, through
-    :func:`sseflow.funnel.run.run_funnel` with two workers.
+    the ML stage on every accepted candidate, as the default funnel runs it
+    (:func:`sseflow.funnel.defaults.ml_stage`: SOAP clustering and P_SI batch tiers,
+    ``MLPolicyGate()``), through :func:`sseflow.funnel.run.run_funnel` with two workers.
 
 Usage::
 
@@ -172,12 +171,9 @@ def ml(folder: Path) -> dict[str, Any]:
     from pymatgen.core import Structure
 
     from sseflow.common.candidate import Candidate, SourceInfo
-    from sseflow.funnel.gates.ml_policy import MLPolicyGate
+    from sseflow.funnel.defaults import ml_stage
     from sseflow.funnel.jobs import run_stage
-    from sseflow.funnel.maker import Stage
     from sseflow.funnel.run import run_funnel
-    from sseflow.ml.atomsets.jobs import AtomSetsMaker
-    from sseflow.ml.soap.jobs import SOAPClusteringMaker
     from sseflow.store import candidate_repository, get_job_store
 
     store = get_job_store(data_dir=folder / "store")
@@ -194,7 +190,7 @@ def ml(folder: Path) -> dict[str, Any]:
         )
         for rec in repo.find({"tiers.ingest.status": "passed"})
     ]
-    stage = Stage([SOAPClusteringMaker(n_jobs=2), AtomSetsMaker()], MLPolicyGate())
+    stage = ml_stage()  # the default funnel's ML stage (SOAP selection + P_SI, its gate)
     job = run_stage(candidates, [stage], 0)
     t0 = time.perf_counter()
     result = run_funnel(job, store, workers=2)
