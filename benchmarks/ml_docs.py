@@ -312,7 +312,10 @@ def speed_lines(speed: dict) -> list[str]:
         row("band gap, 6 MEGNet models", "band_gap"),
         row("**ML stage: P_SI + SOAP clustering**", "ml_stage_without_band_gap"),
         row("ML stage with band-gap prediction", "ml_stage_with_band_gap"),
-        row("**default ML stage (`ml_stage()`, `MLPolicyGate()`)**", "ml_stage_default"),
+        row(
+            "**default ML stage (`ml_stage()`: P_SI + SOAP selection recorded, `MLPolicyGate()`)**",
+            "ml_stage_default",
+        ),
         "",
         f"Cold start (fresh process): reading the 254 CIFs {c['read_cifs_s']:.1f} s, importing "
         f"sseflow and loading the model {c['import_and_load_model_s']:.1f} s, scoring the 254 "
