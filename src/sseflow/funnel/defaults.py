@@ -83,10 +83,10 @@ def ml_stage(gate: Any = None, soap_selection: bool = True) -> Stage:
     ['atomsets']
     """
     from sseflow.funnel.maker import Stage
-    from sseflow.ml.atomsets.jobs import AtomSetsMaker
+    from sseflow.ml.atomsets.jobs import AtomSetsMaker, BandGapMode
 
     gate = MLPolicyGate() if gate is None else gate
-    gap_mode = "off" if gate.band_gap_min_ev is None else "predict"
+    gap_mode: BandGapMode = "off" if gate.band_gap_min_ev is None else "predict"
     makers: list[TierMaker] = [AtomSetsMaker(band_gap_mode=gap_mode)]
     if soap_selection or gate.policy != "p_si_only":
         from sseflow.ml.soap.jobs import SOAPClusteringMaker

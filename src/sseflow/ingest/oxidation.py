@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from functools import cache
+from typing import cast
 
 from monty.serialization import loadfn
 from pymatgen.core import Composition, Element, Species, Structure
@@ -101,7 +102,8 @@ def guess_oxidation_states(
     comp = composition.element_composition
     if comp.num_atoms <= 0:
         raise OxidationStateError("empty composition")
-    elements = sorted(comp.elements, key=lambda el: el.symbol)
+    # element_composition holds plain Elements (its stubs say Element | Species)
+    elements = sorted(cast(list[Element], comp.elements), key=lambda el: el.symbol)
     options = [
         (fixed[el.symbol],) if el.symbol in fixed else _allowed_states(el) for el in elements
     ]

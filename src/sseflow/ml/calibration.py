@@ -99,7 +99,10 @@ class Calibrator:
             from sklearn.linear_model import LogisticRegression
 
             model = LogisticRegression(C=1e6, max_iter=1000).fit(logit(s)[:, None], y)
-            params = {"a": float(model.coef_[0, 0]), "b": float(model.intercept_[0])}
+            params: dict[str, Any] = {
+                "a": float(model.coef_[0, 0]),
+                "b": float(model.intercept_[0]),
+            }
         elif method == "isotonic":
             from sklearn.isotonic import IsotonicRegression
 

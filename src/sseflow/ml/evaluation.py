@@ -191,7 +191,7 @@ def cross_validate(
         AUC-PR and MCC for the model and the two controls (NaN folds skipped).
     """
     labels = np.asarray(labels, dtype=int)
-    folds = []
+    folds: list[dict[str, Any]] = []
     for k, (train_idx, val_idx) in enumerate(splits):
         prob = fit_predict(np.asarray(train_idx), np.asarray(val_idx))
         folds.append(
@@ -260,7 +260,8 @@ def oof_metrics(
     labels = np.asarray(labels, dtype=int)
     oof = np.asarray(oof, dtype=float)
     subset = np.ones(len(labels), dtype=bool) if subset is None else np.asarray(subset, bool)
-    folds, rows = [], []
+    folds: list[dict[str, Any]] = []
+    rows: list[np.ndarray] = []
     for k, (train_idx, val_idx) in enumerate(splits):
         val = np.asarray(val_idx)[subset[np.asarray(val_idx)]]
         val = val[~np.isnan(oof[val])]

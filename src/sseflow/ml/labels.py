@@ -107,7 +107,8 @@ class LabelTable:
         if not self.compositions:
             if any(s is None for s in self.structures):
                 raise LabelTableError("entries without a structure need a composition")
-            self.compositions = [s.composition for s in self.structures]
+            # every structure is set (checked just above); the filter only narrows the type
+            self.compositions = [s.composition for s in self.structures if s is not None]
         if not (
             len(self.structures)
             == len(self.sigma_s_per_cm)

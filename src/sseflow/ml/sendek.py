@@ -119,8 +119,8 @@ def sendek_features(
     center, neighbor, _, dist = structure.get_neighbor_list(search_radius_angstrom)
     li_sites = np.flatnonzero(li_occ > 0)
     llb, lasd, llsd = [], [], []
-    for i in li_sites:
-        mask = center == i
+    for li_index in li_sites:
+        mask = center == li_index
         nb, d = neighbor[mask], dist[mask]
         llb.append(float((li_occ[nb] * (d < li_li_bond_cutoff_angstrom)).sum()))
         d_anion = d[anion_occ[nb] > 0]

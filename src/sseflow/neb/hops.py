@@ -263,7 +263,8 @@ def distinct_hops(
         )
     frac = structure.frac_coords[mobile]
     lattice = structure.lattice.matrix
-    hops, edges = [], []
+    hops: list[LiHop] = []
+    edges: list[PeriodicEdge] = []
     for label, family in enumerate(families):
         u, v, image = family.pairs[0]
         hops.append(

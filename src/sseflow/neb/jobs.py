@@ -175,9 +175,13 @@ class MLIPNEBMaker(NEBTierMaker):
             loaded = self.loaded(other)
             folder = work_dir / "cross_check" / _folder_name(other)
             try:
+
+                def factory(_d: Path, lp: LoadedPotential = loaded) -> Callable[[str], Calculator]:
+                    return _quiet(lp.make_calculator)
+
                 result = self.run_neb_with(
                     structure,
-                    lambda _d, lp=loaded: _quiet(lp.make_calculator),
+                    factory,
                     folder,
                     landscape,
                     {"potential": loaded.info},

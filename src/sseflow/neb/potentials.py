@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ase.calculators.calculator import Calculator
 
@@ -114,6 +114,7 @@ def resolve_potential(potential: str) -> PotentialSpec:
         if model and not Path(model).is_file():
             raise PotentialError(f"model file {model} of potential {text!r} not found")
         return PotentialSpec(text, "python", model or None, factory=target)
+    family: str | None  # None once a bare model file has an unknown suffix
     family, _, rest = text.partition(":")
     if family.lower() in _PACKAGES and rest:
         path, family = rest, family.lower()
@@ -238,11 +239,13 @@ def _chgnet(spec: PotentialSpec) -> tuple[Callable[[], Calculator], str | None]:
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
 
+    # a chgnet spec always has a model (a shipped id or a resolved file, resolve_potential)
+    model_ref = cast(str, spec.model)
     if spec.is_file:
-        model = CHGNet.from_file(spec.model)
-        path: str | None = spec.model
+        model = CHGNet.from_file(model_ref)
+        path: str | None = model_ref
     else:
-        model = CHGNet.load(model_name=spec.model, verbose=False)
+        model = CHGNet.load(model_name=model_ref, verbose=False)
         path = _chgnet_checkpoint(spec.model)
     return (lambda: CHGNetCalculator(model=model, use_device="cpu")), path
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator
+from ase.calculators.calculator import BaseCalculator, Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import Trajectory, read
 from ase.mep import NEB
@@ -148,7 +148,7 @@ def _freeze(atoms: Atoms) -> Atoms:
 
 def relax_fixed_cell(
     atoms: Atoms,
-    calculator: Calculator,
+    calculator: BaseCalculator,  # Calculator or a file-I/O one (Espresso)
     fmax_ev_per_angstrom: float,
     max_steps: int,
     optimizer: str = "BFGS",

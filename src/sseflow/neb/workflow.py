@@ -239,12 +239,18 @@ def _hop_result(
     """Return the record of one hop: its band, or the two half-hops joined."""
     endpoints = prepared.endpoints
     runs = [band, *halves]
+    climbing: int | None  # the band's index may be None; the joined halves' never is
     if halves:
         energies = [e for k, h in enumerate(halves) for e in h.energies_ev[(k > 0) :]]
         images = [im for k, h in enumerate(halves) for im in h.images[(k > 0) :]]
         converged = len(halves) == 2 and all(h.converged for h in halves)
         failed = next((h for h in halves if not h.converged), None)
-        termination = "converged" if converged else f"half-hop: {failed.termination}"
+        if converged:
+            termination = "converged"
+        else:
+            # _half_hops stops at the first unconverged half, so an unconverged pair has one
+            assert failed is not None
+            termination = f"half-hop: {failed.termination}"
         forward, reverse = _largest_rise(energies), _largest_rise(energies[::-1])
         climbing = int(np.argmax(energies[1:-1])) + 1
         analysis: dict[str, Any] = {}

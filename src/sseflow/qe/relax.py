@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator
+from ase.calculators.calculator import BaseCalculator
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 from numpy.typing import NDArray
@@ -29,7 +29,7 @@ from sseflow.qe.calculator import QESettings, make_espresso
 
 def relax_atoms(
     atoms: Atoms,
-    calculator: Calculator,
+    calculator: BaseCalculator,
     fmax_ev_per_angstrom: float,
     max_steps: int,
     relax_cell: bool = False,
@@ -41,8 +41,8 @@ def relax_atoms(
     atoms
         Structure to relax (not modified when ``relax_cell`` is False).
     calculator
-        ASE calculator; for a cell relaxation it must compute the stress (pw.x:
-        ``tstress=True``).
+        ASE calculator (file-I/O ones such as ``Espresso`` included); for a cell
+        relaxation it must compute the stress (pw.x: ``tstress=True``).
     fmax_ev_per_angstrom
         Force threshold (eV/A; for the cell, ASE's ``FrechetCellFilter`` forces).
     max_steps
@@ -105,7 +105,7 @@ def relax_bulk(
     NEBCalculatorError
         When pw.x fails during the relaxation.
     """
-    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms: Atoms = AseAtomsAdaptor.get_atoms(structure)
     calculator = make_espresso(atoms.get_chemical_symbols(), settings, directory, tstress=True)
     try:
         atoms, converged, steps = relax_atoms(

@@ -219,7 +219,7 @@ class AtomSetsEnsemble:
         manifest = self.manifest()
         for entry, (_, _, member) in zip(manifest["members"], self.members, strict=True):
             member.model.save_weights(str(directory / entry["file"]))
-        np.savez(directory / "applicability_domain.npz", **self.domain.to_arrays())
+        np.savez(directory / "applicability_domain.npz", **self.domain.to_arrays())  # type: ignore[arg-type]  # mypy matches **dict against numpy's allow_pickle: bool
         (directory / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         return directory
 

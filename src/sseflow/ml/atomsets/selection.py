@@ -37,7 +37,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pymatgen.core import Composition, Structure
@@ -95,12 +95,13 @@ def pooled_forest_space(
     """
     rng = np.random.default_rng(seed)
     out = []
+    max_features_options: list[float | str] = ["sqrt", 0.3]
     for i in range(n):
         variant = variants[i % len(variants)]
         forest = ForestConfig(
             kind=str(rng.choice(["random_forest", "extra_trees"])),
             n_estimators=300,
-            max_features=[("sqrt"), 0.3][int(rng.integers(2))],
+            max_features=max_features_options[int(rng.integers(2))],
             min_samples_leaf=int(rng.choice([1, 2, 4])),
             class_weight=[None, "balanced"][int(rng.integers(2))],
         )
@@ -507,8 +508,10 @@ def fit_psi_model(
     everywhere = np.ones(len(data), dtype=bool)
     comp_oof, comp_scores = {}, {}
     comp_configs = settings.composition_configs()
-    for config in comp_configs:
-        comp_oof[config], comp_scores[config] = forest_scores(x_comp, everywhere, config)
+    for comp_config in comp_configs:
+        comp_oof[comp_config], comp_scores[comp_config] = forest_scores(
+            x_comp, everywhere, comp_config
+        )
     comp_best = max(comp_configs, key=lambda c: np.nan_to_num(_mean_score(comp_scores[c])))
     record["composition"] = {
         "chosen": asdict(comp_best),
@@ -518,13 +521,16 @@ def fit_psi_model(
 
     # 2a. pooled-feature forests
     pooled_scores, pooled_oof = {}, {}
-    for config in settings.pooled_configs():
-        feats = data.atom_features(config.feature_settings)
+    for pooled_config in settings.pooled_configs():
+        feats = data.atom_features(pooled_config.feature_settings)
         usable = np.array([f is not None for f in feats])
-        x = np.full((len(data), 4 * config.feature_settings.input_dim), np.nan)
+        x = np.full((len(data), 4 * pooled_config.feature_settings.input_dim), np.nan)
         rows_s = np.flatnonzero(usable)
-        x[rows_s] = pooled_features([feats[i] for i in rows_s])
-        pooled_oof[config], pooled_scores[config] = forest_scores(x, usable, config.forest)
+        # rows_s are the usable rows: their features are not None
+        x[rows_s] = pooled_features(cast(list[np.ndarray], [feats[i] for i in rows_s]))
+        pooled_oof[pooled_config], pooled_scores[pooled_config] = forest_scores(
+            x, usable, pooled_config.forest
+        )
     pooled_best = max(pooled_scores, key=lambda c: np.nan_to_num(_mean_score(pooled_scores[c])))
     log(f"pooled forest: {pooled_best} (inner AUC-PR {pooled_scores[pooled_best]})")
     families: dict[str, tuple[Any, dict[str, np.ndarray], dict[str, float]]] = {
@@ -632,7 +638,8 @@ def fit_psi_model(
     # 5. refit on all rows
     composition = ForestComponent.fit(comp_best, x_comp[rows], y_all[rows], seed=settings.seed)
     feats = data.atom_features(chosen_settings)
-    domain = ApplicabilityDomain.fit([feats[i] for i in rows_s])
+    # rows_s come from structure_rows: only rows whose features are not None
+    domain = ApplicabilityDomain.fit(cast(list[np.ndarray], [feats[i] for i in rows_s]))
     structure = fit_structure_component(
         data, structure_choice, rows_s, settings.seeds, domain=domain
     )
@@ -676,13 +683,16 @@ def fit_structure_component(
     ``choice`` is a pooled-forest configuration (trained once, with the first seed) or
     AtomSets configurations sharing one feature variant (each trained with every seed).
     """
-    is_atomsets = not isinstance(choice, PooledForestConfig)
-    fs = choice[0].feature_settings if is_atomsets else choice.feature_settings
+    fs = (
+        choice.feature_settings
+        if isinstance(choice, PooledForestConfig)
+        else choice[0].feature_settings
+    )
     feats = data.atom_features(fs)
     rows_s = data.structure_rows(fs, np.asarray(rows, dtype=int))
     y = data.labels[rows_s]
     x = [feats[i] for i in rows_s]
-    if is_atomsets:
+    if not isinstance(choice, PooledForestConfig):  # AtomSets configurations
         members = [
             (c.hyper, int(seed), train_member(x, y, c.hyper, int(seed), fs.input_dim))
             for c in choice

@@ -260,7 +260,7 @@ class PSIModel:
             self.structure.save(directory / "structure", model_version=self.model_version)
         elif isinstance(self.structure, ForestComponent):
             self.structure.forest.save(directory / "structure.npz")
-        np.savez(directory / "applicability_domain.npz", **self.domain.to_arrays())
+        np.savez(directory / "applicability_domain.npz", **self.domain.to_arrays())  # type: ignore[arg-type]  # mypy matches **dict against numpy's allow_pickle: bool
         if self.feature_settings.level == 0:
             if self.embedding is None:
                 from sseflow.ml.atomsets.features import elemental_embeddings

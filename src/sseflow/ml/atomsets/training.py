@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from jobflow import Flow, Maker, job
+from jobflow import Flow, Job, Maker, job
 
 from sseflow.ml.atomsets.featurization import FeatureSettings
 from sseflow.ml.atomsets.selection import FEATURE_VARIANTS, SelectionSettings
@@ -48,7 +48,8 @@ def featurize_label_table(
         settings = FeatureSettings(variant["level"], variant["simplification"])
         feats = data.atom_features(settings)
         path = Path(work_dir) / f"features_{_variant_name(settings)}.npz"
-        np.savez_compressed(path, **{f"r{i:05d}": f for i, f in enumerate(feats) if f is not None})
+        arrays = {f"r{i:05d}": f for i, f in enumerate(feats) if f is not None}
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]  # mypy matches **dict against numpy's allow_pickle: bool
         paths[_variant_name(settings)] = str(path)
     return {
         "ids": data.ids,
@@ -146,6 +147,7 @@ def train_and_save(
     label_table: str | None = None,
 ) -> dict[str, Any]:
     """Choose and train the model on all rows and write the artifact."""
+    from sseflow.ml.atomsets.ensemble import AtomSetsEnsemble
     from sseflow.ml.atomsets.selection import fit_psi_model
 
     data = training_set(featurized)
@@ -153,7 +155,8 @@ def train_and_save(
     model.training["label_table"] = label_table
     model.metrics = {"nested_cv": metrics} if metrics else {}
     path = model.save(out_dir, model_version=model_version)
-    n_members = len(model.structure.members) if hasattr(model.structure, "members") else 1
+    structure = model.structure  # only an AtomSetsEnsemble has members
+    n_members = len(structure.members) if isinstance(structure, AtomSetsEnsemble) else 1
     return {
         "model_dir": str(path),
         "structure_family": selection.family,
@@ -200,7 +203,7 @@ class AtomSetsTrainingMaker(Maker):
             str(label_table), settings["variants"], f"{out_dir}.work"
         )
         featurized.name = "featurize"
-        jobs = [featurized]
+        jobs: list[Job | Flow] = [featurized]
         metrics = None
         if self.cross_validate:
             cv = cross_validate_psi(featurized.output, settings, self.n_splits, self.loco)

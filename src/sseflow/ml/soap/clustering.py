@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pymatgen.core import Structure
@@ -362,7 +362,10 @@ def cluster_with_labels(
     if clash:
         raise ClusteringError(f"candidate ids clash with label keys: {sorted(clash)[:3]}")
     items = list(candidates) + list(zip(label_keys, labels.structures, strict=True))
-    featurized = featurize(items, settings, cache_dir=cache_dir, n_jobs=n_jobs)
+    # a label without a structure (None) fails inside featurize and lands in ``failed``
+    featurized = featurize(
+        cast(list[tuple[str, Structure]], items), settings, cache_dir=cache_dir, n_jobs=n_jobs
+    )
     row_of = {key: i for i, key in enumerate(featurized.ids)}
     sigma_of = dict(zip(label_keys, labels.log10_sigma, strict=True))
     label_rows = np.array([row_of[k] for k in label_keys if k in row_of], dtype=int)
@@ -453,7 +456,11 @@ def compare_descriptors(
     """
     label_keys = [f"label:{label_id}" for label_id in labels.ids]
     items = list(unlabelled) + list(zip(label_keys, labels.structures, strict=True))
-    results = [featurize(items, s, cache_dir=cache_dir, n_jobs=n_jobs) for s in settings_list]
+    # a label without a structure (None) fails inside featurize and lands in ``failed``
+    results = [
+        featurize(cast(list[tuple[str, Structure]], items), s, cache_dir=cache_dir, n_jobs=n_jobs)
+        for s in settings_list
+    ]
     usable = set(label_keys)
     if common_labels:
         for result in results:
