@@ -131,7 +131,7 @@ def _run(flow: Any, store: JobStore, verbose: bool, workers: int | None) -> dict
     with quiet_third_party(verbose):
         result = run_funnel(flow, store, workers=workers, quiet=not verbose)
     if result.errors:
-        raise RuntimeError("; ".join(f"{e.name}: {e.reason}" for e in result.errors))
+        raise RuntimeError(result.error_message)
     return result.responses
 
 

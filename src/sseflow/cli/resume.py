@@ -75,6 +75,6 @@ def resume(
         except FunnelInterrupted as exc:
             interrupted(exc)
         if result.errors:
-            fail("; ".join(f"{e.name}: {e.reason}" for e in result.errors))
+            fail(result.error_message)
     rows = ranked(candidate_repository(store), ids)
     print_shortlist(rows, shortlist, title="resumed candidates, ranked (best first)")

@@ -308,14 +308,16 @@ def _apply(
         index, gate = edit.gate_on("max_ea_ev", "bvse")
         edit.set_gate(index, dataclasses.replace(gate, max_value=options.max_ea_ev))
     is_bvse = _is("sseflow.bvse.jobs.BVSEMaker")
-    bvse_settings = ("occupancy_mode", "resolution_angstrom", "time_limit_s", "memory_limit_gb")
-    for name in bvse_settings:
+    bvse_fields = {  # option -> field of BVSESettings
+        "occupancy_mode": "occupancy_mode",
+        "resolution_angstrom": "resolution_angstrom",
+        "time_limit_s": "time_limit_s",
+        "memory_limit_gb": "memory_limit_gb",
+        "bvse_engine": "engine",
+    }
+    for name, field in bvse_fields.items():
         if name in given:
-            edit.set_setting(name, is_bvse, "BVSE stage", "bvse", name, given[name])
-    if "bvse_engine" in given:
-        edit.set_setting(
-            "bvse_engine", is_bvse, "BVSE stage", "bvse", "engine", given["bvse_engine"]
-        )
+            edit.set_setting(name, is_bvse, "BVSE stage", "bvse", field, given[name])
     for name in ("ml_policy", "p_si_threshold"):
         if name not in given:
             continue

@@ -116,6 +116,11 @@ class RunResult:
         """True when every funnel job ran."""
         return not self.errors
 
+    @property
+    def error_message(self) -> str:
+        """The failed funnel jobs and their reasons in one line ("" when none failed)."""
+        return "; ".join(f"{e.name}: {e.reason}" for e in self.errors)
+
 
 def default_workers() -> int:
     """Return the number of cores this process may use."""
@@ -709,7 +714,7 @@ def screen_inputs(
         outcome.ingest = next(iter(responses.values())).output
     if result.errors:
         outcome.exit_code = EXIT_ERROR
-        outcome.message = "; ".join(f"{e.name}: {e.reason}" for e in result.errors)
+        outcome.message = result.error_message
     if outcome.ingest is None:
         outcome.exit_code = EXIT_ERROR
         outcome.message = outcome.message or "ingest did not run"
