@@ -352,6 +352,15 @@ class _Pool:
         return future
 
     def exit_codes(self) -> list[int]:
+        """Exit codes of the workers that ended abnormally (negative: killed by a signal).
+
+        A broken pool's manager thread joins the dead workers itself; reading an exit
+        code while it does is a race in multiprocessing (two threads read the same
+        forkserver status pipe; the loser records 255). So wait for that thread first.
+        """
+        manager = getattr(self.executor, "_executor_manager_thread", None)
+        if manager is not None and manager.is_alive():
+            manager.join(timeout=30.0)
         return [p.exitcode for p in self.processes.values() if p.exitcode not in (None, 0)]
 
     def kill(self) -> None:
