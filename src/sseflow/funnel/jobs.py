@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from jobflow import CURRENT_JOB, Flow, Job, JobConfig, OnMissing, Response, job
 from pydantic import BaseModel
 
-from sseflow.common.candidate import Candidate
+from sseflow.common.candidate import Candidate, CandidateBatch
 from sseflow.common.document import TierStatus
 from sseflow.common.maker import TierMaker, tier_document
 from sseflow.funnel.gates import GateDecision
@@ -63,7 +63,7 @@ def _fail_stage_on_error(what: str) -> Callable[[F], F]:
 
     def decorate(function: F) -> F:
         @functools.wraps(function)
-        def wrapper(candidates: list[Candidate], *args: Any, **kwargs: Any) -> Any:
+        def wrapper(candidates: Sequence[Candidate], *args: Any, **kwargs: Any) -> Any:
             try:
                 return function(candidates, *args, **kwargs)
             except Exception as exc:
@@ -76,7 +76,7 @@ def _fail_stage_on_error(what: str) -> Callable[[F], F]:
                 failed |= {f"tiers.{t}.reason": reason[:1000] for t in tier_names}
                 try:
                     _repository().set_status(
-                        [c.candidate_id for c in candidates if c is not None],
+                        _candidate_ids(candidates),
                         TierStatus.FAILED,
                         tier_names[-1] if tier_names else "?",
                         reason[:1000],
@@ -89,6 +89,12 @@ def _fail_stage_on_error(what: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _candidate_ids(candidates: Sequence[Candidate]) -> list[str]:
+    if isinstance(candidates, CandidateBatch):  # without decoding the structures
+        return list(candidates.candidate_ids)
+    return [c.candidate_id for c in candidates if c is not None]
 
 
 def _stage_arguments(args: tuple, kwargs: dict) -> tuple[list[Stage] | None, int]:
@@ -182,11 +188,18 @@ def _reusable(record: dict[str, Any] | None, maker: TierMaker) -> dict | None:
 
 @job(config=RECORDING)
 @_fail_stage_on_error("could not start")
-def run_stage(candidates: list[Candidate], stages: list[Stage], index: int) -> Response:
-    """Replace itself by the stage's tier jobs, their record jobs and the stage's gate."""
+def run_stage(candidates: Sequence[Candidate], stages: list[Stage], index: int) -> Response:
+    """Replace itself by the stage's tier jobs, their record jobs and the stage's gate.
+
+    The candidates travel on as one :class:`~sseflow.common.candidate.CandidateBatch`
+    (batch tiers, the gate, the next stage): jobflow's bookkeeping then does not
+    re-serialise every structure for every job.
+    """
     stage = stages[index]
     repo = _repository()
-    ids = [c.candidate_id for c in candidates]
+    if not isinstance(candidates, CandidateBatch):
+        candidates = CandidateBatch(candidates)
+    ids = list(candidates.candidate_ids)
     records = repo.get_many(ids, projection={"structure": 0})
     repo.set_status(
         ids,
@@ -216,6 +229,10 @@ def run_stage(candidates: list[Candidate], stages: list[Stage], index: int) -> R
                 outputs[maker.tier] = []
             continue
         per_candidate: list[Any] = []
+        if all(stored):  # nothing to compute: no need to decode the structures
+            outputs[maker.tier] = stored
+            reused.extend(ids)
+            continue
         for candidate, previous in zip(candidates, stored, strict=True):
             if previous is not None:
                 per_candidate.append(previous)
@@ -331,7 +348,7 @@ def _batch_decisions(
 @job(config=GATING)
 @_fail_stage_on_error("gate crashed")
 def gate_stage(
-    candidates: list[Candidate],
+    candidates: Sequence[Candidate],
     outputs: dict[str, Any],
     stages: list[Stage],
     index: int,
@@ -346,22 +363,23 @@ def gate_stage(
     stage = stages[index]
     repo = _repository()
     summary = StageSummary(stage=index, tiers=stage.tiers, n_in=len(candidates), reused=reused)
-    survivors: list[Candidate] = []
+    survivors: list[str] = []
     stage_docs: list[dict[str, dict[str, Any]]] = []
-    for i, candidate in enumerate(candidates):
+    candidate_ids = _candidate_ids(candidates)
+    for i, candidate_id in enumerate(candidate_ids):
         docs: dict[str, dict[str, Any]] = {}
         for tier, tier_outputs in outputs.items():
             doc = tier_outputs[i] if tier_outputs is not None and i < len(tier_outputs) else None
             data = _as_dict(doc)
             if data is None:  # the tier's job crashed or was killed: nothing came back
-                data = failed_tier_document(tier, candidate.candidate_id, NO_RESULT)
+                data = failed_tier_document(tier, candidate_id, NO_RESULT)
             docs[tier] = data
         stage_docs.append(docs)
     # each tier's document class names the fields kept out of the record (e.g. grids)
     excluded_fields = {m.tier: m.document_class.record_exclude for m in stage.makers}
     batch = _batch_decisions(stage.gate, stage_docs)
     verdicts: list[dict[str, Any]] = []
-    for i, (candidate, docs) in enumerate(zip(candidates, stage_docs, strict=True)):
+    for i, (candidate_id, docs) in enumerate(zip(candidate_ids, stage_docs, strict=True)):
         failed = _failed(docs)
         deferred = _deferred(docs)
         if failed:
@@ -387,12 +405,13 @@ def gate_stage(
             TierStatus.REJECTED: summary.rejected,
             TierStatus.FAILED: summary.failed,
             TierStatus.PENDING: summary.pending,
-        }[status].append(candidate.candidate_id)
+        }[status].append(candidate_id)
         if status is TierStatus.PASSED:
-            survivors.append(candidate)
+            survivors.append(candidate_id)
     repo.set_tiers(verdicts)  # one write for the stage
     if survivors and index + 1 < len(stages):
-        next_stage = run_stage(survivors, stages, index + 1)
+        batch = candidates if isinstance(candidates, CandidateBatch) else CandidateBatch(candidates)
+        next_stage = run_stage(batch.subset(survivors), stages, index + 1)
         next_stage.name = f"stage {index + 1}"
         return Response(output=summary, addition=next_stage)
     # Only an emptied funnel stops what follows it (jobs a user attached to the funnel's

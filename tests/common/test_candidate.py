@@ -1,0 +1,65 @@
+"""CandidateBatch: the candidates of a stage as one packed value between jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobflow import job
+from monty.json import MontyDecoder, jsanitize
+from pymatgen.core import Structure
+
+from sseflow.common.candidate import Candidate, CandidateBatch
+from tests.conftest import EXAMPLES
+
+
+def _candidates() -> list[Candidate]:
+    names = ["Li2S_antifluorite.cif", "Li3N_alpha.cif", "Li2O_antifluorite.cif"]
+    return [Candidate.from_structure(Structure.from_file(EXAMPLES / n)) for n in names]
+
+
+def test_round_trip_keeps_every_candidate_and_decodes_only_when_read() -> None:
+    candidates = _candidates()
+    batch = CandidateBatch(candidates)
+    back = MontyDecoder().process_decoded(batch.as_dict())
+    assert isinstance(back, CandidateBatch)
+    assert back.candidate_ids == [c.candidate_id for c in candidates]
+    assert back._items is None  # ids, length and the subset below need no decoding
+    assert len(back) == 3
+    assert list(back) == candidates
+    assert back[1].structure == candidates[1].structure
+    assert back == batch
+
+
+def test_jobflow_sees_one_string_not_the_structures() -> None:
+    batch = CandidateBatch(_candidates())
+    encoded = jsanitize(batch, strict=True)
+    assert set(encoded) == {"@module", "@class", "candidate_ids", "packed"}
+    assert isinstance(encoded["packed"], str)
+    assert batch.as_dict()["packed"] is encoded["packed"]  # packed once, then kept
+
+
+def test_subset_keeps_the_batch_order_decoded_or_not() -> None:
+    candidates = _candidates()
+    wanted = [candidates[2].candidate_id, candidates[0].candidate_id]
+    decoded = CandidateBatch(candidates).subset(wanted)
+    packed = CandidateBatch.from_dict(CandidateBatch(candidates).as_dict()).subset(wanted)
+    expected = [candidates[0], candidates[2]]
+    assert list(decoded) == expected and list(packed) == expected
+    assert packed.candidate_ids == [c.candidate_id for c in expected]
+
+
+@job
+def _formulas(candidates: list[Candidate]) -> list[str]:
+    return [c.formula for c in candidates]
+
+
+def test_a_batch_tier_job_reads_it_as_a_list(tmp_path: Path) -> None:
+    from jobflow import run_locally
+
+    from sseflow.store import get_job_store
+
+    batch = CandidateBatch(_candidates())
+    store = get_job_store(data_dir=tmp_path / "db")
+    out = run_locally(_formulas(batch), store=store, log=False, ensure_success=True)
+    (result,) = out.values()
+    assert result[1].output == ["Li2S", "Li3N", "Li2O"]
