@@ -19,7 +19,9 @@ peak resident memory of the process tree, sampled every 0.5 s):
 ``ml``
     the ML stage on every accepted candidate, as the default funnel runs it
     (:func:`sseflow.funnel.defaults.ml_stage`: SOAP clustering and P_SI batch tiers,
-    ``MLPolicyGate()``), through :func:`sseflow.funnel.run.run_funnel` with two workers.
+    ``MLPolicyGate()``), through :func:`sseflow.funnel.run.run_funnel` with two workers;
+    the candidates are loaded from the store's records first (``load_records_s``), and
+    each job's wall time is recorded (``job_wall_s``).
 
 Usage::
 
@@ -170,7 +172,7 @@ def ml(folder: Path) -> dict[str, Any]:
     """The ML stage (SOAP clustering + AtomSets, MLPolicyGate) on every accepted candidate."""
     from pymatgen.core import Structure
 
-    from sseflow.common.candidate import Candidate, SourceInfo
+    from sseflow.common.candidate import Candidate, CandidateBatch, SourceInfo
     from sseflow.funnel.defaults import ml_stage
     from sseflow.funnel.jobs import run_stage
     from sseflow.funnel.run import run_funnel
@@ -179,6 +181,7 @@ def ml(folder: Path) -> dict[str, Any]:
     store = get_job_store(data_dir=folder / "store")
     store.connect()
     repo = candidate_repository(store)
+    t_load = time.perf_counter()
     candidates = [
         Candidate(
             candidate_id=rec["candidate_id"],
@@ -190,12 +193,26 @@ def ml(folder: Path) -> dict[str, Any]:
         )
         for rec in repo.find({"tiers.ingest.status": "passed"})
     ]
+    load_s = time.perf_counter() - t_load
     stage = ml_stage()  # the default funnel's ML stage (SOAP selection + P_SI, its gate)
-    job = run_stage(candidates, [stage], 0)
+    # handed over as run_stage hands candidates on (a list would cost the harness
+    # jobflow's walks over 20,000 structures before the stage starts)
+    job = run_stage(CandidateBatch(candidates), [stage], 0)
     t0 = time.perf_counter()
-    result = run_funnel(job, store, workers=2)
+    job_s: dict[str, float] = {}
+    started: dict[str, float] = {}
+
+    def timing(event: str, one: Any) -> None:
+        if event == "start":
+            started[one.name] = time.perf_counter()
+        elif one.name in started:
+            job_s[one.name] = round(time.perf_counter() - started[one.name], 1)
+
+    result = run_funnel(job, store, workers=2, progress=timing)
     return {
         "candidates": len(candidates),
+        "load_records_s": round(load_s, 1),
+        "job_wall_s": job_s,
         "ok": result.ok,
         "errors": [f"{e.name}: {e.reason}" for e in result.errors],
         "stage_wall_s": round(time.perf_counter() - t0, 1),

@@ -33,7 +33,8 @@ def test_round_trip_keeps_every_candidate_and_decodes_only_when_read() -> None:
 def test_jobflow_sees_one_string_not_the_structures() -> None:
     batch = CandidateBatch(_candidates())
     encoded = jsanitize(batch, strict=True)
-    assert set(encoded) == {"@module", "@class", "candidate_ids", "packed"}
+    assert set(encoded) == {"@module", "@class", "candidate_ids", "formulas", "packed"}
+    assert encoded["formulas"] == ["Li2S", "Li3N", "Li2O"]
     assert isinstance(encoded["packed"], str)
     assert batch.as_dict()["packed"] is encoded["packed"]  # packed once, then kept
 

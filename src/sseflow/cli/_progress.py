@@ -235,15 +235,20 @@ class FunnelProgress(logging.Handler):
     def _finished(self, name: str, uuid: str) -> None:
         if name == "ingest":
             output = self._output(uuid) or {}
-            accepted = output.get("accepted") or []
-            self.formulas = {c.get("candidate_id"): c.get("formula") for c in accepted}
-            self.pending_n = len(accepted)
+            accepted = output.get("accepted") or {}
+            if isinstance(accepted, dict):  # stored as a CandidateBatch: ids + formulas
+                ids, formulas = accepted.get("candidate_ids", []), accepted.get("formulas", [])
+            else:  # a list of candidates (ingest outputs stored before batches were packed)
+                ids = [c.get("candidate_id") for c in accepted]
+                formulas = [c.get("formula") for c in accepted]
+            self.formulas = dict(zip(ids, formulas, strict=False))
+            self.pending_n = len(ids)
             counts = {
                 "rejected": len(output.get("rejected") or []),
                 "merged": len(output.get("duplicates") or []),
             }
-            n = len(accepted) + sum(counts.values())
-            note = f"{len(accepted)} accepted" + "".join(
+            n = len(ids) + sum(counts.values())
+            note = f"{len(ids)} accepted" + "".join(
                 f", {v} {k}" for k, v in counts.items() if v
             )
             if self.ingest_task is not None:

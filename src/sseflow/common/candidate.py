@@ -181,13 +181,17 @@ class CandidateBatch(Sequence[Candidate]):
     def __init__(self, candidates: Iterable[Candidate | Mapping[str, Any]] = ()) -> None:
         items = [c if isinstance(c, Candidate) else Candidate.model_validate(c) for c in candidates]
         self.candidate_ids: list[str] = [c.candidate_id for c in items]
+        self.formulas: list[str] = [c.formula for c in items]
         self._items: list[Candidate] | None = items
         self._packed: str | None = None
 
     @classmethod
-    def _from_packed(cls, candidate_ids: list[str], packed: str) -> CandidateBatch:
+    def _from_packed(
+        cls, candidate_ids: list[str], formulas: list[str], packed: str
+    ) -> CandidateBatch:
         batch = cls()
         batch.candidate_ids = list(candidate_ids)
+        batch.formulas = list(formulas)
         batch._items = None
         batch._packed = packed
         return batch
@@ -237,10 +241,12 @@ class CandidateBatch(Sequence[Candidate]):
         with _no_gc():
             rows = json.loads(zlib.decompress(base64.b64decode(self._packed)))
             kept = [row for row in rows if row["candidate_id"] in wanted]
-        return CandidateBatch._from_packed([row["candidate_id"] for row in kept], _pack(kept))
+        return CandidateBatch._from_packed(
+            [row["candidate_id"] for row in kept], [row["formula"] for row in kept], _pack(kept)
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the batch as JSON: its ids and the candidates as one compressed string."""
+        """Return the batch as JSON: ids, formulas and the candidates as one compressed string."""
         if self._packed is None:
             rows = [
                 {
@@ -254,13 +260,14 @@ class CandidateBatch(Sequence[Candidate]):
             "@module": type(self).__module__,
             "@class": type(self).__name__,
             "candidate_ids": list(self.candidate_ids),
+            "formulas": list(self.formulas),
             "packed": self._packed,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CandidateBatch:
         """Rebuild a batch from :meth:`as_dict` (candidates decoded when first read)."""
-        return cls._from_packed(d["candidate_ids"], d["packed"])
+        return cls._from_packed(d["candidate_ids"], d["formulas"], d["packed"])
 
     def to_json(self) -> str:
         """Return :meth:`as_dict` as a JSON string (MSONable-style)."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from collections.abc import Mapping
+from typing import Any
 
-from sseflow.common.candidate import Candidate, SourceInfo
+from pydantic import BaseModel, Field, field_serializer, field_validator
+
+from sseflow.common.candidate import Candidate, CandidateBatch, SourceInfo
 from sseflow.common.document import TierDocument
 
 
@@ -27,7 +30,12 @@ class DuplicateInput(BaseModel):
 class IngestDocument(BaseModel):
     """Everything the ingest step decided about a batch of inputs."""
 
-    accepted: list[Candidate] = Field(default_factory=list)
+    accepted: list[Candidate] = Field(
+        default_factory=list,
+        description="The candidates, in input order. Stored (serialised) as one "
+        ":class:`~sseflow.common.candidate.CandidateBatch`: ids, formulas and one "
+        "compressed string, so a batch of thousands stays a small document.",
+    )
     rejected: list[RejectedInput] = Field(default_factory=list)
     duplicates: list[DuplicateInput] = Field(default_factory=list)
     notes: dict[str, list[str]] = Field(
@@ -37,6 +45,20 @@ class IngestDocument(BaseModel):
         0, description="Stored structures read to look for duplicates (the cost of de-duplication)."
     )
     settings: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+
+    @field_validator("accepted", mode="before")
+    @classmethod
+    def _unpack_accepted(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and "packed" in value:
+            value = CandidateBatch.from_dict(value)
+        if isinstance(value, CandidateBatch):
+            return list(value)
+        return value
+
+    @field_serializer("accepted")
+    def _pack_accepted(self, accepted: list[Candidate]) -> dict[str, Any]:
+        # ~22 kB of BSON per candidate as a list; MongoDB refuses documents over 16 MB
+        return CandidateBatch(accepted).as_dict()
 
 
 class IngestTierDocument(TierDocument):
