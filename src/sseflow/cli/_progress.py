@@ -248,9 +248,7 @@ class FunnelProgress(logging.Handler):
                 "merged": len(output.get("duplicates") or []),
             }
             n = len(ids) + sum(counts.values())
-            note = f"{len(ids)} accepted" + "".join(
-                f", {v} {k}" for k, v in counts.items() if v
-            )
+            note = f"{len(ids)} accepted" + "".join(f", {v} {k}" for k, v in counts.items() if v)
             if self.ingest_task is not None:
                 self.progress.update(self.ingest_task, total=n, completed=n, note=note)
             return

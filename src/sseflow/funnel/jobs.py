@@ -410,8 +410,9 @@ def gate_stage(
             survivors.append(candidate_id)
     repo.set_tiers(verdicts)  # one write for the stage
     if survivors and index + 1 < len(stages):
-        batch = candidates if isinstance(candidates, CandidateBatch) else CandidateBatch(candidates)
-        next_stage = run_stage(batch.subset(survivors), stages, index + 1)
+        if not isinstance(candidates, CandidateBatch):
+            candidates = CandidateBatch(candidates)
+        next_stage = run_stage(candidates.subset(survivors), stages, index + 1)
         next_stage.name = f"stage {index + 1}"
         return Response(output=summary, addition=next_stage)
     # Only an emptied funnel stops what follows it (jobs a user attached to the funnel's
