@@ -52,6 +52,16 @@ def test_duplicates_across_cell_choices_are_merged(li2s):
     assert doc.duplicates[0].candidate_id == doc.accepted[0].candidate_id
 
 
+def test_the_same_structure_twice_is_merged_even_where_the_matcher_does_not_fit(li2s, monkeypatch):
+    # StructureMatcher did not fit 20 pairs of identical disordered garnets
+    import pymatgen.analysis.structure_matcher as sm
+
+    monkeypatch.setattr(sm.StructureMatcher, "fit", lambda self, a, b, **kw: False)
+    doc = ingest([li2s, li2s.copy()])
+    assert len(doc.accepted) == 1 and len(doc.duplicates) == 1
+    assert doc.duplicates[0].candidate_id == doc.accepted[0].candidate_id
+
+
 def test_obelix_li3n_matches_clean_li3n():
     doc = ingest([EXAMPLES / "Li3N_alpha.cif", OBELIX_CIFS / "gvd.cif"])
     assert len(doc.accepted) == 1 and len(doc.duplicates) == 1
