@@ -138,9 +138,10 @@ def _pack(rows: list[dict[str, Any]]) -> str:
 def _no_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while many small objects are built.
 
-    Decoding a batch of thousands of structures builds millions of dicts and lists;
-    with the collector on, its full passes over everything already in memory took
-    16 s of a 17 s decode of 500 candidates (measured beside a loaded batch).
+    Decoding a batch of thousands of structures builds millions of dicts and lists,
+    and the collector's full passes revisit everything already in memory: with 500
+    candidates loaded beside, ``json.loads`` of 500 more took 16.7 s with the collector
+    on and 0.1 s with it off.
     """
     enabled = gc.isenabled()
     gc.disable()
