@@ -134,6 +134,12 @@ def _pack(rows: list[dict[str, Any]]) -> str:
     return base64.b64encode(zlib.compress(data, 6)).decode("ascii")
 
 
+def _unpack(packed: str) -> list[dict[str, Any]]:
+    """Return the JSON rows packed by :func:`_pack` (call it under :func:`_no_gc`)."""
+    rows: list[dict[str, Any]] = json.loads(zlib.decompress(base64.b64decode(packed)))
+    return rows
+
+
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while many small objects are built.
@@ -187,6 +193,11 @@ class CandidateBatch(Sequence[Candidate]):
         self._packed: str | None = None
 
     @classmethod
+    def of(cls, candidates: Sequence[Candidate]) -> CandidateBatch:
+        """Return ``candidates`` as a batch (itself when it is one already)."""
+        return candidates if isinstance(candidates, CandidateBatch) else cls(candidates)
+
+    @classmethod
     def _from_packed(
         cls, candidate_ids: list[str], formulas: list[str], packed: str
     ) -> CandidateBatch:
@@ -201,8 +212,7 @@ class CandidateBatch(Sequence[Candidate]):
         if self._items is None:
             assert self._packed is not None
             with _no_gc():
-                rows = json.loads(zlib.decompress(base64.b64decode(self._packed)))
-                self._items = [Candidate.model_validate(row) for row in rows]
+                self._items = [Candidate.model_validate(row) for row in _unpack(self._packed)]
         return self._items
 
     def __len__(self) -> int:
@@ -240,8 +250,7 @@ class CandidateBatch(Sequence[Candidate]):
             return CandidateBatch(c for c in self._items if c.candidate_id in wanted)
         assert self._packed is not None
         with _no_gc():
-            rows = json.loads(zlib.decompress(base64.b64decode(self._packed)))
-            kept = [row for row in rows if row["candidate_id"] in wanted]
+            kept = [row for row in _unpack(self._packed) if row["candidate_id"] in wanted]
         return CandidateBatch._from_packed(
             [row["candidate_id"] for row in kept], [row["formula"] for row in kept], _pack(kept)
         )

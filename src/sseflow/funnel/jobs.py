@@ -197,8 +197,7 @@ def run_stage(candidates: Sequence[Candidate], stages: list[Stage], index: int) 
     """
     stage = stages[index]
     repo = _repository()
-    if not isinstance(candidates, CandidateBatch):
-        candidates = CandidateBatch(candidates)
+    candidates = CandidateBatch.of(candidates)
     ids = list(candidates.candidate_ids)
     records = repo.get_many(ids, projection={"structure": 0})
     repo.set_status(
@@ -410,9 +409,7 @@ def gate_stage(
             survivors.append(candidate_id)
     repo.set_tiers(verdicts)  # one write for the stage
     if survivors and index + 1 < len(stages):
-        if not isinstance(candidates, CandidateBatch):
-            candidates = CandidateBatch(candidates)
-        next_stage = run_stage(candidates.subset(survivors), stages, index + 1)
+        next_stage = run_stage(CandidateBatch.of(candidates).subset(survivors), stages, index + 1)
         next_stage.name = f"stage {index + 1}"
         return Response(output=summary, addition=next_stage)
     # Only an emptied funnel stops what follows it (jobs a user attached to the funnel's
