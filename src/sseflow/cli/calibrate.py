@@ -28,8 +28,9 @@ def calibrate_neb(
     """Fit E_dft = slope * E_mlip + intercept on candidates with both NEB tiers.
 
     Every candidate whose neb_mlip and neb_dft records converged on the same hops gives
-    one pair, grouped by the potential that computed the MLIP barrier. Each fit is
-    checked leave-one-out. Use the file with MLIPNEBMaker(calibration=FILE) (YAML:
+    one pair, grouped by the potential that computed the MLIP barrier. The form of the
+    line (none, shift, scale, free) is chosen by leave-one-out error and the whole fit
+    checked leave-one-out, nested. Use the file with MLIPNEBMaker(calibration=FILE) (YAML:
     ``calibration: FILE``); without enough pairs the shipped calibration stays in use.
     """
     from sseflow.neb.calibration import (
@@ -58,12 +59,20 @@ def calibrate_neb(
         )
     CalibrationSet(fits, f"refitted by sseflow calibrate-neb on {source}").to_json(out)
     table = Table(
-        "potential", "pairs", "slope", "intercept", "LOO MAE (eV)", "raw MAE (eV)", "LOO Spearman"
+        "potential",
+        "pairs",
+        "form",
+        "slope",
+        "intercept",
+        "LOO MAE (eV)",
+        "raw MAE (eV)",
+        "LOO Spearman",
     )
     for name, fit in fits.items():
         table.add_row(
             name,
             str(fit.n_pairs),
+            fit.model,
             f"{fit.slope:.3f}",
             f"{fit.intercept:+.3f}",
             f"{fit.loo_mae_ev:.3f}",

@@ -4,7 +4,12 @@ Universal potentials soften the energy surface and under-predict migration barri
 (Deng et al., npj Comput. Mater. 2025); how much depends on the potential. A
 calibration maps a potential's CI-NEB barrier to the DFT (Quantum ESPRESSO) barrier of
 the same hop: ``E_dft ~ slope * E_mlip + intercept``, fitted by least squares on pairs
-of barriers computed for the same hops and supercells.
+of barriers computed for the same hops and supercells. The form of the line is one of
+:data:`CALIBRATION_MODELS` - none (identity), a constant shift, a constant scale or a
+free line - chosen by leave-one-out error on the pairs (with five or six pairs a free
+line can do worse than a shift, and no correction at all can be best); the error
+recorded for the calibration is the nested leave-one-out error of that whole procedure
+(the form chosen again without the pair being predicted).
 
 Two sources of pairs:
 
@@ -48,22 +53,94 @@ def spearman(x: ArrayLike, y: ArrayLike) -> float:
     return float(spearmanr(np.asarray(x, dtype=float), np.asarray(y, dtype=float)).statistic)
 
 
-def fit_linear(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> tuple[float, float]:
-    """Return ``(slope, intercept)`` of the least-squares line DFT ~ MLIP (eV)."""
+#: Forms of the calibration line ``E_dft = slope * E_mlip + intercept``, fewest fitted
+#: parameters first: ``identity`` (no correction), ``shift`` (slope 1), ``scale``
+#: (intercept 0), ``linear`` (both free). A tie in leave-one-out error goes to the
+#: earlier form.
+CALIBRATION_MODELS: tuple[str, ...] = ("identity", "shift", "scale", "linear")
+
+_MODEL_TEXT = {
+    "identity": "E_dft = E_mlip (no correction: it was the best in leave-one-out)",
+    "shift": "E_dft = E_mlip + intercept (least squares)",
+    "scale": "E_dft = slope * E_mlip (least squares)",
+    "linear": "E_dft = slope * E_mlip + intercept (least squares)",
+}
+
+
+def fit_line(mlip_ev: ArrayLike, dft_ev: ArrayLike, model: str = "linear") -> tuple[float, float]:
+    """Return ``(slope, intercept)`` of the least-squares line DFT ~ MLIP of form ``model``.
+
+    Parameters
+    ----------
+    mlip_ev, dft_ev
+        Barriers of the same hops (eV).
+    model
+        One of :data:`CALIBRATION_MODELS`.
+
+    Examples
+    --------
+    >>> slope, intercept = fit_line([0.1, 0.2, 0.3], [0.2, 0.3, 0.4], "shift")
+    >>> slope, round(intercept, 6)
+    (1.0, 0.1)
+    """
     x = np.asarray(mlip_ev, dtype=float)
     y = np.asarray(dft_ev, dtype=float)
-    slope, intercept = np.polyfit(x, y, 1)
-    return float(slope), float(intercept)
+    if model == "identity":
+        return 1.0, 0.0
+    if model == "shift":
+        return 1.0, float(np.mean(y - x))
+    if model == "scale":
+        return float(np.sum(x * y) / np.sum(x * x)), 0.0
+    if model == "linear":
+        slope, intercept = np.polyfit(x, y, 1)
+        return float(slope), float(intercept)
+    raise CalibrationError(f"unknown calibration model {model!r}; one of {CALIBRATION_MODELS}")
 
 
-def leave_one_out(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> NDArray[np.float64]:
+def leave_one_out(
+    mlip_ev: ArrayLike, dft_ev: ArrayLike, model: str = "linear"
+) -> NDArray[np.float64]:
     """Return the leave-one-out predictions: pair ``i`` predicted by the fit without it."""
     x = np.asarray(mlip_ev, dtype=float)
     y = np.asarray(dft_ev, dtype=float)
     predictions = np.empty_like(y)
     for i in range(len(x)):
         keep = np.arange(len(x)) != i
-        slope, intercept = fit_linear(x[keep], y[keep])
+        slope, intercept = fit_line(x[keep], y[keep], model)
+        predictions[i] = slope * x[i] + intercept
+    return predictions
+
+
+def loo_mae_by_model(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> dict[str, float]:
+    """Return the leave-one-out MAE (eV) of every form in :data:`CALIBRATION_MODELS`."""
+    y = np.asarray(dft_ev, dtype=float)
+    return {
+        model: float(np.mean(np.abs(leave_one_out(mlip_ev, y, model) - y)))
+        for model in CALIBRATION_MODELS
+    }
+
+
+def select_model(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> str:
+    """Return the form with the lowest leave-one-out MAE (ties: the fewest parameters)."""
+    errors = loo_mae_by_model(mlip_ev, dft_ev)
+    best = min(errors.values())
+    return next(m for m in CALIBRATION_MODELS if errors[m] <= best + 1e-12)
+
+
+def nested_leave_one_out(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> NDArray[np.float64]:
+    """Return leave-one-out predictions of the whole procedure, choice of form included.
+
+    Pair ``i`` is predicted by the form :func:`select_model` picks on the other pairs,
+    fitted on them: the honest error of a calibration whose form was chosen on its own
+    data.
+    """
+    x = np.asarray(mlip_ev, dtype=float)
+    y = np.asarray(dft_ev, dtype=float)
+    predictions = np.empty_like(y)
+    for i in range(len(x)):
+        keep = np.arange(len(x)) != i
+        model = select_model(x[keep], y[keep])
+        slope, intercept = fit_line(x[keep], y[keep], model)
         predictions[i] = slope * x[i] + intercept
     return predictions
 
@@ -78,6 +155,8 @@ class BarrierCalibration:
         Potential name as recorded by the NEB tier (e.g. ``"SevenNet-0"``).
     slope, intercept
         ``E_calibrated = slope * E_mlip + intercept``.
+    model
+        Form of the line (:data:`CALIBRATION_MODELS`).
     n_pairs
         Number of MLIP/DFT pairs fitted.
     source
@@ -87,9 +166,12 @@ class BarrierCalibration:
     residual_rms_ev
         Root-mean-square residual of the fit on its own pairs.
     loo_mae_ev, loo_max_error_ev, loo_spearman
-        Leave-one-out check: each pair predicted by the fit on the others.
+        Leave-one-out check: each pair predicted by the procedure run on the others
+        (when the form was chosen from the data, it is chosen again: nested).
     raw_mae_ev, raw_spearman
         The same numbers for the uncalibrated barriers.
+    loo_mae_by_model
+        Leave-one-out MAE of every form (eV), from which ``model`` was chosen.
     """
 
     potential: str
@@ -104,6 +186,8 @@ class BarrierCalibration:
     loo_spearman: float | None = None
     raw_mae_ev: float | None = None
     raw_spearman: float | None = None
+    model: str = "linear"
+    loo_mae_by_model: dict[str, float] | None = None
 
     def apply(self, barrier_ev: float) -> float:
         """Return the calibrated barrier (eV)."""
@@ -113,19 +197,38 @@ class BarrierCalibration:
         """Return what the record keeps about this calibration (no pair list)."""
         out = asdict(self)
         out.pop("pairs")
-        out["model"] = "E_dft = slope * E_mlip + intercept (least squares)"
+        out["model"] = _MODEL_TEXT.get(self.model, self.model)
         return out
 
 
 def fit_calibration(
-    potential: str, pairs: list[dict[str, Any]], source: str, min_pairs: int = MIN_PAIRS
+    potential: str,
+    pairs: list[dict[str, Any]],
+    source: str,
+    min_pairs: int = MIN_PAIRS,
+    model: str = "auto",
 ) -> BarrierCalibration:
-    """Fit a linear calibration on ``pairs`` (``{"id", "mlip_ev", "dft_ev"}``) and check it.
+    """Fit a calibration on ``pairs`` (``{"id", "mlip_ev", "dft_ev"}``) and check it.
+
+    Parameters
+    ----------
+    potential
+        Name of the potential whose barriers are calibrated.
+    pairs
+        MLIP and DFT barriers of the same hops (eV).
+    source
+        Where the pairs come from (recorded).
+    min_pairs
+        Fewest pairs fitted.
+    model
+        A form of :data:`CALIBRATION_MODELS`, or ``"auto"``: the form with the lowest
+        leave-one-out MAE, its check then nested (the form chosen again per left-out
+        pair).
 
     Raises
     ------
     CalibrationError
-        Fewer than ``min_pairs`` pairs, or all MLIP barriers equal.
+        Fewer than ``min_pairs`` pairs, all MLIP barriers equal, or an unknown form.
     """
     if len(pairs) < max(min_pairs, 3):
         raise CalibrationError(
@@ -135,13 +238,20 @@ def fit_calibration(
     y = np.array([p["dft_ev"] for p in pairs], dtype=float)
     if np.ptp(x) < 1e-6:
         raise CalibrationError(f"{potential}: all MLIP barriers are equal, nothing to fit")
-    slope, intercept = fit_linear(x, y)
+    if model != "auto" and model not in CALIBRATION_MODELS:
+        raise CalibrationError(
+            f"unknown calibration model {model!r}; one of {CALIBRATION_MODELS} or 'auto'"
+        )
+    chosen = select_model(x, y) if model == "auto" else model
+    slope, intercept = fit_line(x, y, chosen)
     residual = slope * x + intercept - y
-    loo = leave_one_out(x, y)
+    loo = nested_leave_one_out(x, y) if model == "auto" else leave_one_out(x, y, chosen)
     return BarrierCalibration(
         potential=potential,
         slope=slope,
         intercept=intercept,
+        model=chosen,
+        loo_mae_by_model=loo_mae_by_model(x, y),
         n_pairs=len(pairs),
         source=source,
         pairs=list(pairs),
