@@ -128,6 +128,13 @@ def structures() -> dict[str, tuple[Structure, Case]]:
             45.0,
             oxidation={**li, **s, "P": 5.0},
         ),
+        Case(
+            "Li3OCl",
+            "antiperovskite, Pm-3m, a = 3.907 A (Zhao & Daemen 2012)",
+            5.5,
+            60.0,
+            oxidation={**li, **o, "Cl": -1.0},
+        ),
     ]
     built = {
         "Li2O": fm3m("O", 4.611, ANTIFLUORITE, cases[0].oxidation),
@@ -143,6 +150,12 @@ def structures() -> dict[str, tuple[Structure, Case]]:
         ),
         "Li3OBr": _obelix("qbb", cases[6].oxidation),
         "Li3PS4": _obelix("joc", cases[7].oxidation),
+        "Li3OCl": Structure.from_spacegroup(
+            "Pm-3m",
+            Lattice.cubic(3.907),
+            ["Cl-", "O2-", "Li+"],
+            [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]],
+        ),
         "Li2S-8A": fm3m("S", 5.708, ANTIFLUORITE, cases[1].oxidation),
     }
     return {case.name: (built[case.name], case) for case in cases}
