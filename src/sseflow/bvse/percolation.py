@@ -128,6 +128,19 @@ def _images_dimension(span: int) -> int:
     return 0 if count < 2 else (1 if count < 4 else (2 if count < 8 else 3))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _wrap(index: int, n: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Return a grid index folded into ``[0, n)`` and the cell it came from (-1, 0, 1).
+
+    Neighbour indices are at most one step outside the grid.
+    """
+    if index < 0:
+        return index + n, -1
+    if index >= n:
+        return index - n, 1
+    return index, 0
+
+
 @numba.njit(cache=True, nogil=True)
 def _percolation_energies(
     energies: np.ndarray, order: np.ndarray, shape: np.ndarray, encut: float
@@ -163,34 +176,13 @@ def _percolation_energies(
         j = (p // n2) % n1
         l = p % n2  # noqa: E741
         for di in range(-1, 2):
-            qi = i + di
-            wi = 0
-            if qi < 0:
-                qi += n0
-                wi = -1
-            elif qi >= n0:
-                qi -= n0
-                wi = 1
+            qi, wi = _wrap(i + di, n0)
             for dj in range(-1, 2):
-                qj = j + dj
-                wj = 0
-                if qj < 0:
-                    qj += n1
-                    wj = -1
-                elif qj >= n1:
-                    qj -= n1
-                    wj = 1
+                qj, wj = _wrap(j + dj, n1)
                 for dl in range(-1, 2):
                     if di == 0 and dj == 0 and dl == 0:
                         continue
-                    ql = l + dl
-                    wl = 0
-                    if ql < 0:
-                        ql += n2
-                        wl = -1
-                    elif ql >= n2:
-                        ql -= n2
-                        wl = 1
+                    ql, wl = _wrap(l + dl, n2)
                     q = (qi * n1 + qj) * n2 + ql
                     if size[q] == 0:
                         continue
