@@ -95,6 +95,9 @@ def main() -> None:
             f"{fit.loo_mae_ev:.3f} | {fit.loo_max_error_ev:.3f} | {fit.raw_spearman:.2f} | "
             f"{fit.loo_spearman:.2f} | {fit.slope:.3f} | {fit.intercept:+.3f} |"
         )
+    if not fits:
+        print(f"\nno potential has {MIN_PAIRS} pairs: nothing written (no calibration ships)")
+        return
     description = f"fitted by benchmarks/neb_calibration.py on {BENCHMARK.name}"
     CalibrationSet(fits, description).to_json(SHIPPED_CALIBRATION)
     CHECK.write_text(json.dumps(check, indent=1) + "\n")
