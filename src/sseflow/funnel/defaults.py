@@ -107,7 +107,7 @@ def mlip_maker() -> TierMaker:
     from sseflow.neb.jobs import MLIPNEBMaker
 
     # SevenNet-0: closest to Quantum ESPRESSO of the shipped potentials at its cost
-    # (mean error 0.053 eV over four hops, CHGNet 0.079 eV; docs/neb.md)
+    # (mean error 0.049 eV over five hops, CHGNet 0.074 eV; docs/neb.md)
     return MLIPNEBMaker()
 
 
