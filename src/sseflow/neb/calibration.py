@@ -60,7 +60,7 @@ def spearman(x: ArrayLike, y: ArrayLike) -> float:
 CALIBRATION_MODELS: tuple[str, ...] = ("identity", "shift", "scale", "linear")
 
 _MODEL_TEXT = {
-    "identity": "E_dft = E_mlip (no correction: it was the best in leave-one-out)",
+    "identity": "E_dft = E_mlip (no correction)",
     "shift": "E_dft = E_mlip + intercept (least squares)",
     "scale": "E_dft = slope * E_mlip (least squares)",
     "linear": "E_dft = slope * E_mlip + intercept (least squares)",
