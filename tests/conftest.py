@@ -4,6 +4,7 @@ real MongoDB-protocol server (``mongo_uri``)."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import shutil
 import socket
 import subprocess
@@ -99,11 +100,11 @@ def labels_csv(tmp_path: Path) -> Path:
 SECANTUS_START_TIMEOUT_S = 60.0
 
 
-def _secantus_executable() -> str | None:
-    beside_python = Path(sys.executable).with_name("secantusd-py")
-    if beside_python.exists():
-        return str(beside_python)
-    return shutil.which("secantusd-py")
+def _secantus_command() -> list[str] | None:
+    """``secantusd-py`` with findAndModify made atomic (see tests/secantus_server.py)."""
+    if importlib.util.find_spec("secantus") is None:
+        return None
+    return [sys.executable, str(Path(__file__).with_name("secantus_server.py"))]
 
 
 def _free_port() -> int:
@@ -116,7 +117,7 @@ def _log_tail(path: Path, n_chars: int = 2000) -> str:
     return path.read_text(errors="replace")[-n_chars:] if path.exists() else "(no log)"
 
 
-def _start_secantus(exe: str, folder: Path) -> tuple[subprocess.Popen, str, Path]:
+def _start_secantus(command: list[str], folder: Path) -> tuple[subprocess.Popen, str, Path]:
     """Start a server on a free loopback port; retry on a port taken in between."""
     import pymongo
 
@@ -128,7 +129,7 @@ def _start_secantus(exe: str, folder: Path) -> tuple[subprocess.Popen, str, Path
         with open(log, "w") as handle:
             proc = subprocess.Popen(
                 [
-                    exe,
+                    *command,
                     "--config",
                     str(config),
                     "--host",
@@ -180,13 +181,13 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     The server listens on a free loopback port with its own data folder and is stopped
     at the end of the session. Tests share it: give each test its own database (see
-    ``mongo_db_name``). Skipped when ``secantusd-py`` (``pip install secantusdb``) is
-    not installed.
+    ``mongo_db_name``). Its ``findAndModify`` is atomic, as mongod's is (secantusdb's
+    is not: tests/secantus_server.py). Skipped when secantusdb is not installed.
     """
-    exe = _secantus_executable()
-    if exe is None:
-        pytest.skip("secantusd-py not found: `pip install secantusdb` to run MongoDB tests")
-    proc, uri, _ = _start_secantus(exe, tmp_path_factory.mktemp("secantus"))
+    command = _secantus_command()
+    if command is None:
+        pytest.skip("secantusdb not installed: `pip install secantusdb` to run MongoDB tests")
+    proc, uri, _ = _start_secantus(command, tmp_path_factory.mktemp("secantus"))
     try:
         yield uri
     finally:

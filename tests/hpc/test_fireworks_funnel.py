@@ -96,6 +96,23 @@ def assert_records_complete(site: FireWorksSite, n_accepted: int) -> list[dict]:
     return records
 
 
+def launch_history(launchpad, fw_id: int) -> dict:
+    """What FireWorks holds about one Firework's launches (for a failing assertion)."""
+    fw = launchpad.fireworks.find_one(
+        {"fw_id": fw_id}, {"state": 1, "launches": 1, "archived_launches": 1}
+    )
+    ids = set(fw.get("launches", [])) | set(fw.get("archived_launches", []))
+    projection = {"launch_id": 1, "fw_id": 1, "state": 1, "launch_dir": 1, "state_history": 1}
+    return {
+        "firework": fw,
+        "launches": list(
+            launchpad.launches.find(
+                {"$or": [{"fw_id": fw_id}, {"launch_id": {"$in": sorted(ids)}}]}, projection
+            )
+        ),
+    }
+
+
 def test_two_workers_run_every_firework_once(
     fireworks_site: FireWorksSite, inputs: list[Path], tmp_path: Path
 ) -> None:
@@ -206,7 +223,10 @@ def test_killed_worker_is_rerun_without_loss_or_duplicates(
     assert {fw["state"] for fw in fws} == {"COMPLETED"}
     for fw in fws:
         launches = list(launchpad.launches.find({"fw_id": fw["fw_id"], "state": "COMPLETED"}))
-        assert len(launches) == 1, f"{fw['name']} completed {len(launches)} times"
+        assert len(launches) == 1, (
+            f"{fw['name']} completed {len(launches)} times; its launches "
+            + repr(launch_history(launchpad, fw["fw_id"]))
+        )
         where = Path(launches[0]["launch_dir"]).parent.name
         if fw["fw_id"] in finished_before:
             assert where == "doomed", f"{fw['name']} was recomputed after the kill"
