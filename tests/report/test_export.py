@@ -96,3 +96,19 @@ def test_export_refuses_what_it_cannot_write(tmp_path):
         export_candidate(record, row, tmp_path)
     with pytest.raises(ExportError, match="format must be"):
         export_candidate(neb_record(), row, tmp_path, "pdb")
+
+
+def test_exported_cif_of_an_ordered_structure_has_one_label_per_site(tmp_path):
+    from pymatgen.core import Structure
+    from pymatgen.io.cif import CifParser
+
+    from sseflow.report.export import write_structure
+
+    structure = Structure.from_file(EXAMPLES / "Li3N_alpha.cif")  # labels Li0, Li0, Li1, N2
+    as_read = [site.label for site in structure]
+    assert len(set(as_read)) < len(as_read)
+    path = write_structure(structure, tmp_path / "Li3N", "cif")
+    block = CifParser(str(path)).as_dict()
+    labels = next(iter(block.values()))["_atom_site_label"]
+    assert len(labels) == len(structure) == len(set(labels))
+    assert [site.label for site in structure] == as_read  # the candidate is not changed

@@ -120,9 +120,16 @@ def loo_mae_by_model(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> dict[str, float]:
     }
 
 
-def select_model(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> str:
-    """Return the form with the lowest leave-one-out MAE (ties: the fewest parameters)."""
-    errors = loo_mae_by_model(mlip_ev, dft_ev)
+def select_model(
+    mlip_ev: ArrayLike, dft_ev: ArrayLike, errors: dict[str, float] | None = None
+) -> str:
+    """Return the form with the lowest leave-one-out MAE (ties: the fewest parameters).
+
+    ``errors`` are the forms' leave-one-out MAEs (eV) when already computed by
+    :func:`loo_mae_by_model` on these pairs.
+    """
+    if errors is None:
+        errors = loo_mae_by_model(mlip_ev, dft_ev)
     best = min(errors.values())
     return next(m for m in CALIBRATION_MODELS if errors[m] <= best + 1e-12)
 
@@ -242,7 +249,8 @@ def fit_calibration(
         raise CalibrationError(
             f"unknown calibration model {model!r}; one of {CALIBRATION_MODELS} or 'auto'"
         )
-    chosen = select_model(x, y) if model == "auto" else model
+    errors_by_model = loo_mae_by_model(x, y)
+    chosen = select_model(x, y, errors_by_model) if model == "auto" else model
     slope, intercept = fit_line(x, y, chosen)
     residual = slope * x + intercept - y
     loo = nested_leave_one_out(x, y) if model == "auto" else leave_one_out(x, y, chosen)
@@ -251,7 +259,7 @@ def fit_calibration(
         slope=slope,
         intercept=intercept,
         model=chosen,
-        loo_mae_by_model=loo_mae_by_model(x, y),
+        loo_mae_by_model=errors_by_model,
         n_pairs=len(pairs),
         source=source,
         pairs=list(pairs),

@@ -64,7 +64,9 @@ def write_structure(structure: Structure, path: Path, fmt: str, comment: str = "
     if fmt == "cif":
         from pymatgen.io.cif import CifWriter
 
-        CifWriter(structure).write_file(str(path))
+        # CIF needs one label per site (pymatgen keeps the labels it read, often repeated)
+        labelled = structure.copy().relabel_sites(ignore_uniq=True)
+        CifWriter(labelled).write_file(str(path))
     elif fmt == "poscar":
         from pymatgen.io.vasp import Poscar
 
