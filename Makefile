@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make demo   - install everything (Debian packages + Python stack) and run the default
 #                 funnel on the examples (a few minutes on 2 cores: MLIP CI-NEB on the 2
-#                 lowest BVSE barriers, 150 s each at most; DFT waits for pseudopotentials)
+#                 lowest BVSE barriers, 240 s each at most; DFT waits for pseudopotentials)
 #   make test   - install everything and run the whole test suite (slow tests included)
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,7 +12,7 @@ DATA_DIR ?= sseflow-data
 
 demo: install
 	$(VENV)/bin/sseflow screen examples/structures --data-dir $(DATA_DIR) \
-	  --neb-top 2 --mlip-walltime 150
+	  --neb-top 2 --mlip-walltime 240
 
 install: system-packages $(VENV)/.installed
 

@@ -20,7 +20,7 @@ def test_default_stages():
     assert bvse.gate == RankGate(
         "bvse", "ea_1d_ev", top_n=DEFAULT_NEB_TOP_N, max_value=0.6, unit="eV"
     )
-    assert type(mlip.makers[0]) is MLIPNEBMaker and mlip.makers[0].potential == "SevenNet-0"
+    assert type(mlip.makers[0]) is MLIPNEBMaker and mlip.makers[0].potential == "SevenNet-l3i5"
     assert mlip.gate.tier == "neb_mlip" and mlip.gate.top_n == 3
     thesis = QENEBMaker.thesis(qe=QESettings())
     assert dft.makers[0].tier_settings() == thesis.tier_settings()

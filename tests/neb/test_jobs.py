@@ -11,7 +11,7 @@ from sseflow.bvse.landscape import BVSELandscape
 from sseflow.common.candidate import Candidate, SourceInfo
 from sseflow.common.document import TierStatus
 from sseflow.neb.calibration import load_calibration
-from sseflow.neb.jobs import CHGNetNEBMaker, MLIPNEBMaker
+from sseflow.neb.jobs import DEFAULT_POTENTIAL, CHGNetNEBMaker, MLIPNEBMaker
 from sseflow.neb.schemas import NEBDocument
 from sseflow.qe.calculator import QESettings
 from sseflow.qe.jobs import QENEBMaker
@@ -268,7 +268,7 @@ def test_mlip_maker_names_and_hashes():
     chgnet = MLIPNEBMaker(potential="CHGNet")
     assert chgnet.tier_settings_hash() == CHGNetNEBMaker().tier_settings_hash()
     assert "potential" not in CHGNetNEBMaker().tier_settings()
-    assert MLIPNEBMaker().tier_settings()["potential"] == "SevenNet-0"
+    assert MLIPNEBMaker().tier_settings()["potential"] == "SevenNet-l3i5"
     assert MLIPNEBMaker().tier_settings_hash() != chgnet.tier_settings_hash()
     assert MLIPNEBMaker(calibration=None).tier_settings()["calibration"] is None
     crossed = CHGNetNEBMaker(cross_check_potentials=["SevenNet-0"])
@@ -305,7 +305,7 @@ def test_mlip_maker_with_a_local_model_file(tmp_path):
 
 @pytest.mark.slow
 def test_sevennet_with_chgnet_cross_check(tmp_path):
-    """SevenNet-0 (the default potential) and CHGNet on the same hop of an 11-atom cell."""
+    """The default potential (SevenNet-l3i5) and CHGNet on the same hop of an 11-atom cell."""
     maker = MLIPNEBMaker(
         min_length_angstrom=5.5,
         n_images=3,
@@ -315,18 +315,18 @@ def test_sevennet_with_chgnet_cross_check(tmp_path):
     )
     doc = run(maker.make(li2s_candidate()))
     assert doc.status == TierStatus.PENDING, doc.reason
-    assert doc.potential["name"] == "SevenNet-0" and doc.potential["package"] == "sevenn"
-    assert doc.calculator.startswith("SevenNet-0 (sevenn 0.13.0")
-    assert set(doc.cross_check) == {"SevenNet-0", "CHGNet"}
-    sevennet, chgnet = doc.cross_check["SevenNet-0"], doc.cross_check["CHGNet"]
+    assert doc.potential["name"] == DEFAULT_POTENTIAL and doc.potential["package"] == "sevenn"
+    assert doc.calculator.startswith(f"{DEFAULT_POTENTIAL} (sevenn 0.13.0")
+    assert set(doc.cross_check) == {DEFAULT_POTENTIAL, "CHGNet"}
+    sevennet, chgnet = doc.cross_check[DEFAULT_POTENTIAL], doc.cross_check["CHGNet"]
     assert sevennet["barrier_forward_ev"] == doc.barrier_forward_ev
     assert (
         chgnet["converged"] and chgnet["hop_lengths_angstrom"] == sevennet["hop_lengths_angstrom"]
     )
     assert doc.potential_spread_ev > 0.01 and doc.potentials_disagree
     # the shipped calibration (benchmarks/neb_calibration.py) is applied when it has
-    # SevenNet-0; without one the record says so instead of inventing a number
-    shipped = load_calibration("shipped").get("SevenNet-0")
+    # the default potential; without one the record says so instead of inventing a number
+    shipped = load_calibration("shipped").get(DEFAULT_POTENTIAL)
     if shipped is None:
         assert doc.barrier_calibrated_ev is None and "no calibration" in doc.calibration["note"]
     else:

@@ -106,8 +106,8 @@ def mlip_maker() -> TierMaker:
     """Return the MLIP CI-NEB Maker (its default potential and settings)."""
     from sseflow.neb.jobs import MLIPNEBMaker
 
-    # SevenNet-0: closest to Quantum ESPRESSO of the shipped potentials at its cost
-    # (mean error 0.049 eV over five hops, CHGNet 0.074 eV; docs/neb.md)
+    # SevenNet-l3i5 (DEFAULT_POTENTIAL): the shipped potential closest to Quantum
+    # ESPRESSO on the benchmark's six hops, raw and calibrated (docs/neb.md)
     return MLIPNEBMaker()
 
 

@@ -36,7 +36,7 @@ from sseflow.neb.schemas import NEBDocument
 
 #: The potential :class:`MLIPNEBMaker` uses by default: the one closest to DFT in the
 #: shipped benchmark (``benchmarks/neb_mlip_dft.py``, ``docs/neb.md``).
-DEFAULT_POTENTIAL = "SevenNet-0"
+DEFAULT_POTENTIAL = "SevenNet-l3i5"
 #: Two potentials whose (calibrated) barriers differ by more than this disagree (eV).
 DISAGREEMENT_THRESHOLD_EV = 0.1
 
@@ -70,9 +70,10 @@ class MLIPNEBMaker(NEBTierMaker):
     Parameters
     ----------
     potential
-        A potential shipped in an installed wheel (``"SevenNet-0"``, the default;
-        ``"CHGNet"``; see :data:`~sseflow.neb.potentials.SHIPPED_POTENTIALS`), or a local
-        model file (``"/models/mace.model"``, ``"sevennet:/models/ft.pth"``,
+        A potential shipped in an installed wheel (``"SevenNet-l3i5"``, the default;
+        ``"SevenNet-0"``; ``"CHGNet"``; see
+        :data:`~sseflow.neb.potentials.SHIPPED_POTENTIALS`), or a local model file
+        (``"/models/mace.model"``, ``"sevennet:/models/ft.pth"``,
         ``"python:pkg.module:function@/models/file"``; see :mod:`sseflow.neb.potentials`).
     cross_check_potentials
         Further potentials run on the same hops and supercell; their barriers, the
@@ -89,7 +90,7 @@ class MLIPNEBMaker(NEBTierMaker):
     Examples
     --------
     >>> MLIPNEBMaker().potential
-    'SevenNet-0'
+    'SevenNet-l3i5'
     >>> chgnet = MLIPNEBMaker(potential="CHGNet")
     >>> chgnet.tier_settings_hash() == CHGNetNEBMaker().tier_settings_hash()
     True
