@@ -120,18 +120,15 @@ def loo_mae_by_model(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> dict[str, float]:
     }
 
 
-def select_model(
-    mlip_ev: ArrayLike, dft_ev: ArrayLike, errors: dict[str, float] | None = None
-) -> str:
-    """Return the form with the lowest leave-one-out MAE (ties: the fewest parameters).
-
-    ``errors`` are the forms' leave-one-out MAEs (eV) when already computed by
-    :func:`loo_mae_by_model` on these pairs.
-    """
-    if errors is None:
-        errors = loo_mae_by_model(mlip_ev, dft_ev)
+def _lowest_error_model(errors: dict[str, float]) -> str:
+    """Return the form with the lowest MAE in ``errors`` (eV; ties: fewest parameters)."""
     best = min(errors.values())
     return next(m for m in CALIBRATION_MODELS if errors[m] <= best + 1e-12)
+
+
+def select_model(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> str:
+    """Return the form with the lowest leave-one-out MAE (ties: the fewest parameters)."""
+    return _lowest_error_model(loo_mae_by_model(mlip_ev, dft_ev))
 
 
 def nested_leave_one_out(mlip_ev: ArrayLike, dft_ev: ArrayLike) -> NDArray[np.float64]:
@@ -250,7 +247,7 @@ def fit_calibration(
             f"unknown calibration model {model!r}; one of {CALIBRATION_MODELS} or 'auto'"
         )
     errors_by_model = loo_mae_by_model(x, y)
-    chosen = select_model(x, y, errors_by_model) if model == "auto" else model
+    chosen = _lowest_error_model(errors_by_model) if model == "auto" else model
     slope, intercept = fit_line(x, y, chosen)
     residual = slope * x + intercept - y
     loo = nested_leave_one_out(x, y) if model == "auto" else leave_one_out(x, y, chosen)
