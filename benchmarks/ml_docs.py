@@ -10,7 +10,7 @@ docs/soap_clustering.md.
 
 Usage::
 
-    PYTHONPATH=src:. python benchmarks/ml_docs.py [--tag forests_kfold+clusters]
+    PYTHONPATH=src:. python benchmarks/ml_docs.py [--tag atomsets_kfold+clusters]
 """
 
 from __future__ import annotations
@@ -167,8 +167,8 @@ def criterion_table(reports: dict[str, dict]) -> list[str]:
     """P_SI's nested CV under each selection criterion that was run."""
     p = "P_SI (shipped recipe)"
     out = [
-        "**Both versions of the selection criterion** (P_SI, nested CV; every number from its "
-        "own complete run)",
+        "**Each version of the selection** (P_SI, nested CV; every number from its own "
+        "complete run)",
         "",
         "| criterion of every inner choice | rows | k-fold AUC-PR | k-fold MCC | LOCO AUC-PR "
         "| LOCO MCC |",
@@ -176,7 +176,8 @@ def criterion_table(reports: dict[str, dict]) -> list[str]:
     ]
     names = {
         "forests_kfold": "inner k-fold AUC-PR (first version)",
-        "forests_kfold+clusters": "mean of inner k-fold and leave-cluster-out AUC-PR (shipped)",
+        "forests_kfold+clusters": "mean of inner k-fold and leave-cluster-out AUC-PR, forests only",
+        "atomsets_kfold+clusters": "the same, AtomSets in the search too (`--atomsets`; shipped)",
     }
     for tag, report in reports.items():
         for part, rows in (("structures", "254"), ("all_rows", "478")):
@@ -216,6 +217,53 @@ def choices_table(report: dict) -> list[str]:
                 f"{comp['class_weight'] or 'unweighted'} | {structure} | {combiner} | "
                 f"{c['calibration']} |"
             )
+    return [*out, ""]
+
+
+def atomsets_search_table(search: dict | None, forests: dict | None) -> list[str]:
+    """AtomSets inside the nested search: per outer fold, what the inner CV preferred."""
+    if not search:
+        return []
+    p, a, f = "P_SI (shipped recipe)", "AtomSets ensemble", "pooled-feature forest"
+    out = [
+        "**AtomSets inside the nested search** (`--atomsets`: 20 AtomSets configurations "
+        "per outer fold besides the 12 pooled forests; inner AUC-PR of each structure "
+        "family, k-fold / leave-cluster-out; outer AUC-PR on the fold's structures; "
+        "minutes of the outer fold, one fold per process on 2 cores, less where "
+        "AtomSets predictions of an earlier run were found in the cache: k-fold folds 0-2)",
+        "",
+        "| scheme, fold | AtomSets ensemble, inner | pooled forest, inner | chosen | "
+        "outer: AtomSets ensemble | outer: pooled forest | outer: P_SI with the search | "
+        "outer: P_SI, forests-only search | minutes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def inner(scores: dict | None) -> str:
+        if not scores:
+            return "-"
+        return " / ".join(f"{scores[k]:.2f}" for k in ("kfold", "clusters") if k in scores)
+
+    for scheme in ("kfold", "loco"):
+        if scheme not in search:
+            continue
+        models = search[scheme]["models"]
+
+        def folds(name: str, source: dict = models) -> list[float]:
+            return (source.get(name) or {}).get("structures", {}).get("fold_auc_pr", [])
+
+        forests_only = folds(p, forests[scheme]["models"]) if forests else []
+        for k, c in enumerate(search[scheme].get("choices", [])):
+            fam = c.get("family_inner_auc_pr", {})
+            cells = [
+                inner(fam.get("atomsets")),
+                inner(fam.get("pooled_forest")),
+                "AtomSets" if c["family"] == "atomsets" else "pooled forest",
+            ]
+            for values in (folds(a), folds(f), folds(p), forests_only):
+                cells.append(f"{values[k]:.2f}" if k < len(values) else "-")
+            wall = c.get("wall_s")
+            cells.append(f"{wall / 60:.0f}" if wall else "-")
+            out.append(f"| {scheme} {k} | " + " | ".join(cells) + " |")
     return [*out, ""]
 
 
@@ -377,17 +425,21 @@ def _replace(path: Path, start: str, end: str, lines: list[str]) -> None:
 def main() -> None:
     """Replace the results block of docs/atomsets.md."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tag", default="forests_kfold+clusters")
-    parser.add_argument("--atomsets-tag", default="atomsets_kfold")
+    parser.add_argument("--tag", default="atomsets_kfold+clusters")
+    parser.add_argument("--atomsets-tag", default="atomsets_kfold+clusters")
+    parser.add_argument("--forests-tag", default="forests_kfold+clusters")
     parser.add_argument("--first-tag", default="forests_kfold")
     args = parser.parse_args()
     psi = _load("psi_model.json")
     report = psi[f"report_{args.tag}"]
     atomsets = psi.get(f"report_{args.atomsets_tag}")
     lines = cv_tables(report, atomsets) + baseline_table(report) + goals_table(report)
-    reports = {t: psi[f"report_{t}"] for t in (args.first_tag, args.tag) if f"report_{t}" in psi}
+    tags = (args.first_tag, args.forests_tag, args.tag)
+    reports = {t: psi[f"report_{t}"] for t in tags if f"report_{t}" in psi}
     lines += criterion_table(reports)
-    lines += choices_table(report) + calibration_lines(report)
+    lines += choices_table(report)
+    lines += atomsets_search_table(atomsets, psi.get(f"report_{args.forests_tag}"))
+    lines += calibration_lines(report)
     lines += gate_lines(_load("ml_gate_policy.json")) + speed_lines(_load("ml_stage_speed.json"))
     _replace(DOC, START, END, lines)
     if SOAP_START in SOAP_DOC.read_text():

@@ -20,8 +20,10 @@ Stages (``--stage``; results accumulate in ``benchmarks/results/psi_model.json``
 
 - ``cv``: the nested CV of P_SI (``--atomsets`` adds the AtomSets random search to the
   forests; ``--criterion kfold`` chooses on inner k-fold AUC-PR alone instead of the mean
-  of inner k-fold and inner leave-cluster-out); every outer fold is kept in
-  ``$SSEFLOW_ML_CACHE/outer/<tag>`` so a stopped run resumes;
+  of inner k-fold and inner leave-cluster-out; ``--scheme`` limits the outer schemes);
+  every outer fold is kept in ``$SSEFLOW_ML_CACHE/outer/<tag>`` so a stopped run
+  resumes, and several processes started alike share the folds (each claims the next
+  one not taken);
 - ``baselines``: Sendek, SOAP, controls on the same folds;
 - ``report``: tables, reliability diagram, ``results/psi_model_oof.csv``;
 - ``train``: the shipped model on all 478 rows -> ``src/sseflow/data/models/<name>``.
@@ -29,9 +31,10 @@ Stages (``--stage``; results accumulate in ``benchmarks/results/psi_model.json``
 Usage::
 
     PYTHONPATH=src:. nice -n 5 python benchmarks/psi_model.py --stage cv [--atomsets]
+    # e.g. one process per core: OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 ... & (twice)
     PYTHONPATH=src:. python benchmarks/psi_model.py --stage baselines
     PYTHONPATH=src:. python benchmarks/psi_model.py --stage report
-    PYTHONPATH=src:. nice -n 5 python benchmarks/psi_model.py --stage train
+    PYTHONPATH=src:. nice -n 5 python benchmarks/psi_model.py --stage train --atomsets  # shipped
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -111,8 +115,31 @@ def _tag(atomsets: bool, criterion: str) -> str:
     return f"{'atomsets' if atomsets else 'forests'}_{criterion}"
 
 
-def stage_cv(results: dict, atomsets: bool, criterion: str) -> None:
-    """Nested CV of P_SI, one outer fold at a time (resumable)."""
+def _claim(path: Path) -> bool:
+    """Claim an outer fold for this process (several processes share the folds).
+
+    A claim is a file holding the claiming process's id; a claim whose process is gone
+    (killed run) is taken over.
+    """
+    claim = path.with_suffix(".claim")
+    for _ in range(2):
+        try:
+            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                os.kill(int(claim.read_text() or 0), 0)
+                return False  # another live process works on this fold
+            except (ProcessLookupError, ValueError):
+                claim.unlink(missing_ok=True)
+                continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
+def stage_cv(results: dict, atomsets: bool, criterion: str, schemes: tuple[str, ...]) -> None:
+    """Nested CV of P_SI, one outer fold at a time (resumable; processes share the folds)."""
     from sseflow.ml.atomsets.components import ForestComponent, pooled_features
     from sseflow.ml.atomsets.selection import (
         PredictionCache,
@@ -126,10 +153,10 @@ def stage_cv(results: dict, atomsets: bool, criterion: str) -> None:
     tag = _tag(atomsets, criterion)
     outer_dir = ml_data.CACHE / "outer" / tag
     outer_dir.mkdir(parents=True, exist_ok=True)
-    for scheme in SCHEMES:
+    for scheme in schemes:
         for k, (train, val) in enumerate(splits[scheme]):
             path = outer_dir / f"{scheme}_{k}.json"
-            if path.is_file():
+            if path.is_file() or not _claim(path):
                 continue
             t0 = time.perf_counter()
             print(f"[{scheme} {k}] {len(train)} train / {len(val)} validation rows", flush=True)
@@ -183,6 +210,7 @@ def stage_cv(results: dict, atomsets: bool, criterion: str) -> None:
                 out[f"p_{family}"] = p.tolist()
             out["wall_s"] = round(time.perf_counter() - t0, 1)
             path.write_text(json.dumps(out, default=float))
+            path.with_suffix(".claim").unlink(missing_ok=True)
             print(f"[{scheme} {k}] done in {out['wall_s']} s", flush=True)
     results.setdefault("cv_runs", {})[tag] = str(outer_dir)
     _save(results)
@@ -277,6 +305,9 @@ def _collect(tag: str, scheme: str, n: int, splits) -> dict:
                 ],
                 "combiner": record["combiner"]["chosen"],
                 "calibration": record["calibration"]["chosen"],
+                # inner AUC-PR of each structure family (k-fold and cluster folds)
+                "family_inner_auc_pr": record.get("structure_family_inner_auc_pr", {}),
+                "wall_s": fold.get("wall_s"),
             }
         )
     out["families"] = families
@@ -284,7 +315,7 @@ def _collect(tag: str, scheme: str, n: int, splits) -> dict:
     return out
 
 
-def stage_report(results: dict, tag: str) -> None:
+def stage_report(results: dict, tag: str, schemes: tuple[str, ...] = SCHEMES) -> None:
     """Metrics of P_SI and the baselines, reliability, the OOF CSV and the figures."""
     from sseflow.ml import evaluation as ev
     from sseflow.ml.calibration import brier_score, reliability
@@ -295,7 +326,7 @@ def stage_report(results: dict, tag: str) -> None:
     has = np.array([s is not None for s in data.structures])
     report: dict = {"tag": tag}
     oof_by_scheme = {}
-    for scheme in SCHEMES:
+    for scheme in schemes:
         got = _collect(tag, scheme, len(y), splits[scheme])
         oof_by_scheme[scheme] = got
         models = {
@@ -341,8 +372,10 @@ def stage_report(results: dict, tag: str) -> None:
         report[scheme]["choices"] = got["choices"]
     results[f"report_{tag}"] = report
     _save(results)
-    _write_oof_csv(data, oof_by_scheme, splits, tag)
-    _figures(data, oof_by_scheme, tag)
+    if tag == results.get("train", {}).get("tag") and set(schemes) == set(SCHEMES):
+        # the committed OOF table and figures describe the shipped recipe only
+        _write_oof_csv(data, oof_by_scheme, splits, tag)
+        _figures(data, oof_by_scheme, tag)
     _print_tables(report)
 
 
@@ -426,7 +459,7 @@ def _fmt(s: dict) -> str:
 
 
 def _print_tables(report: dict) -> None:
-    for scheme in SCHEMES:
+    for scheme in (s for s in SCHEMES if s in report):
         print(f"\n{scheme}: families chosen per fold {report[scheme]['families']}")
         for part in ("structures", "all_rows"):
             print(f"  on {part}:")
@@ -502,18 +535,25 @@ def main() -> None:
     parser.add_argument(
         "--criterion", choices=("kfold+clusters", "kfold"), default="kfold+clusters"
     )
+    parser.add_argument(
+        "--scheme",
+        choices=SCHEMES,
+        action="append",
+        help="Outer schemes of the cv and report stages (default: both).",
+    )
     args = parser.parse_args()
+    schemes = tuple(args.scheme or SCHEMES)
     results = _load()
     atomsets = args.atomsets
     tag = _tag(atomsets, args.criterion)
     for stage in args.stage or ("cv", "baselines", "report", "train"):
         t0 = time.perf_counter()
         if stage == "cv":
-            stage_cv(results, atomsets, args.criterion)
+            stage_cv(results, atomsets, args.criterion, schemes)
         elif stage == "baselines":
             stage_baselines(results)
         elif stage == "report":
-            stage_report(results, tag)
+            stage_report(results, tag, schemes)
         else:
             stage_train(results, atomsets, args.criterion)
         print(f"stage {stage}: {time.perf_counter() - t0:.0f} s", flush=True)
