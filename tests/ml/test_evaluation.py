@@ -35,3 +35,43 @@ def test_cross_validate_logistic_beats_controls():
     assert sorted(i for f in out["folds"] for i in f["val_indices"]) == list(range(120))
     loco = E.leave_one_cluster_out_splits(np.repeat([0, 1, 2], 40))
     assert [len(v) for _, v in loco] == [40, 40, 40]
+
+
+def test_bootstrap_fold_means_is_paired():
+    rng = np.random.default_rng(3)
+    labels = np.array([1] * 12 + [0] * 28)
+    splits = [
+        (np.arange(20, 40), np.arange(0, 40, 2)),
+        (np.arange(0, 20), np.arange(1, 40, 2)),
+    ]
+    informative = labels + rng.normal(0, 0.6, 40)
+    noise = rng.normal(0, 1, 40)
+    scores = {"informative": informative, "noise": noise, "partial": noise.copy()}
+    scores["partial"][5] = np.nan  # a row one model did not score leaves all of them
+    means = E.bootstrap_fold_means(labels, scores, splits, n_resamples=200, seed=1)
+    assert set(means) == {"informative", "noise", "partial"}
+    assert all(len(v) == 200 for v in means.values())
+    # paired: the same resamples for every model (and row 5 left out for all), so
+    # identical scores give identical means replicate by replicate
+    np.testing.assert_array_equal(means["noise"], means["partial"])
+    alone = E.bootstrap_fold_means(labels, {"noise": noise}, splits, n_resamples=200, seed=1)
+    assert not np.array_equal(alone["noise"], means["noise"])  # row 5 counted there
+    # the informative model is better in (nearly) every replicate, and its spread is real
+    assert np.mean(means["informative"] > means["noise"]) > 0.95
+    assert means["informative"].std() > 0
+    # the unresampled mean lies inside the bootstrap range
+    point = np.mean([E.binary_metrics(labels[va], informative[va])["auc_pr"] for _, va in splits])
+    assert means["informative"].min() <= point <= means["informative"].max()
+
+
+def test_bootstrap_fold_means_resamples_the_folds_on_request():
+    # fold 0 ranked perfectly, fold 1 inverted: only drawing fold 0 twice gives a mean of 1
+    labels = np.array([1, 1, 0, 0, 0, 0] * 2)
+    score = np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.1, 0.1, 0.2, 0.9, 0.8, 0.7, 0.9])
+    splits = [(np.arange(6, 12), np.arange(6)), (np.arange(6), np.arange(6, 12))]
+    rows = E.bootstrap_fold_means(labels, {"m": score}, splits, n_resamples=100)["m"]
+    both = E.bootstrap_fold_means(
+        labels, {"m": score}, splits, n_resamples=100, resample_folds=True
+    )["m"]
+    assert rows.max() < 1.0 and np.isclose(both.max(), 1.0)
+    assert both.min() < rows.min()  # fold 1 drawn twice
