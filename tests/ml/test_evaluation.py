@@ -75,3 +75,5 @@ def test_bootstrap_fold_means_resamples_the_folds_on_request():
     )["m"]
     assert rows.max() < 1.0 and np.isclose(both.max(), 1.0)
     assert both.min() < rows.min()  # fold 1 drawn twice
+    none = E.bootstrap_fold_means(np.zeros(12, int), {"m": score}, splits, n_resamples=5)
+    assert np.isnan(none["m"]).all()  # no positives anywhere: undefined, not 0

@@ -406,6 +406,8 @@ def bootstrap_fold_means(
         positives, negatives = val[labels[val] == 1], val[labels[val] == 0]
         if len(positives):
             folds.append((positives, negatives))
+    if not folds:  # no fold with a positive: AUC-PR is undefined
+        return {name: np.full(n_resamples, np.nan) for name in names}
     rng = np.random.default_rng(seed)
     out = np.zeros((len(names), n_resamples))
     for r in range(n_resamples):
@@ -417,5 +419,5 @@ def bootstrap_fold_means(
             )
             for m in range(len(names)):
                 out[m, r] += average_precision_score(labels[rows], matrix[m, rows])
-    out /= max(len(folds), 1)
+    out /= len(folds)
     return {name: out[m] for m, name in enumerate(names)}
