@@ -292,23 +292,23 @@ def atomsets_search_table(search: dict | None, forests: dict | None) -> list[str
             return "-"
         return " / ".join(f"{scores[k]:.2f}" for k in ("kfold", "clusters") if k in scores)
 
+    def folds(report: dict, name: str) -> list[float]:
+        """Per-fold AUC-PR of one model on the rows with a structure."""
+        return (report["models"].get(name) or {}).get("structures", {}).get("fold_auc_pr", [])
+
     for scheme in ("kfold", "loco"):
         if scheme not in search:
             continue
-        models = search[scheme]["models"]
-
-        def folds(name: str, source: dict = models) -> list[float]:
-            return (source.get(name) or {}).get("structures", {}).get("fold_auc_pr", [])
-
-        forests_only = folds(p, forests[scheme]["models"]) if forests else []
-        for k, c in enumerate(search[scheme].get("choices", [])):
+        got = search[scheme]
+        forests_only = folds(forests[scheme], p) if forests else []
+        for k, c in enumerate(got.get("choices", [])):
             fam = c.get("family_inner_auc_pr", {})
             cells = [
                 inner(fam.get("atomsets")),
                 inner(fam.get("pooled_forest")),
                 "AtomSets" if c["family"] == "atomsets" else "pooled forest",
             ]
-            for values in (folds(a), folds(f), folds(p), forests_only):
+            for values in (folds(got, a), folds(got, f), folds(got, p), forests_only):
                 cells.append(f"{values[k]:.2f}" if k < len(values) else "-")
             wall = c.get("wall_s")
             cells.append(f"{wall / 60:.0f}" if wall else "-")

@@ -10,7 +10,7 @@ pre-image. FireWorks takes every Firework and Launch id that way
 given the same launch id and one Firework's launch document overwrote another's (seen
 in ``tests/hpc/test_fireworks_funnel.py``, about one run in twenty). mongod does this
 atomically; here every ``findAndModify`` runs under one lock, which makes it so
-(``tests/hpc/test_mongo_server.py`` checks it). Usage is that of ``secantusd-py``.
+(``tests/test_secantus_server.py`` checks it). Usage is that of ``secantusd-py``.
 """
 
 from __future__ import annotations
