@@ -112,3 +112,23 @@ def test_exported_cif_of_an_ordered_structure_has_one_label_per_site(tmp_path):
     labels = next(iter(block.values()))["_atom_site_label"]
     assert len(labels) == len(structure) == len(set(labels))
     assert [site.label for site in structure] == as_read  # the candidate is not changed
+
+
+def test_exported_cif_of_a_disordered_structure_has_one_label_per_row(tmp_path):
+    import warnings
+
+    from pymatgen.core import Structure
+    from pymatgen.io.cif import CifParser
+
+    from sseflow.report.export import write_structure
+
+    structure = Structure.from_file(EXAMPLES / "obelix_j8q.cif")  # LGPS: Ge/P share sites
+    assert not structure.is_ordered
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # CifWriter warns on repeated labels
+        path = write_structure(structure, tmp_path / "LGPS", "cif")
+    block = next(iter(CifParser(str(path)).as_dict().values()))
+    labels = block["_atom_site_label"]
+    assert len(labels) == len(set(labels)) == sum(len(site.species) for site in structure)
+    again = Structure.from_file(path)
+    assert again.composition.almost_equals(structure.composition)

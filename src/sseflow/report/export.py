@@ -64,8 +64,13 @@ def write_structure(structure: Structure, path: Path, fmt: str, comment: str = "
     if fmt == "cif":
         from pymatgen.io.cif import CifWriter
 
-        # CIF needs one label per site (pymatgen keeps the labels it read, often repeated)
+        # CIF needs one label per row (pymatgen keeps the labels it read, often repeated);
+        # a disordered site has one row per species, which CifWriter numbers itself only
+        # for a site labelled with its species string
         labelled = structure.copy().relabel_sites(ignore_uniq=True)
+        for site in labelled:
+            if not site.is_ordered:
+                site.label = site.species_string
         CifWriter(labelled).write_file(str(path))
     elif fmt == "poscar":
         from pymatgen.io.vasp import Poscar
