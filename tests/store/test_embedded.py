@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import multiprocessing as mp
+import os
+import signal
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 from maggma.stores import MontyStore
 
-from sseflow.store import candidate_repository, get_job_store
+from sseflow.store import candidate_repository, get_job_store, sqlite_engine
 from sseflow.store.embedded import CONFIG_FILE, EmbeddedStore, EmbeddedStoreError
 
 N_RECORDS = 12
@@ -166,3 +168,65 @@ def test_keyed_queries_agree_with_montydb(tmp_path: Path) -> None:
     # a raw montydb write (not through the key index) is seen by keyed reads
     store._collection.insert_one({"uuid": "c", "index": 1, "output": {"v": 7}})
     assert store.get_by_key(["c", 1])["output"] == {"v": 7}
+
+
+def _killed_inside_a_transaction(path: str) -> None:
+    """Rewrite every row of ``path`` inside a transaction, then die by SIGKILL."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA cache_size=1")  # spill changed pages into the file at once
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE documents SET v = v || v")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _folder_with_an_interrupted_write(tmp_path: Path) -> tuple[Path, Path]:
+    folder = tmp_path / "db"
+    store = get_job_store(data_dir=folder)
+    store.connect()
+    repo = candidate_repository(store)
+    for i in range(300):
+        repo.upsert_candidate(f"sse-{i:03d}", {"formula": "Li2S", "note": "x" * 2000})
+    (path,) = folder.rglob("candidates.collection")
+    child = mp.get_context("spawn").Process(target=_killed_inside_a_transaction, args=(str(path),))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    assert Path(f"{path}-journal").stat().st_size > 0  # the hot journal is there
+    return folder, path
+
+
+def test_a_query_after_a_writer_was_killed_mid_transaction(tmp_path: Path) -> None:
+    """A reader finds a hot journal (a writer killed inside a transaction): SQLite
+    cannot roll it back through a mode=ro connection, so every query failed with
+    "attempt to write a readonly database" until a writer came. The read-only opening
+    now lets SQLite roll it back and reads the last committed state."""
+    folder, path = _folder_with_an_interrupted_write(tmp_path)
+    uri = f"file:{path}?mode=ro"
+    with (
+        contextlib.closing(sqlite3.connect(uri, uri=True)) as plain,
+        pytest.raises(sqlite3.OperationalError, match="readonly"),
+    ):
+        plain.execute("SELECT count(*) FROM documents").fetchone()
+
+    reader = get_job_store(data_dir=folder, read_only=True)
+    reader.connect()
+    ro = candidate_repository(reader, read_only=True)
+    assert ro.count() == 300
+    assert {len(r["note"]) for r in ro.find({})} == {2000}  # the committed values
+    assert not Path(f"{path}-journal").exists()
+
+
+def test_an_interrupted_write_that_cannot_be_rolled_back_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = _folder_with_an_interrupted_write(tmp_path)
+    real_connect = sqlite3.connect
+
+    def no_write_access(database: str, *args, **kwargs):  # as for a user without permission
+        if not str(database).startswith("file:"):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_engine.sqlite3, "connect", no_write_access)
+    with pytest.raises(sqlite3.OperationalError, match="killed process left unfinished"):
+        sqlite_engine.connect(path, read_only=True)

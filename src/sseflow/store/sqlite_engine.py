@@ -21,7 +21,9 @@ therefore maggma's ``MontyStore``, still read and write the same files):
   touches one row instead of decoding the collection, and a read-modify-write happens
   inside one SQLite ``BEGIN IMMEDIATE`` transaction: atomic across processes.
 
-Files use the rollback journal (``journal_mode=DELETE``), so readers write nothing.
+Files use the rollback journal (``journal_mode=DELETE``), so readers write nothing -
+except once after a writer was killed inside a transaction: the first reader then lets
+SQLite roll that transaction back (see :func:`roll_back_interrupted_write`).
 """
 
 from __future__ import annotations
@@ -58,12 +60,62 @@ def connect(path: str | Path, read_only: bool, timeout_s: float = DEFAULT_TIMEOU
     changes a file, and fails if the file does not exist.
     """
     if read_only:
-        uri = f"file:{quote(str(path))}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
+        conn = _connect_read_only(path, timeout_s)
     else:
         conn = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None)
     conn.text_factory = str
     return conn
+
+
+#: SQLite's extended code for "a read-only connection found a hot journal".
+SQLITE_READONLY_ROLLBACK = 776
+
+
+def _is_hot_journal_error(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == SQLITE_READONLY_ROLLBACK
+
+
+def _connect_read_only(path: str | Path, timeout_s: float) -> sqlite3.Connection:
+    """Open ``path`` with ``mode=ro``, first rolling back a write a killed process left.
+
+    A writer killed inside a transaction leaves a hot journal; SQLite rolls it back
+    at the next opening, but a ``mode=ro`` connection cannot, and every read then
+    fails with "attempt to write a readonly database" until some writer opens the
+    file. A query after a killed ``screen`` must work, so the read-only opening opens
+    the file once read-write to let SQLite finish that rollback (it restores the last
+    committed state, which is what the query must see), then opens it read-only.
+    """
+    uri = f"file:{quote(str(path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if not _is_hot_journal_error(exc):
+            raise
+    roll_back_interrupted_write(path, timeout_s)
+    return sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
+
+
+def roll_back_interrupted_write(path: str | Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    """Let SQLite roll back the transaction a killed writer left in ``path``.
+
+    Raises
+    ------
+    sqlite3.OperationalError
+        When the file cannot be opened for writing (e.g. no write permission): the
+        message says what happened and how to recover.
+    """
+    try:
+        with contextlib.closing(sqlite3.connect(str(path), timeout=timeout_s)) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        raise sqlite3.OperationalError(
+            f"{path} holds a write that a killed process left unfinished, and it could "
+            f"not be rolled back ({exc}); run any sseflow command that writes to this "
+            "store (e.g. 'sseflow resume') as a user who can write it"
+        ) from exc
 
 
 def use_rollback_journal(path: str | Path, timeout_s: float = 5.0) -> None:
