@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import tracemalloc
+import zlib
 from pathlib import Path
 
 from jobflow import job
@@ -47,6 +51,55 @@ def test_subset_keeps_the_batch_order_decoded_or_not() -> None:
     expected = [candidates[0], candidates[2]]
     assert list(decoded) == expected and list(packed) == expected
     assert packed.candidate_ids == [c.candidate_id for c in expected]
+
+
+def test_a_batch_packed_as_one_json_array_still_reads() -> None:
+    """Batches stored before the line format (one JSON array) decode and subset."""
+    candidates = _candidates()
+    rows = [
+        {**c.model_dump(mode="json", exclude={"structure"}), "structure": c.structure.as_dict()}
+        for c in candidates
+    ]
+    array = base64.b64encode(zlib.compress(json.dumps(rows).encode(), 6)).decode("ascii")
+    ids = [c.candidate_id for c in candidates]
+    stored = {"candidate_ids": ids, "formulas": [c.formula for c in candidates], "packed": array}
+    assert list(CandidateBatch.from_dict(stored)) == candidates
+    assert list(CandidateBatch.from_dict(stored).subset(ids[1:])) == candidates[1:]
+    assert list(CandidateBatch.from_dict({**stored, "candidate_ids": [], "packed": _empty()})) == []
+
+
+def _empty() -> str:
+    return base64.b64encode(zlib.compress(b"[]")).decode("ascii")
+
+
+def test_packing_and_decoding_hold_one_row_at_a_time() -> None:
+    """A structure as JSON dicts is several times its pymatgen size; a batch is packed and
+    decoded row by row, so neither step holds every candidate's dicts at once."""
+    garnet = Candidate.from_structure(Structure.from_file(EXAMPLES / "obelix_122.cif"))
+    many = [garnet.model_copy(update={"candidate_id": f"sse-{i:03d}"}) for i in range(40)]
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        rows = [{"structure": c.structure.as_dict()} for c in many]  # all rows at once
+        all_rows = tracemalloc.get_traced_memory()[1] - base
+        del rows
+
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        packed = CandidateBatch(many).as_dict()
+        packing = tracemalloc.get_traced_memory()[1] - base
+
+        back = CandidateBatch.from_dict(packed)
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        decoded = list(back)
+        retained, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decoded == many
+    assert packing < all_rows / 4, (packing, all_rows)
+    assert peak - retained < all_rows / 4, (peak - retained, all_rows)
 
 
 @job

@@ -124,20 +124,58 @@ class Candidate(BaseModel):
         )
 
 
-def _pack(rows: list[dict[str, Any]]) -> str:
+#: Bytes of decompressed rows read at a time when a packed batch is decoded.
+_UNPACK_CHUNK = 1 << 18
+
+
+def _pack(rows: Iterable[dict[str, Any] | bytes]) -> str:
     """JSON rows -> one zlib-compressed, base64 string (storable anywhere JSON goes).
 
-    Substituted or related structures compress well: 25 kB of JSON per candidate
-    became 0.6 kB (zlib level 6, 500 candidates of the 26,000-structure benchmark).
+    One JSON object per line, compressed as a stream: rows are built, encoded and
+    dropped one at a time, never held all at once (a structure as Python dicts is
+    ~0.5 MB for 120 sites: 20,000 of them at once took ~12 GB). ``bytes`` rows are
+    lines already encoded (see :meth:`CandidateBatch.subset`). Substituted or related
+    structures compress well: 25 kB of JSON per candidate became 0.6 kB (zlib level 6,
+    500 candidates of the 26,000-structure benchmark).
     """
-    data = json.dumps(rows, separators=(",", ":")).encode()
-    return base64.b64encode(zlib.compress(data, 6)).decode("ascii")
+    compressor = zlib.compressobj(6)
+    chunks = []
+    for row in rows:
+        line = row if isinstance(row, bytes) else json.dumps(row, separators=(",", ":")).encode()
+        chunks.append(compressor.compress(line + b"\n"))
+    chunks.append(compressor.flush())
+    return base64.b64encode(b"".join(chunks)).decode("ascii")
 
 
-def _unpack(packed: str) -> list[dict[str, Any]]:
-    """Return the JSON rows packed by :func:`_pack` (call it under :func:`_no_gc`)."""
-    rows: list[dict[str, Any]] = json.loads(zlib.decompress(base64.b64decode(packed)))
-    return rows
+def _packed_lines(packed: str) -> Iterator[bytes]:
+    """Yield the encoded rows of a packed batch one at a time.
+
+    The rows are decompressed as a stream, at most :data:`_UNPACK_CHUNK` bytes at a
+    time beyond the current row. Batches packed by sseflow before the line format (one
+    JSON array) are read whole.
+    """
+    decompressor = zlib.decompressobj()
+    tail = base64.b64decode(packed)
+    pending = b""
+    while tail:
+        pending += decompressor.decompress(tail, _UNPACK_CHUNK)
+        tail = decompressor.unconsumed_tail
+        if pending.startswith(b"["):  # the earlier format: one JSON array
+            pending += decompressor.decompress(tail) + decompressor.flush()
+            for row in json.loads(pending):
+                yield json.dumps(row, separators=(",", ":")).encode()
+            return
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+    pending += decompressor.flush()
+    yield from (line for line in pending.split(b"\n") if line)
+
+
+def _unpack(packed: str) -> Iterator[dict[str, Any]]:
+    """Yield the JSON rows packed by :func:`_pack`, one at a time (under :func:`_no_gc`)."""
+    for line in _packed_lines(packed):
+        row: dict[str, Any] = json.loads(line)
+        yield row
 
 
 @contextmanager
@@ -249,22 +287,31 @@ class CandidateBatch(Sequence[Candidate]):
         if self._items is not None:
             return CandidateBatch(c for c in self._items if c.candidate_id in wanted)
         assert self._packed is not None
+        ids: list[str] = []
+        formulas: list[str] = []
+
+        def kept() -> Iterator[bytes]:  # rows stay encoded: one decoded at a time
+            for line in _packed_lines(self._packed):  # type: ignore[arg-type]
+                row = json.loads(line)
+                if row["candidate_id"] in wanted:
+                    ids.append(row["candidate_id"])
+                    formulas.append(row["formula"])
+                    yield line
+
         with _no_gc():
-            kept = [row for row in _unpack(self._packed) if row["candidate_id"] in wanted]
-        return CandidateBatch._from_packed(
-            [row["candidate_id"] for row in kept], [row["formula"] for row in kept], _pack(kept)
-        )
+            packed = _pack(kept())
+        return CandidateBatch._from_packed(ids, formulas, packed)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the batch as JSON: ids, formulas and the candidates as one compressed string."""
         if self._packed is None:
-            rows = [
+            rows = (
                 {
                     **c.model_dump(mode="json", exclude={"structure"}),
                     "structure": c.structure.as_dict(),
                 }
                 for c in self._candidates()
-            ]
+            )
             self._packed = _pack(rows)
         return {
             "@module": type(self).__module__,
