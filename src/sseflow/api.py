@@ -212,7 +212,7 @@ def screen(
     if ingest_uuid not in responses:
         raise RuntimeError("the funnel did not run (ingest failed); run with verbose=True")
     doc = responses[ingest_uuid][1].output
-    ids = [c.candidate_id for c in doc.accepted] + [r.candidate_id for r in doc.rejected]
+    ids = doc.accepted_ids + [r.candidate_id for r in doc.rejected]
     return ScreeningResults(candidate_ids=list(dict.fromkeys(ids)), funnel=maker, store=store)
 
 

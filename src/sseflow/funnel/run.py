@@ -731,7 +731,7 @@ def screen_inputs(
     doc = outcome.ingest
     outcome.n_inputs = len(doc.accepted) + len(doc.rejected) + len(doc.duplicates)
     outcome.n_merged = len(doc.duplicates)
-    ids = [c.candidate_id for c in doc.accepted] + [r.candidate_id for r in doc.rejected]
+    ids = doc.accepted_ids + [r.candidate_id for r in doc.rejected]
     ids += [d.candidate_id for d in doc.duplicates]
     repo = candidate_repository(store)
     found = repo.get_many(ids, projection={"structure": 0})

@@ -95,6 +95,7 @@ def ingest(
                     batch.reject(source, file_id(path, index), str(entry))
                 else:
                     batch.add(source, entry, path)
+    batch.doc.accepted = batch.candidates
     return batch.doc
 
 
@@ -104,6 +105,7 @@ class _Batch:
     def __init__(self, settings: IngestSettings, known: KnownLookup | None):
         self.settings = settings
         self.known = known
+        self.candidates: list[Candidate] = []  # accepted, in input order
         self.doc = IngestDocument(settings=dict(vars(settings)))
         self.matcher = structure_matcher()
         # (formula, fingerprint) -> [(candidate_id, structure)] accepted in this batch
@@ -177,7 +179,7 @@ class _Batch:
         except OxidationStateError as exc:
             self.reject(source, cid, str(exc), formula)
             return
-        self.doc.accepted.append(
+        self.candidates.append(
             Candidate(
                 candidate_id=cid,
                 formula=formula,

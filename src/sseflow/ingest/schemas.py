@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_serializer, field_validator
+from pydantic import BaseModel, Field, ValidatorFunctionWrapHandler, WrapValidator, field_serializer
 
 from sseflow.common.candidate import Candidate, CandidateBatch, SourceInfo
 from sseflow.common.document import TierDocument
@@ -27,14 +27,29 @@ class DuplicateInput(BaseModel):
     source: SourceInfo
 
 
+def _keep_packed(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Keep a stored batch a :class:`CandidateBatch`, decoded only when first read.
+
+    The funnel's first stage takes the ingest output's ``accepted`` as it is: decoding
+    it here into a list would build every Structure in the ``screen`` process, only for
+    the stage to pack them again.
+    """
+    if isinstance(value, Mapping) and "packed" in value:
+        value = CandidateBatch.from_dict(value)
+    if isinstance(value, CandidateBatch):
+        return value
+    return handler(value)
+
+
 class IngestDocument(BaseModel):
     """Everything the ingest step decided about a batch of inputs."""
 
-    accepted: list[Candidate] = Field(
+    accepted: Annotated[Sequence[Candidate], WrapValidator(_keep_packed)] = Field(
         default_factory=list,
         description="The candidates, in input order. Stored (serialised) as one "
         ":class:`~sseflow.common.candidate.CandidateBatch`: ids, formulas and one "
-        "compressed string, so a batch of thousands stays a small document.",
+        "compressed string, so a batch of thousands stays a small document; read back, "
+        "it is that batch (a sequence of candidates, decoded when first read).",
     )
     rejected: list[RejectedInput] = Field(default_factory=list)
     duplicates: list[DuplicateInput] = Field(default_factory=list)
@@ -46,19 +61,15 @@ class IngestDocument(BaseModel):
     )
     settings: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
-    @field_validator("accepted", mode="before")
-    @classmethod
-    def _unpack_accepted(cls, value: Any) -> Any:
-        if isinstance(value, Mapping) and "packed" in value:
-            value = CandidateBatch.from_dict(value)
-        if isinstance(value, CandidateBatch):
-            return list(value)
-        return value
+    @property
+    def accepted_ids(self) -> list[str]:
+        """Ids of the accepted candidates (without decoding a stored batch)."""
+        return list(CandidateBatch.of(self.accepted).candidate_ids)
 
     @field_serializer("accepted")
-    def _pack_accepted(self, accepted: list[Candidate]) -> dict[str, Any]:
+    def _pack_accepted(self, accepted: Sequence[Candidate]) -> dict[str, Any]:
         # ~22 kB of BSON per candidate as a list; MongoDB refuses documents over 16 MB
-        return CandidateBatch(accepted).as_dict()
+        return CandidateBatch.of(accepted).as_dict()
 
 
 class IngestTierDocument(TierDocument):
