@@ -62,6 +62,18 @@ def test_the_same_structure_twice_is_merged_even_where_the_matcher_does_not_fit(
     assert doc.duplicates[0].candidate_id == doc.accepted[0].candidate_id
 
 
+def test_the_same_structure_is_merged_whatever_its_fingerprint(li2s, monkeypatch):
+    # the 26,000-structure run still accepted 20 identical garnets twice after the
+    # test above: same id, different fingerprint (so a different bucket)
+    import sseflow.ingest.batch as batch
+
+    fingerprints = iter(["sg1", "sg2"])
+    monkeypatch.setattr(batch, "structure_fingerprint", lambda structure: next(fingerprints))
+    doc = ingest([li2s, li2s.copy()])
+    assert len(doc.accepted) == 1 and len(doc.duplicates) == 1
+    assert doc.duplicates[0].candidate_id == doc.accepted[0].candidate_id
+
+
 def test_obelix_li3n_matches_clean_li3n():
     doc = ingest([EXAMPLES / "Li3N_alpha.cif", OBELIX_CIFS / "gvd.cif"])
     assert len(doc.accepted) == 1 and len(doc.duplicates) == 1

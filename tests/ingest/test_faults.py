@@ -13,6 +13,7 @@ from sseflow.funnel.jobs import ingest_inputs
 from sseflow.ingest.batch import ingest
 from sseflow.ingest.validation import IngestSettings
 from sseflow.store import candidate_repository, get_job_store
+from tests.conftest import EXAMPLES
 from tests.ingest.faults import write_corpus
 
 
@@ -99,6 +100,42 @@ def test_whole_corpus_through_the_ingest_job(corpus, tmp_path: Path) -> None:
     for record in records:
         if record["status"] == "rejected":
             assert record["reason"] and record["tiers"]["ingest"]["status"] == "rejected"
+
+
+def test_records_written_in_chunks_are_the_records_written_at_once(
+    corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ingest job writes its records a chunk at a time (memory); chunks of 3 give
+    the same records as one write, duplicates' sources included."""
+    import sseflow.funnel.jobs as jobs
+    from sseflow.store.candidates import CandidateRepository
+
+    folder, _ = corpus
+    inputs = [str(folder), str(EXAMPLES / "Li2S_antifluorite.cif")]  # Li2S again: merged
+
+    def records(data_dir: Path) -> dict[str, tuple]:
+        store = get_job_store(data_dir=data_dir)
+        run_locally(ingest_inputs(inputs, {}), store=store, log=False, ensure_success=True)
+        store.connect()
+        found = candidate_repository(store).find({}, projection={"structure": 0})
+        return {
+            r["candidate_id"]: (r["status"], r["reason"], sorted(s["path"] for s in r["sources"]))
+            for r in found
+        }
+
+    at_once = records(tmp_path / "one")
+    writes: list[int] = []
+    upsert = CandidateRepository.upsert_candidates
+
+    def counted(self, items):
+        writes.append(len(items))
+        return upsert(self, items)
+
+    monkeypatch.setattr(jobs, "INGEST_WRITE_CHUNK", 3)
+    monkeypatch.setattr(CandidateRepository, "upsert_candidates", counted)
+    assert records(tmp_path / "chunks") == at_once
+    assert len(writes) > 3 and max(writes) == 3
+    assert any(len(paths) > 1 for _, _, paths in at_once.values())  # merged duplicates
 
 
 def test_settings_are_range_checked() -> None:

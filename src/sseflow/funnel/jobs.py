@@ -17,7 +17,8 @@ ends with an error and no candidate is left looking ``passed`` at an earlier tie
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobflow import CURRENT_JOB, Flow, Job, JobConfig, OnMissing, Response, job
@@ -138,24 +139,41 @@ def _ingest_doc(
     )
 
 
+#: Records written per transaction by the ingest job.
+INGEST_WRITE_CHUNK = 500
+
+
 @job(config=RECORDING)
 def ingest_inputs(inputs: list[Any], settings: dict[str, Any]) -> IngestDocument:
     """Read and check the inputs; record every input in the candidates collection.
 
-    All records are written in one bulk write (one transaction on the embedded store).
+    Records are written in bulk, :data:`INGEST_WRITE_CHUNK` inputs per write (one
+    transaction each on the embedded store): a record carries its structure as JSON
+    dicts (~0.5 MB for 120 sites), so writing 20,000 at once held ~10 GB. A killed
+    ingest leaves whole records of the chunks written; its rerun finds them under their
+    ids and writes them again (keyed upserts: nothing doubled).
     """
     repo = _repository()
     repo.ensure_indexes()
     known = StoredCandidates(repo)
     doc = ingest(inputs, IngestSettings(**settings), known=known)
     doc.stored_structures_loaded = known.n_loaded
-    items: list[tuple[str, dict[str, Any], Any, Any]] = []
+    records = _ingest_records(doc, settings)
+    while chunk := list(itertools.islice(records, INGEST_WRITE_CHUNK)):
+        repo.upsert_candidates(chunk)
+    return doc
+
+
+def _ingest_records(
+    doc: IngestDocument, settings: dict[str, Any]
+) -> Iterator[tuple[str, dict[str, Any], Any, Any]]:
+    """Yield the record update of every input: accepted, rejected, then duplicates."""
     for candidate in doc.accepted:
         tier = _ingest_doc(
             candidate.candidate_id, TierStatus.PASSED, settings, candidate.source.path
         )
         tier.notes = doc.notes.get(candidate.candidate_id, [])
-        items.append((candidate.candidate_id, identity_fields(candidate), candidate.source, tier))
+        yield candidate.candidate_id, identity_fields(candidate), candidate.source, tier
     for rejected in doc.rejected:
         fields = {"formula": rejected.formula, "structure": None}
         tier = _ingest_doc(
@@ -165,11 +183,9 @@ def ingest_inputs(inputs: list[Any], settings: dict[str, Any]) -> IngestDocument
             rejected.source.path,
             rejected.reason,
         )
-        items.append((rejected.candidate_id, fields, rejected.source, tier))
-    for duplicate in doc.duplicates:
-        items.append((duplicate.candidate_id, {}, duplicate.source, None))
-    repo.upsert_candidates(items)
-    return doc
+        yield rejected.candidate_id, fields, rejected.source, tier
+    for duplicate in doc.duplicates:  # after the candidates they were merged into
+        yield duplicate.candidate_id, {}, duplicate.source, None
 
 
 def _reusable(record: dict[str, Any] | None, maker: TierMaker) -> dict | None:

@@ -108,8 +108,11 @@ class _Batch:
         self.candidates: list[Candidate] = []  # accepted, in input order
         self.doc = IngestDocument(settings=dict(vars(settings)))
         self.matcher = structure_matcher()
-        # (formula, fingerprint) -> [(candidate_id, structure)] accepted in this batch
+        # (formula, fingerprint) -> [(candidate_id, structure)] accepted in this batch;
+        # the structure is the candidate's own (oxidation-decorated; StructureMatcher
+        # fits it to an undecorated input), not a second copy of every accepted input
         self.accepted: dict[tuple[str, str], list[tuple[str, Structure]]] = {}
+        self.accepted_ids: set[str] = set()
 
     def reject(self, source: SourceInfo, cid: str, reason: str, formula: str | None = None) -> None:
         self.doc.rejected.append(
@@ -156,13 +159,17 @@ class _Batch:
                 formula or None,
             )
             return
+        cid = candidate_id(structure)
+        # the same id is the same structure, even where StructureMatcher does not fit or
+        # the fingerprint differs (20 pairs of identical disordered garnets in the
+        # 26,000-structure run were accepted twice: found in different buckets)
+        if cid in self.accepted_ids:
+            self.doc.duplicates.append(DuplicateInput(candidate_id=cid, source=source))
+            return
         fingerprint = structure_fingerprint(structure)
         bucket = self.accepted.setdefault((formula, fingerprint), [])
-        cid = candidate_id(structure)
         for other_id, other in bucket:
-            # the same id is the same structure, even where StructureMatcher does not fit
-            # (it did not fit 20 pairs of identical disordered garnets in the 26,000 run)
-            if other_id == cid or self.matcher.fit(structure, other):
+            if self.matcher.fit(structure, other):
                 self.doc.duplicates.append(DuplicateInput(candidate_id=other_id, source=source))
                 return
         if self.known is not None:
@@ -172,6 +179,9 @@ class _Batch:
                 ):
                     cid = known_id
                     break
+            if cid in self.accepted_ids:  # a stored candidate this batch has accepted already
+                self.doc.duplicates.append(DuplicateInput(candidate_id=cid, source=source))
+                return
         try:
             states = guess_oxidation_states(
                 structure.composition, tolerance=self.settings.oxidation_tolerance
@@ -179,18 +189,18 @@ class _Batch:
         except OxidationStateError as exc:
             self.reject(source, cid, str(exc), formula)
             return
-        self.candidates.append(
-            Candidate(
-                candidate_id=cid,
-                formula=formula,
-                structure=decorate_with_oxidation_states(structure, states),
-                oxidation_states=states,
-                source=source,
-                fingerprint=fingerprint,
-            )
+        candidate = Candidate(
+            candidate_id=cid,
+            formula=formula,
+            structure=decorate_with_oxidation_states(structure, states),
+            oxidation_states=states,
+            source=source,
+            fingerprint=fingerprint,
         )
+        self.candidates.append(candidate)
+        self.accepted_ids.add(cid)
         if flipped:
             self.doc.notes.setdefault(cid, []).append(
                 "left-handed cell: first two lattice vectors swapped (atoms unchanged)"
             )
-        bucket.append((cid, structure))
+        bucket.append((cid, candidate.structure))
