@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from maggma.stores import MontyStore
 
+from sseflow.common.document import TierStatus
 from sseflow.store import candidate_repository, get_job_store, sqlite_engine
 from sseflow.store.embedded import CONFIG_FILE, EmbeddedStore, EmbeddedStoreError
 
@@ -168,6 +169,51 @@ def test_keyed_queries_agree_with_montydb(tmp_path: Path) -> None:
     # a raw montydb write (not through the key index) is seen by keyed reads
     store._collection.insert_one({"uuid": "c", "index": 1, "output": {"v": 7}})
     assert store.get_by_key(["c", 1])["output"] == {"v": 7}
+
+
+def test_streamed_queries_agree_with_montydb(tmp_path: Path, monkeypatch) -> None:
+    """Unsorted candidate queries stream (a page of rows at a time) and return what
+    montydb's find returns: same records, same order, same projections."""
+    from sseflow.store import sqlite_engine as engine
+
+    store = get_job_store(data_dir=tmp_path / "db")
+    store.connect()
+    repo = candidate_repository(store)
+    for i in range(7):
+        tier = {"tier": "bvse", "candidate_id": f"sse-{i}", "status": "passed", "ea_ev": i / 10}
+        repo.upsert_candidate(
+            f"sse-{i}", {"formula": "Li2S" if i % 2 else "Li3N", "structure": {"n": i}}, None, tier
+        )
+    repo.set_status(["sse-3"], TierStatus.REJECTED, "bvse", "too high")
+    pages: list[int] = []
+    scan = engine.KeyIndex.scan
+
+    def small_pages(self, page_rows: int = 200):
+        pages.append(page_rows)
+        return scan(self, page_rows=3)
+
+    monkeypatch.setattr(engine.KeyIndex, "scan", small_pages)
+    queries = [
+        ({}, None),
+        ({"formula": "Li2S"}, {"structure": 0}),
+        (
+            {"tiers.bvse.ea_ev": {"$lt": 0.35}, "status": "passed"},
+            {"candidate_id": 1, "tiers.bvse.ea_ev": 1},
+        ),
+        (
+            {"candidate_id": {"$in": ["sse-5", "sse-1", "sse-9"]}},
+            {"structure": 0, "tiers.bvse.settings": 0},
+        ),
+        ({"candidate_id": "sse-2"}, None),
+        ({"status": "rejected"}, {"reason": 1}),
+    ]
+    for query, projection in queries:
+        streamed = list(repo.find(query, projection=projection))
+        proj = {"_id": 0, **(projection or {})}
+        montydb = [dict(d) for d in repo.collection.find(query, proj)]
+        assert streamed == montydb and streamed, query
+    assert pages  # the scan ran
+    assert [r["candidate_id"] for r in repo.find({}, limit=4)] == [f"sse-{i}" for i in range(4)]
 
 
 def _killed_inside_a_transaction(path: str) -> None:

@@ -283,8 +283,16 @@ class CandidateRepository:
         limit: int = 0,
         projection: Mapping[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield records matching a plain Mongo query."""
+        """Yield records matching a plain Mongo query.
+
+        On the embedded store an unsorted query streams: records are read, checked and
+        yielded one at a time (montydb decodes the whole collection first; sorted
+        queries still go to montydb).
+        """
         proj = {"_id": 0, **(projection or {})}
+        if isinstance(self.store, EmbeddedStore) and not sort:
+            yield from self.store.find_streamed(dict(query or {}), proj, limit)
+            return
         cursor = self.collection.find(dict(query or {}), proj)
         if sort:
             cursor = cursor.sort(sort)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -294,6 +294,34 @@ class EmbeddedStore(MontyStore):
             return self._collection.find_one(query)
         return self.index.get(key_values)
 
+    def find_streamed(
+        self,
+        criteria: dict | None = None,
+        projection: dict[str, Any] | None = None,
+        limit: int = 0,
+    ) -> Iterator[dict]:
+        """Yield matching documents one at a time (unsorted; Mongo projection).
+
+        Criteria on the first key field use the key index; any other query reads the
+        collection a page at a time and checks each document with montydb's own
+        filter, instead of montydb decoding every document before the first result.
+        """
+        from montydb.engine.queries import QueryFilter
+
+        if self._coll is None:
+            self.connect()
+        assert self._index is not None
+        indexed = self._by_first_key(criteria, None, None)
+        if indexed is not None:
+            docs: Iterable[dict] = indexed
+        else:
+            matches = QueryFilter(criteria or {})
+            docs = (doc for doc in self._index.scan() if matches(doc))
+        for n, doc in enumerate(docs, start=1):
+            yield project_document(doc, projection)
+            if limit and n >= limit:
+                return
+
     def query(  # type: ignore[override]
         self,
         criteria: dict | None = None,
@@ -372,6 +400,40 @@ def _get(doc: dict, path: str) -> Any:
 
 def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, 0) if value is None else (1, value)
+
+
+def project_document(doc: dict, projection: dict[str, Any] | None) -> dict:
+    """Apply a Mongo projection: inclusion (``{"a.b": 1}``) or exclusion (``{"a": 0}``).
+
+    ``_id`` is kept unless excluded, in both forms, as Mongo does.
+    """
+    if not projection:
+        return doc
+    keep_id = bool(projection.get("_id", 1))
+    fields = {k: v for k, v in projection.items() if k != "_id"}
+    if any(fields.values()):
+        if not all(fields.values()):
+            raise ValueError(f"projection mixes inclusion and exclusion: {projection}")
+        out = _project(doc, list(fields))
+    else:
+        out = dict(doc)
+        for path in fields:
+            _drop(out, path.split("."))
+    if not keep_id:
+        out.pop("_id", None)
+    return out
+
+
+def _drop(doc: dict, parts: list[str]) -> None:
+    """Remove a dotted path, copying the dicts on the way (``doc`` is shallow-copied)."""
+    head = parts[0]
+    if head not in doc:
+        return
+    if len(parts) == 1:
+        del doc[head]
+    elif isinstance(doc[head], dict):
+        doc[head] = dict(doc[head])
+        _drop(doc[head], parts[1:])
 
 
 def _project(doc: dict, properties: dict | list | None) -> dict:

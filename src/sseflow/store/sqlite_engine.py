@@ -365,6 +365,36 @@ class KeyIndex:
                 out.extend(self.decode(v) for (v,) in rows)
         return out
 
+    def scan(self, page_rows: int = 200) -> Iterator[dict[str, Any]]:
+        """Yield every document in table order, decoding one at a time.
+
+        montydb answers a query by decoding the whole collection before the first
+        result (5.8 GB and 37 s for 24,000 candidate records); this reads the raw rows a
+        page at a time, each page in its own short read (no lock is held between
+        pages, so writers are not kept waiting by a slow consumer). A row updated while
+        the scan runs is seen in one of its states; rows are never seen twice.
+        """
+        if not self.path.is_file():
+            return
+        last = -1
+        while True:
+            with self._connection() as conn:
+                try:
+                    rows = conn.execute(
+                        f"SELECT rowid, v FROM [{SQLITE_RECORD_TABLE}] WHERE rowid > ? "
+                        "ORDER BY rowid LIMIT ?",
+                        (last, page_rows),
+                    ).fetchall()
+                except sqlite3.OperationalError as exc:
+                    if "no such table" in str(exc):
+                        return
+                    raise
+            if not rows:
+                return
+            last = rows[-1][0]
+            for _, v in rows:
+                yield self.decode(v)
+
     # --- writes ---
 
     def write(
