@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from maggma.stores import MontyStore
 
+from sseflow.common.candidate import SourceInfo
 from sseflow.common.document import TierStatus
 from sseflow.store import candidate_repository, get_job_store, sqlite_engine
 from sseflow.store.embedded import CONFIG_FILE, EmbeddedStore, EmbeddedStoreError
@@ -181,9 +182,10 @@ def test_streamed_queries_agree_with_montydb(tmp_path: Path, monkeypatch) -> Non
     repo = candidate_repository(store)
     for i in range(7):
         tier = {"tier": "bvse", "candidate_id": f"sse-{i}", "status": "passed", "ea_ev": i / 10}
-        repo.upsert_candidate(
-            f"sse-{i}", {"formula": "Li2S" if i % 2 else "Li3N", "structure": {"n": i}}, None, tier
-        )
+        fields = {"formula": "Li2S" if i % 2 else "Li3N", "structure": {"n": i}}
+        source = SourceInfo(path=f"in/{i}.cif", format="cif") if i % 3 else None
+        repo.upsert_candidate(f"sse-{i}", fields, source, tier)
+    repo.upsert_candidate("sse-1", {}, SourceInfo(path="in/again.cif", format="cif"))
     repo.set_status(["sse-3"], TierStatus.REJECTED, "bvse", "too high")
     pages: list[int] = []
     scan = engine.KeyIndex.scan
@@ -206,6 +208,9 @@ def test_streamed_queries_agree_with_montydb(tmp_path: Path, monkeypatch) -> Non
         ),
         ({"candidate_id": "sse-2"}, None),
         ({"status": "rejected"}, {"reason": 1}),
+        ({}, {"sources.path": 1, "tiers.bvse.ea_ev": 1, "tiers.nothing": 1}),  # into arrays
+        ({}, {"sources.format": 0, "structure": 0, "tiers.bvse.settings": 0}),
+        ({"sources.path": "in/again.cif"}, {"candidate_id": 1, "_id": 0}),
     ]
     for query, projection in queries:
         streamed = list(repo.find(query, projection=projection))
@@ -213,7 +218,28 @@ def test_streamed_queries_agree_with_montydb(tmp_path: Path, monkeypatch) -> Non
         montydb = [dict(d) for d in repo.collection.find(query, proj)]
         assert streamed == montydb and streamed, query
     assert pages  # the scan ran
-    assert [r["candidate_id"] for r in repo.find({}, limit=4)] == [f"sse-{i}" for i in range(4)]
+    # (query, sort, limit, projection, sorted here): montydb sorts only when the
+    # projection drops a sort key
+    sorted_queries = [
+        ({}, [("tiers.bvse.ea_ev", -1), ("candidate_id", 1)], 0, {"structure": 0}, True),
+        ({"formula": "Li3N"}, [("candidate_id", -1)], 2, None, True),
+        ({}, [("status", 1), ("tiers.bvse.ea_ev", 1)], 0, {"status": 1, "tiers.bvse": 1}, True),
+        ({}, [("reason", 1), ("candidate_id", 1)], 0, {"structure": 0}, True),  # nulls first
+        ({}, [("status", 1), ("candidate_id", 1)], 0, {"formula": 1}, False),
+    ]
+    for query, sort, limit, projection, here in sorted_queries:
+        if here:
+            monkeypatch.setattr(type(repo.collection), "find", _refuse)
+        streamed = list(repo.find(query, sort=sort, limit=limit, projection=projection))
+        monkeypatch.undo()
+        proj = {"_id": 0, **(projection or {})}
+        cursor = repo.collection.find(query, proj).sort(sort)
+        montydb = [dict(d) for d in (cursor.limit(limit) if limit else cursor)]
+        assert streamed == montydb and streamed, sort
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("montydb was asked")
 
 
 def _killed_inside_a_transaction(path: str) -> None:

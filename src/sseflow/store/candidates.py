@@ -18,7 +18,8 @@ In read-only mode (``SSEFLOW_READ_ONLY=1`` or ``read_only=True``) every write ra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from jobflow import JobStore
@@ -285,14 +286,26 @@ class CandidateRepository:
     ) -> Iterator[dict[str, Any]]:
         """Yield records matching a plain Mongo query.
 
-        On the embedded store an unsorted query streams: records are read, checked and
-        yielded one at a time (montydb decodes the whole collection first; sorted
-        queries still go to montydb).
+        On the embedded store records are read and checked one at a time instead of by
+        montydb, which decodes the whole collection first: an unsorted query streams;
+        a sorted one sorts the matching (projected) records here, in MongoDB's order of
+        types, and falls back to montydb for values it cannot order (e.g. documents).
         """
         proj = {"_id": 0, **(projection or {})}
-        if isinstance(self.store, EmbeddedStore) and not sort:
-            yield from self.store.find_streamed(dict(query or {}), proj, limit)
-            return
+        if isinstance(self.store, EmbeddedStore):
+            if not sort:
+                yield from self.store.find_streamed(dict(query or {}), proj, limit)
+                return
+            if _projection_keeps(proj, [field for field, _ in sort]):
+                matched = list(self.store.find_streamed(dict(query or {}), proj))
+                try:
+                    for field, direction in reversed(sort):  # stable: last key first
+                        matched.sort(key=_sort_value(field), reverse=direction < 0)
+                except TypeError:
+                    pass  # values MongoDB orders but Python does not: montydb sorts
+                else:
+                    yield from matched[:limit] if limit else matched
+                    return
         cursor = self.collection.find(dict(query or {}), proj)
         if sort:
             cursor = cursor.sort(sort)
@@ -349,6 +362,41 @@ class CandidateRepository:
     def count(self, query: Mapping[str, Any] | None = None) -> int:
         """Return the number of records matching ``query``."""
         return int(self.collection.count_documents(dict(query or {})))
+
+
+def _projection_keeps(projection: Mapping[str, Any], paths: Sequence[str]) -> bool:
+    """Return True when every path survives the projection (so records can be sorted)."""
+    fields = {k: v for k, v in projection.items() if k != "_id"}
+    if any(fields.values()):  # inclusion
+        return all(any(p == f or p.startswith(f + ".") for f in fields) for p in paths)
+    return not any(p == f or p.startswith(f + ".") for f in fields for p in paths)
+
+
+def _type_rank(value: Any) -> int:
+    """Return MongoDB's sort rank of a value's BSON type (null and missing first)."""
+    if value is None:
+        return 1
+    if isinstance(value, bool):
+        return 8
+    if isinstance(value, int | float):
+        return 2
+    if isinstance(value, str):
+        return 3
+    if isinstance(value, datetime):
+        return 9
+    raise TypeError(f"no sort order here for {type(value).__name__}")
+
+
+def _sort_value(path: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    """Return a sort key: the value at a dotted path, ranked by type as MongoDB does."""
+
+    def key(record: dict[str, Any]) -> tuple[int, Any]:
+        value: Any = record
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return _type_rank(value), (0 if value is None else value)
+
+    return key
 
 
 def candidate_repository(job_store: JobStore, read_only: bool | None = None) -> CandidateRepository:

@@ -405,35 +405,72 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 def project_document(doc: dict, projection: dict[str, Any] | None) -> dict:
     """Apply a Mongo projection: inclusion (``{"a.b": 1}``) or exclusion (``{"a": 0}``).
 
-    ``_id`` is kept unless excluded, in both forms, as Mongo does.
+    Dotted paths reach into sub-documents and into every document of an array
+    (``sources.path``), as in MongoDB; ``_id`` is kept unless excluded.
     """
     if not projection:
         return doc
     keep_id = bool(projection.get("_id", 1))
     fields = {k: v for k, v in projection.items() if k != "_id"}
+    tree = _path_tree(fields)
     if any(fields.values()):
         if not all(fields.values()):
             raise ValueError(f"projection mixes inclusion and exclusion: {projection}")
-        out = _project(doc, list(fields))
+        out = _keep(doc, tree)
+        if keep_id and "_id" in doc:
+            out = {"_id": doc["_id"], **out}
     else:
-        out = dict(doc)
-        for path in fields:
-            _drop(out, path.split("."))
+        out = _without(doc, tree)
     if not keep_id:
         out.pop("_id", None)
     return out
 
 
-def _drop(doc: dict, parts: list[str]) -> None:
-    """Remove a dotted path, copying the dicts on the way (``doc`` is shallow-copied)."""
-    head = parts[0]
-    if head not in doc:
-        return
-    if len(parts) == 1:
-        del doc[head]
-    elif isinstance(doc[head], dict):
-        doc[head] = dict(doc[head])
-        _drop(doc[head], parts[1:])
+_Tree = dict[str, Any]  # path part -> sub-tree, or True at the end of a path
+
+
+def _path_tree(paths: Iterable[str]) -> _Tree:
+    tree: _Tree = {}
+    for path in paths:
+        node = tree
+        *parents, last = path.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if child is True:  # a shorter path already takes the whole field
+                break
+            node = child
+        else:
+            node[last] = True
+    return tree
+
+
+def _keep(doc: dict, tree: _Tree) -> dict:
+    out: dict[str, Any] = {}
+    for key, sub in tree.items():
+        if key not in doc:
+            continue
+        value = doc[key]
+        if sub is True:
+            out[key] = value
+        elif isinstance(value, dict):
+            out[key] = _keep(value, sub)
+        elif isinstance(value, list):
+            out[key] = [_keep(item, sub) for item in value if isinstance(item, dict)]
+    return out
+
+
+def _without(doc: dict, tree: _Tree) -> dict:
+    out = dict(doc)
+    for key, sub in tree.items():
+        if key not in out:
+            continue
+        if sub is True:
+            del out[key]
+        elif isinstance(out[key], dict):
+            out[key] = _without(out[key], sub)
+        elif isinstance(out[key], list):
+            out[key] = [_without(i, sub) if isinstance(i, dict) else i for i in out[key]]
+    return out
 
 
 def _project(doc: dict, properties: dict | list | None) -> dict:
