@@ -218,6 +218,9 @@ def test_streamed_queries_agree_with_montydb(tmp_path: Path, monkeypatch) -> Non
         montydb = [dict(d) for d in repo.collection.find(query, proj)]
         assert streamed == montydb and streamed, query
     assert pages  # the scan ran
+    for query, _ in queries:
+        assert repo.count(query) == repo.collection.count_documents(query) > 0
+    assert repo.count() == 7 and repo.count({"formula": "none"}) == 0
     # (query, sort, limit, projection, sorted here): montydb sorts only when the
     # projection drops a sort key
     sorted_queries = [

@@ -360,7 +360,13 @@ class CandidateRepository:
         yield from self.find(without, sort=[("candidate_id", 1)], limit=rest, projection=projection)
 
     def count(self, query: Mapping[str, Any] | None = None) -> int:
-        """Return the number of records matching ``query``."""
+        """Return the number of records matching ``query``.
+
+        On the embedded store the records are counted as they stream (montydb's count
+        decodes the whole collection at once: 5.8 GB for 24,000 records).
+        """
+        if isinstance(self.store, EmbeddedStore):
+            return sum(1 for _ in self.store.find_streamed(dict(query or {}), {"_id": 1}))
         return int(self.collection.count_documents(dict(query or {})))
 
 
