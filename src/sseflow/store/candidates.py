@@ -18,8 +18,7 @@ In read-only mode (``SSEFLOW_READ_ONLY=1`` or ``read_only=True``) every write ra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from jobflow import JobStore
@@ -32,7 +31,7 @@ from sseflow.common.candidate import Candidate, SourceInfo
 from sseflow.common.document import TierDocument, TierStatus
 from sseflow.provenance import utc_now
 from sseflow.settings import get_settings
-from sseflow.store.embedded import EmbeddedStore
+from sseflow.store.embedded import EmbeddedStore, sort_documents
 from sseflow.store.indexes import IndexResult, ensure_indexes
 from sseflow.store.jobstore import CANDIDATES_STORE
 from sseflow.store.readonly import ReadOnlyCollection, ReadOnlyStoreError, read_only_message
@@ -299,8 +298,7 @@ class CandidateRepository:
             if _projection_keeps(proj, [field for field, _ in sort]):
                 matched = list(self.store.find_streamed(dict(query or {}), proj))
                 try:
-                    for field, direction in reversed(sort):  # stable: last key first
-                        matched.sort(key=_sort_value(field), reverse=direction < 0)
+                    sort_documents(matched, sort)
                 except TypeError:
                     pass  # values MongoDB orders but Python does not: montydb sorts
                 else:
@@ -376,33 +374,6 @@ def _projection_keeps(projection: Mapping[str, Any], paths: Sequence[str]) -> bo
     if any(fields.values()):  # inclusion
         return all(any(p == f or p.startswith(f + ".") for f in fields) for p in paths)
     return not any(p == f or p.startswith(f + ".") for f in fields for p in paths)
-
-
-def _type_rank(value: Any) -> int:
-    """Return MongoDB's sort rank of a value's BSON type (null and missing first)."""
-    if value is None:
-        return 1
-    if isinstance(value, bool):
-        return 8
-    if isinstance(value, int | float):
-        return 2
-    if isinstance(value, str):
-        return 3
-    if isinstance(value, datetime):
-        return 9
-    raise TypeError(f"no sort order here for {type(value).__name__}")
-
-
-def _sort_value(path: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
-    """Return a sort key: the value at a dotted path, ranked by type as MongoDB does."""
-
-    def key(record: dict[str, Any]) -> tuple[int, Any]:
-        value: Any = record
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        return _type_rank(value), (0 if value is None else value)
-
-    return key
 
 
 def candidate_repository(job_store: JobStore, read_only: bool | None = None) -> CandidateRepository:

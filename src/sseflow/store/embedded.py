@@ -34,6 +34,7 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -342,18 +343,17 @@ class EmbeddedStore(MontyStore):
             yield from super().query(criteria, properties, sort, hint, skip, limit, **kwargs)
             return
         if sort:
-            for field, direction in reversed(list(sort.items())):
-                descending = int(getattr(direction, "value", direction)) < 0
-
-                def by_field(doc: dict, field: str = field) -> tuple[int, Any]:
-                    return _sort_key(_get(doc, field))
-
-                docs.sort(key=by_field, reverse=descending)
+            try:
+                sort_documents(docs, list(sort.items()))
+            except TypeError:  # values MongoDB orders but Python does not: montydb sorts
+                yield from super().query(criteria, properties, sort, hint, skip, limit)
+                return
         docs = docs[skip:]
         if limit:
             docs = docs[:limit]
+        inclusion = dict.fromkeys(properties, 1) if properties else None
         for doc in docs:
-            yield _project(doc, properties)
+            yield project_document(doc, inclusion)
 
     def _by_first_key(
         self, criteria: dict | None, properties: dict | list | None, sort: dict | None
@@ -386,22 +386,47 @@ class EmbeddedStore(MontyStore):
         return [doc for doc in docs if matches(doc)]
 
 
-def _lookup(doc: dict, path: str) -> tuple[bool, Any]:
-    """Return (found, value) of a dotted path in a document."""
-    value: Any = doc
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return False, None
-        value = value[part]
-    return True, value
+def sort_documents(docs: list[dict], sort: Sequence[tuple[str, Any]]) -> None:
+    """Sort documents in place as MongoDB does, by each ``(dotted field, direction)``.
+
+    Values are ranked by BSON type first (null and missing, numbers, strings, booleans,
+    dates), then by value; the keys are applied last to first (Python's sort is stable).
+
+    Raises
+    ------
+    TypeError
+        For a value with no order here (a document or an array).
+    """
+    for field, direction in reversed(list(sort)):
+        descending = int(getattr(direction, "value", direction)) < 0
+        docs.sort(key=_mongo_sort_key(field), reverse=descending)
 
 
-def _get(doc: dict, path: str) -> Any:
-    return _lookup(doc, path)[1]
+def _type_rank(value: Any) -> int:
+    """Return MongoDB's sort rank of a value's BSON type (null and missing first)."""
+    if value is None:
+        return 1
+    if isinstance(value, bool):
+        return 8
+    if isinstance(value, int | float):
+        return 2
+    if isinstance(value, str):
+        return 3
+    if isinstance(value, datetime):
+        return 9
+    raise TypeError(f"no sort order here for {type(value).__name__}")
 
 
-def _sort_key(value: Any) -> tuple[int, Any]:
-    return (0, 0) if value is None else (1, value)
+def _mongo_sort_key(path: str) -> Callable[[dict], tuple[int, Any]]:
+    """Return a sort key: the value at a dotted path, ranked by type as MongoDB does."""
+
+    def key(doc: dict) -> tuple[int, Any]:
+        value: Any = doc
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return _type_rank(value), (0 if value is None else value)
+
+    return key
 
 
 def project_document(doc: dict, projection: dict[str, Any] | None) -> dict:
@@ -472,21 +497,4 @@ def _without(doc: dict, tree: _Tree) -> dict:
             out[key] = _without(out[key], sub)
         elif isinstance(out[key], list):
             out[key] = [_without(i, sub) if isinstance(i, dict) else i for i in out[key]]
-    return out
-
-
-def _project(doc: dict, properties: dict | list | None) -> dict:
-    """Return ``doc`` with only the included (dotted) fields, as Mongo projects."""
-    if not properties:
-        return doc
-    out: dict[str, Any] = {"_id": doc.get("_id")}
-    for path in properties:
-        found, value = _lookup(doc, path)
-        if not found:
-            continue
-        target = out
-        parts = path.split(".")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
     return out
