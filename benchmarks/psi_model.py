@@ -104,15 +104,23 @@ def outer_splits(data) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     }
 
 
-def _settings(atomsets: bool, criterion: str, seeds: tuple[int, ...] = (0,)):
+def _settings(atomsets: bool, criterion: str, gated: bool, seeds: tuple[int, ...] = (0,)):
     from sseflow.ml.atomsets.selection import SelectionSettings
 
     # outer folds: one seed per AtomSets configuration (the shipped model uses three)
-    return SelectionSettings(n_atomsets=20 if atomsets else 0, seeds=seeds, criterion=criterion)
+    return SelectionSettings(
+        n_atomsets=20 if atomsets else 0, seeds=seeds, criterion=criterion, gated_combiner=gated
+    )
 
 
-def _tag(atomsets: bool, criterion: str) -> str:
-    return f"{'atomsets' if atomsets else 'forests'}_{criterion}"
+def _tag(atomsets: bool, criterion: str, gated: bool) -> str:
+    """Name of a recipe's outer folds (runs before the gated combiner have no suffix)."""
+    return f"{'atomsets' if atomsets else 'forests'}_{criterion}{'_gated' if gated else ''}"
+
+
+def _ungated(tag: str) -> str | None:
+    """The same recipe without the gated combiner (compared side by side), if ``tag`` has it."""
+    return tag.removesuffix("_gated") if tag.endswith("_gated") else None
 
 
 def _claim(path: Path) -> bool:
@@ -138,7 +146,9 @@ def _claim(path: Path) -> bool:
     return False
 
 
-def stage_cv(results: dict, atomsets: bool, criterion: str, schemes: tuple[str, ...]) -> None:
+def stage_cv(
+    results: dict, atomsets: bool, criterion: str, gated: bool, schemes: tuple[str, ...]
+) -> None:
     """Nested CV of P_SI, one outer fold at a time (resumable; processes share the folds)."""
     from sseflow.ml.atomsets.components import ForestComponent, pooled_features
     from sseflow.ml.atomsets.selection import (
@@ -150,7 +160,7 @@ def stage_cv(results: dict, atomsets: bool, criterion: str, schemes: tuple[str, 
     data = training_set()
     splits = outer_splits(data)
     cache = PredictionCache(ml_data.CACHE / "predictions")
-    tag = _tag(atomsets, criterion)
+    tag = _tag(atomsets, criterion, gated)
     outer_dir = ml_data.CACHE / "outer" / tag
     outer_dir.mkdir(parents=True, exist_ok=True)
     for scheme in schemes:
@@ -163,7 +173,7 @@ def stage_cv(results: dict, atomsets: bool, criterion: str, schemes: tuple[str, 
             model, selection = fit_psi_model(
                 data,
                 train,
-                _settings(atomsets, criterion),
+                _settings(atomsets, criterion, gated),
                 cache,
                 log=lambda m: print("   ", m, flush=True),
             )
@@ -177,6 +187,9 @@ def stage_cv(results: dict, atomsets: bool, criterion: str, schemes: tuple[str, 
                 "p_composition": pred.p_composition.tolist(),
                 "p_structure": pred.p_structure.tolist(),
                 "d_training": pred.d_training.tolist(),
+                "d_composition": None
+                if pred.d_composition is None
+                else pred.d_composition.tolist(),
                 "family": selection.family,
                 "selection": model.selection,
                 "wall_s": 0.0,
@@ -276,7 +289,15 @@ def _collect(tag: str, scheme: str, n: int, splits) -> dict:
     from sseflow.ml.atomsets.stack import Combiner
 
     folder = ml_data.CACHE / "outer" / tag
-    keys = ("p_si", "p_composition", "p_structure", "p_pooled_forest", "p_atomsets", "d_training")
+    keys = (
+        "p_si",
+        "p_composition",
+        "p_structure",
+        "p_pooled_forest",
+        "p_atomsets",
+        "d_training",
+        "d_composition",
+    )
     out = {key: np.full(n, np.nan) for key in keys}
     out["raw"] = np.full(n, np.nan)
     families, choices = [], []
@@ -287,12 +308,14 @@ def _collect(tag: str, scheme: str, n: int, splits) -> dict:
         fold = json.loads(path.read_text())
         val = np.asarray(fold["val"])
         for key in keys:
-            if key in fold:
+            if fold.get(key) is not None:
                 out[key][val] = np.asarray(fold[key], dtype=float)
         families.append(fold["family"])
         record = fold["selection"]
         combiner = Combiner.from_dict(record["combiner"]["chosen"])
-        out["raw"][val] = combiner(out["p_composition"][val], out["p_structure"][val])
+        out["raw"][val] = combiner(
+            out["p_composition"][val], out["p_structure"][val], out["d_composition"][val]
+        )
         pooled = record["pooled_forest"]["chosen"]
         choices.append(
             {
@@ -335,6 +358,15 @@ def stage_report(results: dict, tag: str, schemes: tuple[str, ...] = SCHEMES) ->
             "pooled-feature forest": got["p_pooled_forest"],
             "AtomSets ensemble": got["p_atomsets"],
             "Sendek logistic": np.asarray(results["baselines_oof"][scheme]["sendek_logistic"]),
+            **(
+                {
+                    "P_SI without the gate": _collect(
+                        _ungated(tag), scheme, len(y), splits[scheme]
+                    )["p_si"]
+                }
+                if _ungated(tag)
+                else {}
+            ),
             "SOAP logistic": np.asarray(results["baselines_oof"][scheme]["soap_logistic"]),
         }
         rows = {}
@@ -515,13 +547,13 @@ def _print_tables(report: dict) -> None:
                 )
 
 
-def stage_train(results: dict, atomsets: bool, criterion: str) -> None:
+def stage_train(results: dict, atomsets: bool, criterion: str, gated: bool) -> None:
     """Train the shipped model on all rows (three seeds per AtomSets configuration)."""
     from sseflow.common.paths import shipped_data
     from sseflow.ml.atomsets.selection import PredictionCache, fit_psi_model
 
     data = training_set()
-    settings = _settings(atomsets, criterion, seeds=(0, 1, 2))
+    settings = _settings(atomsets, criterion, gated, seeds=(0, 1, 2))
     t0 = time.perf_counter()
     model, selection = fit_psi_model(
         data,
@@ -531,7 +563,7 @@ def stage_train(results: dict, atomsets: bool, criterion: str) -> None:
         log=lambda m: print("   ", m, flush=True),
     )
     wall = time.perf_counter() - t0
-    tag = _tag(atomsets, criterion)
+    tag = _tag(atomsets, criterion, gated)
     report = results.get(f"report_{tag}", {})
     model.training.update(
         {
@@ -576,6 +608,12 @@ def main() -> None:
         "--criterion", choices=("kfold+clusters", "kfold"), default="kfold+clusters"
     )
     parser.add_argument(
+        "--no-gate",
+        dest="gated",
+        action="store_false",
+        help="Leave the gated combiner out of the search (the psi_v2 recipe).",
+    )
+    parser.add_argument(
         "--scheme",
         choices=SCHEMES,
         action="append",
@@ -585,17 +623,17 @@ def main() -> None:
     schemes = tuple(args.scheme or SCHEMES)
     results = _load()
     atomsets = args.atomsets
-    tag = _tag(atomsets, args.criterion)
+    tag = _tag(atomsets, args.criterion, args.gated)
     for stage in args.stage or ("cv", "baselines", "report", "train"):
         t0 = time.perf_counter()
         if stage == "cv":
-            stage_cv(results, atomsets, args.criterion, schemes)
+            stage_cv(results, atomsets, args.criterion, args.gated, schemes)
         elif stage == "baselines":
             stage_baselines(results)
         elif stage == "report":
             stage_report(results, tag, schemes)
         else:
-            stage_train(results, atomsets, args.criterion)
+            stage_train(results, atomsets, args.criterion, args.gated)
         print(f"stage {stage}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 

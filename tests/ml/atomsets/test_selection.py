@@ -9,6 +9,7 @@ from sseflow.ml.atomsets.selection import (
     TrainingSet,
     atomsets_space,
     fit_psi_model,
+    _choose_combiner,
     fit_structure_component,
     pooled_forest_space,
 )
@@ -75,3 +76,49 @@ def test_outer_rows_only_and_too_few_rows(small_set):
     assert model.training["n_samples"] == 30
     with pytest.raises(ValueError, match="at least"):
         fit_psi_model(small_set, np.arange(8), _tiny(n_atomsets=0))
+
+
+def test_gated_combiner_chosen_when_far_rows_need_the_structure():
+    # near rows: the composition ranks them and the structure is noise; far rows
+    # (an unseen chemistry): the composition is wrong and the structure right
+    rng = np.random.default_rng(0)
+    n = 80
+    y = np.tile([0, 1], n // 2)
+    far = np.arange(n) >= 60
+    pc = np.where(far, 1 - y, y) * 0.6 + rng.uniform(0, 0.4, n)
+    ps = np.where(far, y * 0.6 + rng.uniform(0, 0.4, n), rng.uniform(0, 1, n))
+    folds = [np.arange(k, n, 4) for k in range(4)]
+    parts = {"kfold": (pc, ps, y, folds, far)}
+    grid = tuple(round(0.1 * k, 1) for k in range(11))
+    plain, _, _ = _choose_combiner(parts, grid, gated=False)
+    gated, raws, scores = _choose_combiner(parts, grid, gated=True)
+    assert plain.kind != "gated_average"
+    assert gated.kind == "gated_average"
+    assert gated.weight_composition >= 0.7 and gated.weight_composition_far <= 0.3
+    assert "gated w_near=1 w_far=0" in scores
+    best_plain = max(v["kfold"] for k, v in scores.items() if not k.startswith("gated"))
+    assert (
+        scores[f"gated w_near={gated.weight_composition:g} w_far={gated.weight_composition_far:g}"][
+            "kfold"
+        ]
+        > best_plain
+    )
+    # without far rows the gate has nothing to switch: a plain combiner wins the tie
+    same, _, _ = _choose_combiner({"kfold": (pc, ps, y, folds, np.zeros(n, bool))}, grid, True)
+    assert same.kind != "gated_average"
+
+
+def test_fit_psi_model_sets_the_far_distance(small_set):
+    model, _ = fit_psi_model(small_set, None, _tiny(n_atomsets=0))
+    record = model.selection["combiner"]
+    assert record["far_quantile"] == 0.95
+    assert set(record["far_fraction"]) == {"kfold", "clusters"}
+    assert record["far_fraction"]["clusters"] >= record["far_fraction"]["kfold"]
+    assert any(name.startswith("gated") for name in record["inner_auc_pr"])
+    assert model.composition_domain is not None
+    if model.combiner.kind == "gated_average":
+        assert np.isfinite(model.combiner.far_distance)
+    pred = model.predict(small_set.compositions[:5], small_set.atom_features(V0_CAN)[:5])
+    assert pred.d_composition is not None and np.all(pred.d_composition >= 0)
+    off, _ = fit_psi_model(small_set, None, _tiny(n_atomsets=0, gated_combiner=False))
+    assert not any(n.startswith("gated") for n in off.selection["combiner"]["inner_auc_pr"])

@@ -11,7 +11,13 @@ from sseflow.ml.atomsets.components import (
 )
 from sseflow.ml.atomsets.ensemble import ApplicabilityDomain, ModelArtifactError, train_ensemble
 from sseflow.ml.atomsets.network import AtomSetsHyperparameters
-from sseflow.ml.atomsets.stack import Combiner, PSIModel
+from sseflow.ml.atomsets.stack import (
+    Combiner,
+    PSIModel,
+    composition_distance,
+    composition_domain,
+    far_distance,
+)
 from sseflow.ml.calibration import Calibrator
 from sseflow.ml.composition import composition_features
 from sseflow.ml.labels import load_obelix_labels
@@ -26,6 +32,38 @@ def test_combiner():
     again = Combiner.from_dict(json.loads(json.dumps(fitted.as_dict())))
     assert fitted.kind == "logistic" and fitted.coef[0] > 0
     np.testing.assert_allclose(again(pcs, pss), fitted(pcs, pss))
+
+
+def test_gated_combiner_switches_weight_beyond_far_distance():
+    pc, ps = np.array([0.2, 0.8, 0.6, 0.9]), np.array([0.4, 0.6, 0.5, np.nan])
+    gated = Combiner("gated_average", 1.0, weight_composition_far=0.0, far_distance=2.0)
+    d = np.array([0.5, 3.0, 2.0, 9.0])  # near, far, at the limit (near), no structure
+    np.testing.assert_allclose(gated(pc, ps, d), [0.2, 0.6, 0.6, 0.9])
+    members = np.array([[0.4, 0.6, 0.5, np.nan], [0.0, 0.2, 0.1, np.nan]])
+    np.testing.assert_allclose(gated(pc[None], members, d)[1], [0.2, 0.2, 0.6, 0.9])
+    again = Combiner.from_dict(json.loads(json.dumps(gated.as_dict())))
+    assert again == gated
+    with pytest.raises(ValueError, match="d_composition"):
+        gated(pc, ps)
+    with pytest.raises(ValueError, match="unknown combiner"):
+        Combiner("median")
+    # manifests written before the gated combiner existed still load
+    old = {"kind": "average", "weight_composition": 0.7, "coef": [1.0, 1.0, 0.0]}
+    assert Combiner.from_dict(old) == Combiner("average", 0.7)
+    assert "far_distance" not in Combiner("average", 0.7).as_dict()
+
+
+def test_far_distance_ignores_repeats_of_the_same_compound():
+    x = composition_features(["Li3N", "Li3N", "Li2O", "LiCl", "LiBr", "Li3PS4"])
+    domain = composition_domain(x)
+    # a training row is at distance 0 from itself
+    np.testing.assert_allclose(composition_distance(domain, x), 0.0, atol=1e-9)
+    by_row = far_distance(domain, ["a", "b", "c", "d", "e", "f"], quantile=0.0)
+    by_compound = far_distance(domain, ["a", "a", "c", "d", "e", "f"], quantile=0.0)
+    assert by_row == pytest.approx(0.0, abs=1e-9)  # the two Li3N rows are neighbours
+    assert by_compound > 0.1  # not when they are one compound
+    assert far_distance(domain, ["a"] * 6) == float("inf")  # one compound: nothing is far
+    assert composition_distance(domain, composition_features(["Cs2Te"]))[0] > by_compound
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +103,50 @@ def test_save_load_predict(small_model, tmp_path, family):
     model.save(tmp_path / "m")
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["format_version"] == 2 and manifest["structure"]["kind"] == family
+    assert manifest["composition_domain"] is None
     loaded = PSIModel.load(tmp_path / "m")
     after = loaded.predict(comps_in, rows)
+    assert after.d_composition is None
     for name in ("p_si", "p_si_std", "p_composition", "p_structure", "d_training"):
         np.testing.assert_allclose(getattr(after, name), getattr(before, name), atol=1e-6)
     assert np.isnan(after.p_structure[-1]) and np.isnan(after.d_training[-1])
     assert np.all((after.p_si >= 0) & (after.p_si <= 1)) and np.all(after.p_si_std >= 0)
     with pytest.raises(ValueError, match="shape"):
         loaded.predict(["Li3N"], [np.zeros((2, 3))])
+
+
+def test_gated_model_saves_its_composition_domain(small_model, tmp_path):
+    feats, y, comps, settings, comp = small_model
+    config = PooledForestConfig(1, "CAMNS", ForestConfig(n_estimators=20))
+    structure = ForestComponent.fit(config.forest, pooled_features(feats[:60]), y[:60])
+    x_train = composition_features(comps[:60])
+    domain = composition_domain(x_train)
+    limit = far_distance(domain, [str(c.reduced_formula) for c in comps[:60]])
+    model = PSIModel(
+        feature_settings=settings,
+        composition=comp,
+        structure=structure,
+        combiner=Combiner("gated_average", 1.0, weight_composition_far=0.0, far_distance=limit),
+        calibrator=Calibrator("none"),
+        domain=ApplicabilityDomain.fit(feats[:60]),
+        structure_config=config,
+        composition_domain=domain,
+    )
+    comps_in = [*comps[60:70], "Cs2Te"]
+    rows = [*feats[60:70], feats[0]]
+    before = model.predict(comps_in, rows)
+    assert before.d_composition is not None and before.d_composition[-1] > limit
+    far = before.d_composition > limit
+    # far rows score as the structure component, near rows as the composition component
+    np.testing.assert_allclose(before.p_si[far], before.p_structure[far])
+    np.testing.assert_allclose(before.p_si[~far], before.p_composition[~far])
+    model.save(tmp_path / "g")
+    manifest = json.loads((tmp_path / "g" / "manifest.json").read_text())
+    assert manifest["composition_domain"]["file"] == "composition_domain.npz"
+    assert manifest["combiner"]["far_distance"] == pytest.approx(limit)
+    after = PSIModel.load(tmp_path / "g").predict(comps_in, rows)
+    for name in ("p_si", "p_si_std", "d_composition"):
+        np.testing.assert_allclose(getattr(after, name), getattr(before, name), atol=1e-9)
 
 
 @pytest.mark.slow

@@ -16,8 +16,12 @@ making every choice on *inner* cross-validation folds of the rows it is given:
    ensemble of configurations x seeds, as in the paper); the family with the better
    inner AUC-PR becomes the structure component;
 3. **combiner**: a weighted average of the two probabilities (weight of the composition
-   on a grid from 0 to 1: 0 is structure only, 1 composition only) or logistic stacking
-   (cross-fitted over the inner folds), by inner AUC-PR on the rows with a structure;
+   on a grid from 0 to 1: 0 is structure only, 1 composition only), logistic stacking
+   (cross-fitted over the inner folds), or a gated average: one weight for rows whose
+   composition is near the inner training rows and another for rows farther than the
+   ``far_quantile`` of the training rows' own nearest-neighbour distances
+   (:func:`~sseflow.ml.atomsets.stack.far_distance`), by inner AUC-PR on the rows with a
+   structure;
 4. **calibration**: none, Platt or isotonic, by cross-fitted Brier score of the combined
    inner OOF scores (:func:`sseflow.ml.calibration.choose_calibration`);
 5. the chosen components are refitted on all given rows (AtomSets: ``top_k`` configurations
@@ -61,7 +65,13 @@ from sseflow.ml.atomsets.network import (
     predict_probabilities,
     train_member,
 )
-from sseflow.ml.atomsets.stack import Combiner, PSIModel
+from sseflow.ml.atomsets.stack import (
+    Combiner,
+    PSIModel,
+    composition_distance,
+    composition_domain,
+    far_distance,
+)
 from sseflow.ml.calibration import brier_score, choose_calibration
 from sseflow.ml.composition import composition_features
 from sseflow.ml.evaluation import grouped_stratified_kfold_splits
@@ -262,6 +272,12 @@ class SelectionSettings:
     inner_clusters
         Composition clusters requested for the inner leave-cluster-out folds
         (:func:`sseflow.ml.evaluation.composition_clusters`; small ones are merged).
+    gated_combiner
+        Also try gated averages (a composition weight for near and one for far rows, both
+        on ``weight_grid``).
+    far_quantile
+        Quantile of the training rows' own composition distances beyond which a row is
+        far (:func:`sseflow.ml.atomsets.stack.far_distance`).
     """
 
     inner_folds: int = 3
@@ -278,6 +294,8 @@ class SelectionSettings:
     max_trees: int | None = None
     criterion: str = "kfold+clusters"
     inner_clusters: int = 12
+    gated_combiner: bool = True
+    far_quantile: float = 0.95
 
     def _trees(self, config: ForestConfig) -> ForestConfig:
         if self.max_trees is None:
@@ -346,6 +364,20 @@ def _inner_cluster_folds(
     return _Inner(rows, folds)
 
 
+def _far_rows(
+    data: TrainingSet, x_composition: np.ndarray, scheme: _Inner, quantile: float
+) -> np.ndarray:
+    """Whether each validation row of ``scheme`` is far from its fold's training rows."""
+    far = np.zeros(len(data), dtype=bool)
+    for train, val in scheme.folds:
+        if not len(val):
+            continue
+        domain = composition_domain(x_composition[train])
+        limit = far_distance(domain, [data.groups[i] for i in train], quantile)
+        far[val] = composition_distance(domain, x_composition[val]) > limit
+    return far
+
+
 def _mean_score(scores: dict[str, float]) -> float:
     values = [v for v in scores.values() if not np.isnan(v)]
     return float(np.mean(values)) if values else float("nan")
@@ -390,24 +422,47 @@ def _atomsets_predict(
     return cache.get(compute, config_key(config), key, _rows_hash(val), seed, "atomsets-v1")
 
 
+#: Stands for the far-row threshold while gated combiners are scored on far flags (0/1).
+_FLAG_THRESHOLD = 0.5
+
+
 def _choose_combiner(
-    parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]],
+    parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]],
     grid: Sequence[float],
+    gated: bool = False,
 ) -> tuple[Combiner, dict[str, np.ndarray], dict[str, dict[str, float]]]:
     """Pick the combiner with the best mean AUC-PR of the combined OOF scores.
 
     ``parts`` maps each inner scheme to (composition OOF, structure OOF, labels, folds as
-    positions). Logistic stacking is cross-fitted over each scheme's folds.
+    positions, far flags). Logistic stacking is cross-fitted over each scheme's folds.
+    With ``gated``, gated averages (every pair of different near/far weights of ``grid``)
+    are candidates too; the chosen one's ``far_distance`` is a placeholder for the caller
+    to set. On ties the earlier candidate wins: plain averages, logistic, gated.
     """
     candidates: list[tuple[str, Combiner | None]] = [
         (f"average w={w:g}", Combiner("average", float(w))) for w in grid
     ]
     candidates.append(("logistic", None))
+    if gated:
+        candidates += [
+            (
+                f"gated w_near={near:g} w_far={far:g}",
+                Combiner(
+                    "gated_average",
+                    float(near),
+                    weight_composition_far=float(far),
+                    far_distance=_FLAG_THRESHOLD,
+                ),
+            )
+            for near in grid
+            for far in grid
+            if near != far
+        ]
     scores: dict[str, dict[str, float]] = {}
     best: tuple[float, float, Combiner, dict[str, np.ndarray]] | None = None
     for name, combiner in candidates:
         raws, per_scheme = {}, {}
-        for scheme, (pc, ps, y, folds) in parts.items():
+        for scheme, (pc, ps, y, folds, far) in parts.items():
             if combiner is None:  # logistic stacking, cross-fitted over the folds
                 raw = np.full(len(y), np.nan)
                 for val in folds:
@@ -417,14 +472,14 @@ def _choose_combiner(
                         raw[val] = fitted_fold(pc[val], ps[val])
                 raw = np.where(np.isnan(raw), 0.5 * (pc + ps), raw)
             else:
-                raw = combiner(pc, ps)
+                raw = combiner(pc, ps, far.astype(float))
             raws[scheme] = raw
             per_scheme[scheme] = _average_precision(y, raw)
         scores[name] = per_scheme
         y0 = parts["kfold"][2]
         rank = (np.nan_to_num(_mean_score(per_scheme)), -brier_score(y0, raws["kfold"]))
         if best is None or rank > best[:2]:
-            pc0, ps0, _, _ = parts["kfold"]
+            pc0, ps0, _, _, _ = parts["kfold"]
             fitted = combiner if combiner is not None else Combiner.fit_logistic(pc0, ps0, y0)
             best = (*rank, fitted, raws)
     assert best is not None
@@ -489,6 +544,11 @@ def fit_psi_model(
     elif settings.criterion != "kfold":
         raise ValueError(f"unknown criterion {settings.criterion!r}")
     inner = schemes["kfold"]
+    x_comp = data.composition_matrix()
+    far_rows = {
+        name: _far_rows(data, x_comp, scheme, settings.far_quantile)
+        for name, scheme in schemes.items()
+    }
     record: dict[str, Any] = {
         "n_rows": len(rows),
         "inner_folds": settings.inner_folds,
@@ -504,7 +564,6 @@ def fit_psi_model(
         return oofs, {s: _average_precision(y_all[keep], o[keep]) for s, o in oofs.items()}
 
     # 1. composition component: all rows
-    x_comp = data.composition_matrix()
     everywhere = np.ones(len(data), dtype=bool)
     comp_oof, comp_scores = {}, {}
     comp_configs = settings.composition_configs()
@@ -624,13 +683,27 @@ def fit_psi_model(
             ps[keep],
             y_all[rows_s][keep],
             [remap[f[keep[f]]] for f in fold_rows],
+            far_rows[name][rows_s][keep],
         )
-    combiner, raws, combiner_scores = _choose_combiner(parts, settings.weight_grid)
-    record["combiner"] = {"chosen": combiner.as_dict(), "inner_auc_pr": combiner_scores}
+    combiner, raws, combiner_scores = _choose_combiner(
+        parts, settings.weight_grid, gated=settings.gated_combiner
+    )
+    composition_dom = composition_domain(x_comp[rows])
+    if combiner.kind == "gated_average":
+        limit = far_distance(composition_dom, [data.groups[i] for i in rows], settings.far_quantile)
+        combiner = replace(combiner, far_distance=limit)
+    record["combiner"] = {
+        "chosen": combiner.as_dict(),
+        "inner_auc_pr": combiner_scores,
+        "far_quantile": settings.far_quantile,
+        "far_fraction": {
+            name: float(np.mean(p[4])) if len(p[4]) else 0.0 for name, p in parts.items()
+        },
+    }
     log(f"combiner: {combiner.as_dict()}")
 
     # 4. calibration of the combined inner k-fold OOF scores
-    _, _, ys, fold_rows = parts["kfold"]
+    _, _, ys, fold_rows, _ = parts["kfold"]
     calibrator, brier = choose_calibration(raws["kfold"], ys, fold_rows)
     record["calibration"] = {"chosen": calibrator.method, "cross_fitted_brier": brier}
     log(f"calibration: {calibrator.method} (cross-fitted Brier {brier})")
@@ -660,6 +733,7 @@ def fit_psi_model(
             "data_sha256": training_data_hash(ids, y_all[rows].tolist()),
         },
         selection=record,
+        composition_domain=composition_dom,
     )
     selection = Selection(
         composition=comp_best,

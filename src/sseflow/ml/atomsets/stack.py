@@ -8,13 +8,16 @@ is a :class:`PSIModel`:
    on :mod:`sseflow.ml.composition` features) gives ``p_composition``;
 2. the structure component - an AtomSets ensemble or a forest on pooled MEGNet atom
    features, both on the features of ``feature_settings`` - gives ``p_structure``;
-3. the :class:`Combiner` merges them (weighted average of probabilities, or logistic
-   stacking on their logits) into a raw score; rows without a structure (training data
-   only) use ``p_composition``;
+3. the :class:`Combiner` merges them (weighted average of probabilities, the same with
+   its weight switched for compositions far from the training set, or logistic stacking
+   on their logits) into a raw score; rows without a structure (training data only) use
+   ``p_composition``;
 4. the :class:`~sseflow.ml.calibration.Calibrator` turns the raw score into P_SI;
 5. ``d_training`` (:class:`~sseflow.ml.atomsets.ensemble.ApplicabilityDomain`) is the
    distance of the structure's mean-pooled atom features to the nearest training
    structure.
+   ``d_composition`` (models that store a composition domain) is the same kind of distance
+   for the composition features.
 
 Every choice (component configurations, combiner, calibration) is made by nested
 cross-validation (:mod:`sseflow.ml.atomsets.selection`) and recorded, with the CV
@@ -25,10 +28,10 @@ members with the other at its mean).
 
 Artifact layout (``format_version`` 2): ``manifest.json``, ``composition.npz`` (tree
 arrays), ``structure/`` (an AtomSets ensemble artifact) or ``structure.npz`` (tree
-arrays), ``applicability_domain.npz``, and for V0 features ``megnet_embedding.npy`` (the
-parent model's elemental embeddings: a model of forests on V0 features then scores
-without TensorFlow). Version-1 artifacts (a bare AtomSets ensemble)
-load as a model with only a structure component.
+arrays), ``applicability_domain.npz``, ``composition_domain.npz`` (optional), and for
+V0 features ``megnet_embedding.npy`` (the parent model's elemental embeddings: a model
+of forests on V0 features then scores without TensorFlow). Version-1 artifacts (a bare
+AtomSets ensemble) load as a model with only a structure component.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ from sseflow.ml.labels import SUPERIONIC_THRESHOLD_S_PER_CM
 
 #: Layout version of :meth:`PSIModel.save` artifacts.
 STACK_FORMAT_VERSION = 2
-COMBINERS = ("average", "logistic")
+COMBINERS = ("average", "logistic", "gated_average")
 
 
 @dataclass
@@ -75,16 +78,48 @@ class Combiner:
     """How the two component probabilities become one raw score.
 
     ``"average"``: ``w p_composition + (1 - w) p_structure``; ``"logistic"``:
-    ``sigmoid(a logit(p_composition) + b logit(p_structure) + c)``. Where there is no
-    structure, the raw score is ``p_composition``.
+    ``sigmoid(a logit(p_composition) + b logit(p_structure) + c)``; ``"gated_average"``:
+    the average with weight ``weight_composition`` for a structure whose composition is
+    near the training compositions and ``weight_composition_far`` for one whose
+    composition distance ``d_composition`` exceeds ``far_distance`` (a composition model
+    interpolates between known chemistries but cannot extrapolate to unseen ones).
+    Where there is no structure, the raw score is ``p_composition``.
     """
 
     kind: str = "average"
     weight_composition: float = 0.5
     coef: tuple[float, float, float] = (1.0, 1.0, 0.0)
+    weight_composition_far: float | None = None
+    far_distance: float | None = None
 
-    def __call__(self, p_composition: np.ndarray, p_structure: np.ndarray) -> np.ndarray:
-        """Return the raw scores (``p_structure`` may hold NaN: no structure)."""
+    def __post_init__(self) -> None:
+        if self.kind not in COMBINERS:
+            raise ValueError(f"unknown combiner {self.kind!r}; choose from {COMBINERS}")
+
+    def weights(self, d_composition: np.ndarray | None, n: int) -> np.ndarray:
+        """Return the composition weight of each of ``n`` rows (average kinds)."""
+        if self.kind != "gated_average":
+            return np.full(n, self.weight_composition)
+        if (
+            d_composition is None
+            or self.far_distance is None
+            or self.weight_composition_far is None
+        ):
+            raise ValueError("a gated combiner needs d_composition, far weight and far_distance")
+        far = np.nan_to_num(np.asarray(d_composition, dtype=float)) > self.far_distance
+        return np.where(far, self.weight_composition_far, self.weight_composition)
+
+    def __call__(
+        self,
+        p_composition: np.ndarray,
+        p_structure: np.ndarray,
+        d_composition: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Return the raw scores (``p_structure`` may hold NaN: no structure).
+
+        ``d_composition`` (the composition-domain distance of each row, see
+        :func:`composition_domain`) is needed by the gated combiner only.
+        """
         pc = np.asarray(p_composition, dtype=float)
         ps = np.asarray(p_structure, dtype=float)
         if self.kind == "logistic":
@@ -93,7 +128,7 @@ class Combiner:
 
             both = expit(a * logit(pc) + b * logit(np.nan_to_num(ps)) + c)
         else:
-            w = self.weight_composition
+            w = self.weights(d_composition, np.broadcast(pc, ps).shape[-1])
             both = w * pc + (1 - w) * np.nan_to_num(ps)
         return np.where(np.isnan(ps), pc, both)
 
@@ -109,12 +144,63 @@ class Combiner:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON form stored in the manifest."""
-        return {"kind": self.kind, "weight_composition": self.weight_composition, "coef": self.coef}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "weight_composition": self.weight_composition,
+            "coef": self.coef,
+        }
+        if self.kind == "gated_average":
+            out["weight_composition_far"] = self.weight_composition_far
+            out["far_distance"] = self.far_distance
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Combiner:
         """Rebuild from :meth:`as_dict` output."""
-        return cls(data["kind"], float(data["weight_composition"]), tuple(data["coef"]))
+        far_weight, far_distance = data.get("weight_composition_far"), data.get("far_distance")
+        return cls(
+            data["kind"],
+            float(data["weight_composition"]),
+            tuple(data["coef"]),
+            None if far_weight is None else float(far_weight),
+            None if far_distance is None else float(far_distance),
+        )
+
+
+def composition_domain(x_composition: np.ndarray) -> ApplicabilityDomain:
+    """Fit the composition domain on training composition features.
+
+    The same construction as the structure domain (z-scored, whitened PCA keeping 99 %
+    of the variance, distance to the nearest training row), on the
+    :func:`~sseflow.ml.composition.composition_features` of the training rows.
+    """
+    return ApplicabilityDomain.fit([row[None, :] for row in np.asarray(x_composition)])
+
+
+def composition_distance(domain: ApplicabilityDomain, x_composition: np.ndarray) -> np.ndarray:
+    """Return ``d_composition`` of each row of ``x_composition`` (dimensionless)."""
+    return domain.distance([row[None, :] for row in np.asarray(x_composition)])
+
+
+def far_distance(
+    domain: ApplicabilityDomain, groups: Sequence[str], quantile: float = 0.95
+) -> float:
+    """Return the ``quantile`` of the training rows' own composition distances.
+
+    Each training row's distance is to the nearest training row of *another* group
+    (reduced formula): repeated measurements of one compound do not count as neighbours.
+    A new composition farther than this from every training row is "far".
+    """
+    points = domain.training_points
+    groups_arr = np.asarray(list(groups))
+    nearest = np.full(len(points), np.inf)
+    for start in range(0, len(points), 256):
+        block = points[start : start + 256]
+        d = np.sqrt(((block[:, None, :] - points[None, :, :]) ** 2).sum(axis=-1))
+        d[groups_arr[start : start + 256, None] == groups_arr[None, :]] = np.inf
+        nearest[start : start + 256] = d.min(axis=1)
+    finite = nearest[np.isfinite(nearest)]
+    return float(np.quantile(finite, quantile)) if len(finite) else float("inf")
 
 
 @dataclass
@@ -126,6 +212,7 @@ class PSIPrediction:
     p_composition: np.ndarray
     p_structure: np.ndarray
     d_training: np.ndarray
+    d_composition: np.ndarray | None = None
 
 
 StructureComponent = AtomSetsEnsemble | ForestComponent
@@ -147,6 +234,7 @@ class PSIModel:
     selection: dict[str, Any] = field(default_factory=dict)
     model_version: str = "unsaved"
     embedding: np.ndarray | None = None
+    composition_domain: ApplicabilityDomain | None = None
 
     def _structure_members(self, features: Sequence[np.ndarray]) -> np.ndarray:
         if isinstance(self.structure, AtomSetsEnsemble):
@@ -185,10 +273,16 @@ class PSIModel:
         for i, f in zip(rows, feats, strict=True):
             if f.ndim != 2 or f.shape[1] != dim:
                 raise ValueError(f"features of row {i} have shape {f.shape}; expected (n, {dim})")
+        x_composition = composition_features(compositions)
         if self.composition is not None:
-            pc, pc_members = self.composition.predict(composition_features(compositions))
+            pc, pc_members = self.composition.predict(x_composition)
         else:
             pc, pc_members = np.full(n, np.nan), np.full((1, n), np.nan)
+        d_composition = (
+            composition_distance(self.composition_domain, x_composition)
+            if self.composition_domain is not None and n
+            else None
+        )
         ps_members = np.full((1, n), np.nan)
         d_training = np.full(n, np.nan)
         if rows and self.structure is not None:
@@ -202,11 +296,11 @@ class PSIModel:
             p_si = self.calibrator(ps)
             spread = self.calibrator(ps_members).std(axis=0)
         else:
-            p_si = self.calibrator(self.combiner(pc, ps))
-            var_s = self.calibrator(self.combiner(pc[None], ps_members)).var(axis=0)
-            var_c = self.calibrator(self.combiner(pc_members, ps[None])).var(axis=0)
+            p_si = self.calibrator(self.combiner(pc, ps, d_composition))
+            var_s = self.calibrator(self.combiner(pc[None], ps_members, d_composition)).var(axis=0)
+            var_c = self.calibrator(self.combiner(pc_members, ps[None], d_composition)).var(axis=0)
             spread = np.sqrt(np.nan_to_num(var_s) + var_c)
-        return PSIPrediction(p_si, spread, pc, ps, d_training)
+        return PSIPrediction(p_si, spread, pc, ps, d_training, d_composition)
 
     def manifest(self) -> dict[str, Any]:
         """Return the JSON manifest of this model."""
@@ -240,6 +334,16 @@ class PSIModel:
             "combiner": self.combiner.as_dict(),
             "calibration": self.calibrator.as_dict(),
             "applicability_domain": self.domain.manifest_entry(),
+            "composition_domain": None
+            if self.composition_domain is None
+            else {
+                **self.composition_domain.manifest_entry("composition_domain.npz"),
+                "definition": (
+                    "composition features z-scored on training, PCA (whitened) keeping "
+                    f"{self.composition_domain.variance_kept:.0%} of variance; Euclidean "
+                    "distance to the nearest training composition"
+                ),
+            },
             "selection": self.selection,
             "training": self.training,
             "metrics": self.metrics,
@@ -261,6 +365,9 @@ class PSIModel:
         elif isinstance(self.structure, ForestComponent):
             self.structure.forest.save(directory / "structure.npz")
         np.savez(directory / "applicability_domain.npz", **self.domain.to_arrays())  # type: ignore[arg-type]  # mypy matches **dict against numpy's allow_pickle: bool
+        if self.composition_domain is not None:
+            arrays = self.composition_domain.to_arrays()
+            np.savez(directory / "composition_domain.npz", **arrays)  # type: ignore[arg-type]  # as above
         if self.feature_settings.level == 0:
             if self.embedding is None:
                 from sseflow.ml.atomsets.features import elemental_embeddings
@@ -303,6 +410,10 @@ class PSIModel:
             )
         with np.load(directory / manifest["applicability_domain"]["file"]) as arrays:
             domain = ApplicabilityDomain.from_arrays(arrays)
+        composition_dom = None
+        if manifest.get("composition_domain"):
+            with np.load(directory / manifest["composition_domain"]["file"]) as arrays:
+                composition_dom = ApplicabilityDomain.from_arrays(arrays)
         embedding_file = directory / "megnet_embedding.npy"
         embedding = np.load(embedding_file) if embedding_file.is_file() else None
         return cls(
@@ -318,6 +429,7 @@ class PSIModel:
             selection=manifest.get("selection", {}),
             model_version=manifest.get("model_version", "unknown"),
             embedding=embedding,
+            composition_domain=composition_dom,
         )
 
     @classmethod
