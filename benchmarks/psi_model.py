@@ -34,7 +34,8 @@ Usage::
     # e.g. one process per core: OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 ... & (twice)
     PYTHONPATH=src:. python benchmarks/psi_model.py --stage baselines
     PYTHONPATH=src:. python benchmarks/psi_model.py --stage report
-    PYTHONPATH=src:. nice -n 5 python benchmarks/psi_model.py --stage train --atomsets  # shipped
+    PYTHONPATH=src:. nice -n 5 python benchmarks/psi_model.py --stage train  # psi_v3, shipped
+    # psi_v2 (the recipe without the gated combiner): --atomsets --no-gate
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 RESULT_JSON = RESULTS / "psi_model.json"
 OOF_CSV = RESULTS / "psi_model_oof.csv"
 FIGURES = ROOT / "docs" / "atomsets"
-MODEL_NAME = "psi_v2"
+MODEL_NAME = "psi_v3"
 SCHEMES = ("kfold", "loco")
 
 
@@ -588,6 +589,9 @@ def stage_train(results: dict, atomsets: bool, criterion: str, gated: bool) -> N
     }
     out = model.save(shipped_data("models", MODEL_NAME), model_version=MODEL_NAME)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    earlier = results.get("train")
+    if earlier and not earlier.get("dir", "").endswith(MODEL_NAME):  # an earlier model
+        results.setdefault("earlier_trains", {})[Path(earlier["dir"]).name] = earlier
     results["train"] = {
         "tag": tag,
         "wall_s": round(wall, 1),

@@ -54,6 +54,8 @@ def test_train_then_evaluate_accepts_both_forms(app, tmp_path, form):
     assert len(rows) == 12 and rows[0]["id"] == "11b" and rows[0]["superionic"] == 1
     assert all(0 <= r["p_si"] <= 1 and r["d_training"] >= 0 for r in rows)
     assert all(r["p_si_composition"] is not None for r in rows)
+    # the user's model was trained on these rows: each composition is its own neighbour
+    assert all(r["d_composition"] == 0 for r in rows)
 
 
 def test_evaluate_csv_to_stdout_with_the_shipped_model(app, tmp_path):
@@ -65,6 +67,7 @@ def test_evaluate_csv_to_stdout_with_the_shipped_model(app, tmp_path):
     assert [r["id"] for r in rows] == ["11b", "47i"]
     assert "1 row(s) without a structure not scored" in " ".join(result.stderr.split())
     assert rows[1]["is_upper_bound"] == "True" and rows[1]["superionic"] == "0"
+    assert float(rows[0]["d_composition"]) == 0  # a training composition of psi_v3
 
 
 def _text(result) -> str:

@@ -26,7 +26,7 @@ def test_atomsets_stage_in_the_funnel(store_dir):
     for record in records:
         doc = record["tiers"]["atomsets"]
         assert 0.0 <= doc["p_si"] <= 1.0 and doc["d_training"] >= 0
-        assert doc["model_version"] == "psi_v2"
+        assert doc["model_version"] == "psi_v3"
         assert doc["band_gap_ev"] is None
         expected = "passed" if doc["p_si"] >= threshold else "rejected"
         assert doc["status"] == expected == record["status"]

@@ -136,8 +136,8 @@ def _read_labels(path: Path, require_structures: bool = True) -> LabelTable:
         fail(str(exc))
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def score_rows(data: LabelTable, scores: list[Any]) -> list[dict[str, Any]]:
@@ -158,6 +158,7 @@ def score_rows(data: LabelTable, scores: list[Any]) -> list[dict[str, Any]]:
                 p_si_composition=None,
                 p_si_structure=None,
                 d_training=None,
+                d_composition=None,
                 error=str(score),
             )
         else:
@@ -167,6 +168,7 @@ def score_rows(data: LabelTable, scores: list[Any]) -> list[dict[str, Any]]:
                 p_si_composition=_round(score.p_si_composition),
                 p_si_structure=_round(score.p_si_structure),
                 d_training=round(score.d_training, 4),
+                d_composition=_round(score.d_composition, 4),
                 error=None,
             )
         rows.append(row)

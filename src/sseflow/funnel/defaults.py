@@ -78,7 +78,7 @@ def ml_stage(gate: Any = None, soap_selection: bool = True) -> Stage:
     --------
     >>> stage = ml_stage()
     >>> stage.tiers, stage.makers[1].shipped_model, stage.gate.policy
-    (['soap_clustering', 'atomsets'], 'psi_v2', 'p_si_only')
+    (['soap_clustering', 'atomsets'], 'psi_v3', 'p_si_only')
     >>> ml_stage(soap_selection=False).tiers
     ['atomsets']
     """

@@ -45,7 +45,7 @@ class Policy:
 
 
 #: The ML gate's default policy (``MLPolicyGate()``), chosen by :func:`choose_policy`
-#: (recall >= 0.9) from the out-of-fold P_SI of the shipped model's recipe (psi_v2),
+#: (recall >= 0.9) from the out-of-fold P_SI of the shipped model's recipe (psi_v3),
 #: the SOAP selection and the predicted band gaps of the 254 OBELiX training structures
 #: (``benchmarks/ml_oof.py``, ``benchmarks/results/ml_gate_policy.json``).
 DEFAULT_POLICY = Policy("p_si_only", 0.2, None)

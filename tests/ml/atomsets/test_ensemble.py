@@ -22,6 +22,9 @@ def test_applicability_domain():
     assert domain.distance(far)[0] > domain.distance([train[0] + 0.1])[0] > 0
     again = ApplicabilityDomain.from_arrays(domain.to_arrays())
     np.testing.assert_allclose(again.distance(far), domain.distance(far))
+    # blocks of rows give the distances of one pass
+    many = [rng.normal(size=(3, 4)) for _ in range(10)]
+    np.testing.assert_array_equal(domain.distance(many, block=3), domain.distance(many))
 
 
 def test_save_load_round_trip(obelix_subset, tmp_path):

@@ -28,7 +28,7 @@ def test_maker_batch_documents():
         user_band_gaps_ev={"li2o": 7.0, "li2o-vac": 0.5},
     )
     assert AtomSetsMaker.batch and AtomSetsMaker.tier == "atomsets"
-    assert maker.shipped_model == A.DEFAULT_MODEL_NAME == "psi_v2"
+    assert maker.shipped_model == A.DEFAULT_MODEL_NAME == "psi_v3"
     flow_job = maker.make(cands)
     responses = run_locally(flow_job, log=False, ensure_success=True)
     docs = [AtomSetsDocument.model_validate(d) for d in responses[flow_job.uuid][1].output]
@@ -37,7 +37,8 @@ def test_maker_batch_documents():
     assert ok.status == "pending" and 0 <= ok.p_si <= 1 and ok.p_si_std >= 0
     assert ok.d_training >= 0 and ok.band_gap_ev == 7.0 and ok.band_gap_source == "user"
     assert ok.is_ordered and not vac.is_ordered and vac.status == "pending"
-    assert ok.model_version == "psi_v2" and ok.features == {**ok.features, "level": 0}
+    assert ok.model_version == "psi_v3" and ok.features == {**ok.features, "level": 0}
+    assert ok.d_composition is not None and ok.d_composition >= 0
     assert ok.p_si_composition is not None and ok.p_si_structure is not None
     assert ok.p_si != vac.p_si
     assert lone.status == "pending"  # V0 features need no bonds
@@ -45,6 +46,8 @@ def test_maker_batch_documents():
     direct = A.score_structures([c.structure for c in cands[:2]], A.load_default_ensemble())
     np.testing.assert_allclose([ok.p_si, vac.p_si], [s.p_si for s in direct], atol=1e-6)
     # the previous default still loads and scores; its V1 graphs need bonds
+    v2 = AtomSetsMaker(band_gap_mode="off", shipped_model="psi_v2").score(cands)
+    assert v2[0].model_version == "psi_v2" and v2[0].d_composition is None
     old = AtomSetsMaker(band_gap_mode="off", shipped_model=FIRST_DEFAULT_MODEL).score(cands)
     assert old[0].model_version == FIRST_DEFAULT_MODEL and old[0].features["level"] == 1
     assert old[2].status == "failed" and "no bonds" in old[2].reason
@@ -56,13 +59,18 @@ def test_settings_hash_of_the_shipped_model():
     assert old.tier_settings_hash() == "092526df9a31e3d3"
     assert "default_model" not in old.tier_settings()
     new = AtomSetsMaker()
-    assert new.tier_settings()["default_model"] == "psi_v2"
+    assert new.tier_settings()["default_model"] == "psi_v3"
+    # a Maker of the psi_v2 days names its model: its stored results keep their hash
+    v2 = AtomSetsMaker(shipped_model="psi_v2")
+    assert MontyDecoder().process_decoded(v2.as_dict()).shipped_model == "psi_v2"
+    assert v2.tier_settings_hash() == "d2323cd4a1177793"  # AtomSetsMaker() while psi_v2 shipped
+    assert new.tier_settings_hash() != v2.tier_settings_hash()
     assert new.tier_settings_hash() != old.tier_settings_hash()
     # a Maker serialised before the field existed keeps the model of its time
     before = new.as_dict()
     del before["shipped_model"]
     assert MontyDecoder().process_decoded(before).shipped_model == FIRST_DEFAULT_MODEL
-    assert MontyDecoder().process_decoded(new.as_dict()).shipped_model == "psi_v2"
+    assert MontyDecoder().process_decoded(new.as_dict()).shipped_model == "psi_v3"
     with pytest.raises(ValueError, match="no shipped model 'psi_v9'"):
         AtomSetsMaker(shipped_model="psi_v9")
     # with a model directory, the shipped model plays no part

@@ -7,9 +7,9 @@ from sseflow.ml.atomsets.selection import (
     PredictionCache,
     SelectionSettings,
     TrainingSet,
+    _choose_combiner,
     atomsets_space,
     fit_psi_model,
-    _choose_combiner,
     fit_structure_component,
     pooled_forest_space,
 )
@@ -91,7 +91,7 @@ def test_gated_combiner_chosen_when_far_rows_need_the_structure():
     parts = {"kfold": (pc, ps, y, folds, far)}
     grid = tuple(round(0.1 * k, 1) for k in range(11))
     plain, _, _ = _choose_combiner(parts, grid, gated=False)
-    gated, raws, scores = _choose_combiner(parts, grid, gated=True)
+    gated, _, scores = _choose_combiner(parts, grid, gated=True)
     assert plain.kind != "gated_average"
     assert gated.kind == "gated_average"
     assert gated.weight_composition >= 0.7 and gated.weight_composition_far <= 0.3

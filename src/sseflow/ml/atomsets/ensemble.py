@@ -87,11 +87,18 @@ class ApplicabilityDomain:
         z = (self.pool(features) - self.mean) / self.scale
         return (z @ self.components.T) / self.component_std
 
-    def distance(self, features: Sequence[np.ndarray]) -> np.ndarray:
-        """Return ``d_training`` for each structure."""
+    def distance(self, features: Sequence[np.ndarray], block: int = 64) -> np.ndarray:
+        """Return ``d_training`` for each structure.
+
+        Rows are compared with the training points ``block`` at a time, so the memory
+        is ``block x n_training x n_components`` floats whatever the number of rows.
+        """
         points = self.transform(features)
-        diff = points[:, None, :] - self.training_points[None, :, :]
-        return np.sqrt((diff**2).sum(axis=-1)).min(axis=1)
+        out = np.empty(len(points))
+        for start in range(0, len(points), block):
+            diff = points[start : start + block, None, :] - self.training_points[None, :, :]
+            out[start : start + block] = np.sqrt((diff**2).sum(axis=-1)).min(axis=1)
+        return out
 
     def manifest_entry(self, file: str = "applicability_domain.npz") -> dict[str, Any]:
         """Return the description of the domain stored in model manifests."""

@@ -184,6 +184,7 @@ def _document_fields(
         "p_si_composition": _rounded(score.p_si_composition, 6),
         "p_si_structure": _rounded(score.p_si_structure, 6),
         "d_training": round(score.d_training, 4),
+        "d_composition": _rounded(score.d_composition, 4),
         "is_ordered": score.is_ordered,
         "n_sites_featurized": score.n_sites_featurized,
         "band_gap_ev": gap.get("band_gap_ev"),

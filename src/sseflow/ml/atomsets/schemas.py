@@ -1,4 +1,4 @@
-"""AtomSets tier document: P_SI, its uncertainty, d_training and the band gap."""
+"""AtomSets tier document: P_SI, its uncertainty, its domain distances and the band gap."""
 
 from __future__ import annotations
 
@@ -36,6 +36,15 @@ class AtomSetsDocument(TierDocument):
         description=(
             "Distance to the nearest training structure in whitened-PCA space of "
             "mean-pooled atom features (dimensionless; see the model manifest)."
+        ),
+    )
+    d_composition: float | None = Field(
+        None,
+        description=(
+            "Distance to the nearest training composition in whitened-PCA space of the "
+            "composition features (dimensionless); beyond the model's far_distance a gated "
+            "combiner uses its far weight (see the model manifest). None: the model "
+            "stores no composition domain."
         ),
     )
     band_gap_ev: float | None = Field(None, description="Band gap used by the gate, eV.")

@@ -24,7 +24,7 @@ from sseflow.ml.atomsets.featurization import simplify_for_features
 from sseflow.ml.atomsets.stack import PSIModel
 
 #: Name of the P_SI model shipped with the package (``sseflow/data/models/<name>``).
-DEFAULT_MODEL_NAME = "psi_v2"
+DEFAULT_MODEL_NAME = "psi_v3"
 #: Structures featurized and scored together (bounds the memory of large screens).
 DEFAULT_CHUNK_SIZE = 2000
 
@@ -65,6 +65,7 @@ class StructureScore:
     is_ordered: bool
     p_si_composition: float | None = None
     p_si_structure: float | None = None
+    d_composition: float | None = None
 
 
 def _number(value: float) -> float | None:
@@ -134,5 +135,8 @@ def _score_chunk(structures: Sequence[Any], model: PSIModel) -> list[StructureSc
                 is_ordered=bool(structures[i].is_ordered),
                 p_si_composition=_number(pred.p_composition[k]),
                 p_si_structure=_number(pred.p_structure[k]),
+                d_composition=None
+                if pred.d_composition is None
+                else _number(pred.d_composition[k]),
             )
     return [r if r is not None else RuntimeError("not scored") for r in results]
