@@ -17,13 +17,21 @@ processes only read the packed batch from a file.
 - ``pack``: the previous packing (all rows, one array; kept here as the reference) and
   the current :meth:`CandidateBatch.as_dict`;
 - ``decode``: the previous decoding (a batch packed in the array format, which the
-  current code still reads whole) and the current line format, both into Candidates.
+  current code still reads whole) and the current line format, both into Candidates;
+- ``atomsets`` and ``soap`` (``--tiers``): the ML stage's two batch tiers (P_SI without
+  band gaps; SOAP clustering with the 254 labels) on the packed batch, as a worker gets
+  it: ``decoded``, the whole batch decoded first and P_SI scored in chunks of 2000
+  structures (what the tiers did until 2026-11-29), against ``streamed``, the current
+  tiers: P_SI reads and scores 500 candidates at a time, SOAP reads one at a time and
+  keeps only its descriptor. The model and the imports are warmed up on two candidates
+  and the peak is reset (``/proc/self/clear_refs``) before measuring.
 
-Writes ``benchmarks/results/candidate_batch_memory.json``.
+Writes ``benchmarks/results/candidate_batch_memory.json`` (the tier measurements under
+``tiers``).
 
 Usage::
 
-    PYTHONPATH=src:. python benchmarks/candidate_batch_memory.py [--copies 20]
+    PYTHONPATH=src:. python benchmarks/candidate_batch_memory.py [--copies 20] [--tiers]
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "candidate_batch_memory.json"
 MODES = ("pack_array", "pack_lines", "decode_array", "decode_lines")
+TIER_MODES = ("atomsets_decoded", "atomsets_streamed", "soap_decoded", "soap_streamed")
 
 
 def _rss_mb() -> float:
@@ -53,6 +62,23 @@ def _rss_mb() -> float:
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # kB on Linux
+
+
+def _reset_peak() -> bool:
+    """Reset the process's peak resident memory (Linux: ``/proc/self/clear_refs``)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _hwm_mb() -> float:
+    """Peak resident memory since the last :func:`_reset_peak` (``VmHWM``), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1e3  # kB
+    return _peak_mb()
 
 
 def _candidates(copies: int) -> list[Any]:
@@ -105,6 +131,8 @@ def child(mode: str, copies: int, folder: Path) -> dict[str, Any]:
 
     from sseflow.common.candidate import Candidate, CandidateBatch
 
+    if mode in TIER_MODES:
+        return tier_child(mode, folder)
     if mode.startswith("decode"):
         packed = json.loads((folder / f"{mode.split('_')[1]}.json").read_text())
     else:
@@ -134,10 +162,54 @@ def child(mode: str, copies: int, folder: Path) -> dict[str, Any]:
     }
 
 
+def tier_child(mode: str, folder: Path) -> dict[str, Any]:
+    """Run one ML batch tier on the packed batch in this (fresh) process."""
+    import gc
+    import warnings
+
+    from sseflow.common.candidate import CandidateBatch
+    from sseflow.ml.atomsets.jobs import AtomSetsMaker
+    from sseflow.ml.soap.jobs import SOAPClusteringMaker
+
+    warnings.filterwarnings("ignore")
+    tier, how = mode.split("_")
+    packed = json.loads((folder / "lines.json").read_text())
+    maker = AtomSetsMaker(band_gap_mode="off") if tier == "atomsets" else SOAPClusteringMaker()
+    run = maker.score if isinstance(maker, AtomSetsMaker) else maker.cluster
+    run(CandidateBatch.from_dict(packed)[:2])  # warm up: model, imports, label descriptors
+    batch = CandidateBatch.from_dict(packed)
+    gc.collect()
+    # the warm-up's own peak is forgotten, so the peak below is this run's
+    reset = _reset_peak()
+    before = _rss_mb()
+    t0 = time.perf_counter()
+    if how == "decoded":
+        from sseflow.ml.atomsets import scoring
+
+        scoring.DEFAULT_CHUNK_SIZE = 2000  # the chunk of the earlier code
+        list(batch)  # the whole batch decoded, as the tiers read it before streaming
+    docs = run(batch)
+    wall = time.perf_counter() - t0
+    peak = _hwm_mb()
+    return {
+        "mode": mode,
+        "candidates": len(docs),
+        "failed": sum(d.status == "failed" for d in docs),
+        "rss_before_mb": round(before, 1),
+        "peak_reset": reset,
+        "peak_mb": round(peak, 1),
+        "added_at_peak_mb": round(peak - before, 1),
+        "wall_s": round(wall, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=20)
-    parser.add_argument("--child", choices=(*MODES, "prepare"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--tiers", action="store_true", help="Measure the ML batch tiers (see above) only."
+    )
+    parser.add_argument("--child", choices=(*MODES, *TIER_MODES, "prepare"), help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "prepare":
@@ -147,8 +219,9 @@ def main() -> None:
         print(json.dumps(child(args.child, args.copies, args.folder)))
         return
     results = []
+    modes = TIER_MODES if args.tiers else MODES
     with tempfile.TemporaryDirectory() as folder:
-        for mode in ("prepare", *MODES):
+        for mode in ("prepare", *modes):
             command = [sys.executable, __file__, "--child", mode, "--folder", folder]
             proc = subprocess.run(
                 [*command, "--copies", str(args.copies)],
@@ -160,6 +233,28 @@ def main() -> None:
                 results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
                 print(results[-1], flush=True)
     by_mode = {r["mode"]: r for r in results}
+    if args.tiers:
+        tiers = {
+            tier: {
+                "added_ratio_streamed_over_decoded": round(
+                    by_mode[f"{tier}_streamed"]["added_at_peak_mb"]
+                    / by_mode[f"{tier}_decoded"]["added_at_peak_mb"],
+                    3,
+                ),
+                "results": [by_mode[f"{tier}_decoded"], by_mode[f"{tier}_streamed"]],
+            }
+            for tier in ("atomsets", "soap")
+        }
+        stored = json.loads(OUT.read_text()) if OUT.is_file() else {}
+        stored["tiers"] = {
+            "copies": args.copies,
+            "n_candidates": by_mode["atomsets_decoded"]["candidates"],
+            **tiers,
+            "date": time.strftime("%Y-%m-%d"),
+        }
+        OUT.write_text(json.dumps(stored, indent=2) + "\n")
+        print({t: v["added_ratio_streamed_over_decoded"] for t, v in tiers.items()})
+        return
     summary = {
         "pack_added_ratio_lines_over_array": round(
             by_mode["pack_lines"]["added_at_peak_mb"] / by_mode["pack_array"]["added_at_peak_mb"], 3
@@ -170,9 +265,11 @@ def main() -> None:
             3,
         ),
     }
+    stored = json.loads(OUT.read_text()) if OUT.is_file() else {}
     OUT.write_text(
         json.dumps(
             {
+                **({"tiers": stored["tiers"]} if "tiers" in stored else {}),
                 "copies": args.copies,
                 "results": results,
                 "summary": summary,

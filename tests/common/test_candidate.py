@@ -12,7 +12,13 @@ from jobflow import job
 from monty.json import MontyDecoder, jsanitize
 from pymatgen.core import Structure
 
-from sseflow.common.candidate import Candidate, CandidateBatch
+from sseflow.common.candidate import (
+    Candidate,
+    CandidateBatch,
+    candidate_chunks,
+    candidate_ids,
+    stream_candidates,
+)
 from tests.conftest import EXAMPLES
 
 
@@ -51,6 +57,24 @@ def test_subset_keeps_the_batch_order_decoded_or_not() -> None:
     expected = [candidates[0], candidates[2]]
     assert list(decoded) == expected and list(packed) == expected
     assert packed.candidate_ids == [c.candidate_id for c in expected]
+
+
+def test_streaming_reads_each_candidate_once_and_keeps_none() -> None:
+    candidates = _candidates()
+    packed = CandidateBatch.from_dict(CandidateBatch(candidates).as_dict())
+    assert list(packed.stream()) == candidates
+    assert packed._items is None  # nothing kept: each candidate was the caller's to keep
+    assert list(stream_candidates(packed)) == candidates and packed._items is None
+    dicts = [c.model_dump() for c in candidates]
+    assert list(stream_candidates(dicts)) == candidates
+    chunks = list(candidate_chunks(packed, 2))
+    assert [len(c) for c in chunks] == [2, 1] and [*chunks[0], *chunks[1]] == candidates
+    assert list(candidate_chunks([], 2)) == []
+    ids = [c.candidate_id for c in candidates]
+    assert candidate_ids(packed) == candidate_ids(dicts) == candidate_ids(candidates) == ids
+    assert packed._items is None
+    decoded = CandidateBatch(candidates)  # a decoded batch streams its own objects
+    assert all(a is b for a, b in zip(decoded.stream(), candidates, strict=True))
 
 
 def test_a_batch_packed_as_one_json_array_still_reads() -> None:

@@ -278,6 +278,23 @@ class CandidateBatch(Sequence[Candidate]):
     def __repr__(self) -> str:
         return f"CandidateBatch({len(self)} candidates)"
 
+    def stream(self) -> Iterator[Candidate]:
+        """Yield the candidates one at a time without keeping them.
+
+        For jobs that read each candidate once (scoring in chunks, featurizing): a
+        batch not yet decoded is decoded row by row and nothing stays in the batch, so
+        memory holds the candidates the caller keeps, not all of them. A batch already
+        decoded yields its candidates.
+        """
+        if self._items is not None:
+            yield from self._items
+            return
+        assert self._packed is not None
+        for line in _packed_lines(self._packed):
+            with _no_gc():  # as in a whole decode; the caller's own work runs with it on
+                candidate = Candidate.model_validate(json.loads(line))
+            yield candidate
+
     def subset(self, candidate_ids: Iterable[str]) -> CandidateBatch:
         """Return the batch of these candidates (in this batch's order).
 
@@ -342,3 +359,37 @@ def as_candidates(value: Any) -> Any:
     if isinstance(value, list | tuple) and any(isinstance(v, Structure) for v in value):
         return [as_candidates(v) for v in value]
     return value
+
+
+def stream_candidates(candidates: Iterable[Candidate | Mapping[str, Any]]) -> Iterator[Candidate]:
+    """Yield ``candidates`` as Candidates, one at a time (a batch is not kept decoded).
+
+    Batch tiers read their input through this, so a worker holds the candidates of the
+    chunk it works on rather than the whole decoded batch.
+    """
+    rows = candidates.stream() if isinstance(candidates, CandidateBatch) else candidates
+    for c in rows:
+        yield c if isinstance(c, Candidate) else Candidate.model_validate(c)
+
+
+def candidate_chunks(
+    candidates: Iterable[Candidate | Mapping[str, Any]], size: int
+) -> Iterator[list[Candidate]]:
+    """Yield lists of at most ``size`` Candidates (see :func:`stream_candidates`)."""
+    chunk: list[Candidate] = []
+    for candidate in stream_candidates(candidates):
+        chunk.append(candidate)
+        if len(chunk) >= max(size, 1):
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def candidate_ids(candidates: Iterable[Candidate | Mapping[str, Any]]) -> list[str]:
+    """Return the ids of ``candidates`` in order (a batch's without decoding it)."""
+    if isinstance(candidates, CandidateBatch):
+        return list(candidates.candidate_ids)
+    return [
+        c.candidate_id if isinstance(c, Candidate) else str(c["candidate_id"]) for c in candidates
+    ]

@@ -4,6 +4,7 @@ from jobflow import run_locally
 from monty.json import MontyDecoder
 from pymatgen.core import Lattice, Structure
 
+from sseflow.common.candidate import CandidateBatch
 from sseflow.ml.atomsets import scoring as A  # noqa: N812
 from sseflow.ml.atomsets.jobs import FIRST_DEFAULT_MODEL, AtomSetsMaker
 from sseflow.ml.atomsets.schemas import AtomSetsDocument
@@ -42,6 +43,14 @@ def test_maker_batch_documents():
     assert ok.p_si_composition is not None and ok.p_si_structure is not None
     assert ok.p_si != vac.p_si
     assert lone.status == "pending"  # V0 features need no bonds
+    # a packed batch is scored a chunk at a time and is not kept decoded
+    batch = CandidateBatch.from_dict(CandidateBatch(cands).as_dict())
+    streamed = AtomSetsMaker(band_gap_mode="user", user_band_gaps_ev=maker.user_band_gaps_ev)
+    again = streamed.score(batch)
+    assert batch._items is None
+    assert [(d.candidate_id, d.status, d.p_si) for d in again] == [
+        (d.candidate_id, d.status, d.p_si) for d in docs
+    ]
     # the same result as scoring directly
     direct = A.score_structures([c.structure for c in cands[:2]], A.load_default_ensemble())
     np.testing.assert_allclose([ok.p_si, vac.p_si], [s.p_si for s in direct], atol=1e-6)

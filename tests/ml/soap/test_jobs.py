@@ -2,6 +2,7 @@ from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.core import Lattice, Structure
 
+from sseflow.common.candidate import CandidateBatch
 from sseflow.common.document import TierStatus
 from sseflow.ml.soap.jobs import SOAPClusteringMaker
 from sseflow.ml.soap.schemas import ClusteringDocument
@@ -43,6 +44,18 @@ def test_maker_runs_with_jobflow(labels_csv, tmp_path):
     # the stored output is the same list
     stored = store.get_output(job.uuid)
     assert len(stored) == 4
+    # a packed batch is read one candidate at a time: same documents, nothing kept decoded
+    batch = CandidateBatch.from_dict(CandidateBatch(candidates).as_dict())
+    again = maker.cluster(batch)
+    assert batch._items is None
+    keep = ("candidate_id", "status", "reason", "selected", "cluster_id")
+    assert [[getattr(d, k) for k in keep] for d in again] == [
+        [getattr(d, k) for k in keep] for d in docs
+    ]
+    # so is a generator of candidates
+    assert [d.candidate_id for d in maker.cluster(c for c in candidates)] == [
+        c.candidate_id for c in candidates
+    ]
 
 
 def test_batch_failure_is_recorded_on_every_document(tmp_path):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from jobflow import Job, job
 
-from sseflow.common.candidate import Candidate
+from sseflow.common.candidate import Candidate, candidate_chunks
 from sseflow.common.maker import TierFailure, TierMaker
 from sseflow.ml.atomsets.schemas import AtomSetsDocument
 
@@ -105,31 +106,30 @@ class AtomSetsMaker(TierMaker):
         new_job.name = f"{self.name} ({len(candidates)} candidates)"
         return new_job
 
-    def score(self, candidates: list[Candidate]) -> list[AtomSetsDocument]:
+    def score(self, candidates: Sequence[Candidate]) -> list[AtomSetsDocument]:
         """Do the work of :meth:`make` without jobflow (same documents, input order).
 
         The batch API of the ML stage for large screens: the model is loaded once per
-        process, structures are featurized as batched graphs in chunks, and a candidate
+        process, candidates are read and featurized (as batched graphs) a chunk at a
+        time, so a worker holds one chunk's structures, not the whole batch; a candidate
         that cannot be scored gets a failed document with the reason.
         """
-        from sseflow.ml.atomsets.scoring import score_structures
+        from sseflow.ml.atomsets.scoring import DEFAULT_CHUNK_SIZE, score_structures
 
-        candidates = [
-            c if isinstance(c, Candidate) else Candidate.model_validate(c) for c in candidates
-        ]
         t0 = time.perf_counter()
         model = self._model()
-        scores = score_structures([c.structure for c in candidates], model)
-        gaps = _band_gaps(candidates, self)
         features = model.feature_settings.as_dict()
-        amortised_s = (time.perf_counter() - t0) / max(len(candidates), 1)
         docs = []
-        for cand, score, gap in zip(candidates, scores, gaps, strict=True):
-            compute = functools.partial(_document_fields, score, gap, model, features)
-            doc = self.tier_document(AtomSetsDocument, cand.candidate_id, compute)
-            # The work is done once for the batch: record each candidate's share of it.
-            doc.wall_time_s = round(amortised_s, 3)
-            docs.append(doc)
+        for chunk in candidate_chunks(candidates, DEFAULT_CHUNK_SIZE):
+            scores = score_structures([c.structure for c in chunk], model, DEFAULT_CHUNK_SIZE)
+            gaps = _band_gaps(chunk, self)
+            for cand, score, gap in zip(chunk, scores, gaps, strict=True):
+                compute = functools.partial(_document_fields, score, gap, model, features)
+                docs.append(self.tier_document(AtomSetsDocument, cand.candidate_id, compute))
+        # The work is done once for the batch: record each candidate's share of it.
+        amortised_s = round((time.perf_counter() - t0) / max(len(docs), 1), 3)
+        for doc in docs:
+            doc.wall_time_s = amortised_s
         return docs
 
 

@@ -26,7 +26,7 @@ from sseflow.ml.atomsets.stack import PSIModel
 #: Name of the P_SI model shipped with the package (``sseflow/data/models/<name>``).
 DEFAULT_MODEL_NAME = "psi_v3"
 #: Structures featurized and scored together (bounds the memory of large screens).
-DEFAULT_CHUNK_SIZE = 2000
+DEFAULT_CHUNK_SIZE = 500
 
 
 def default_model_dir() -> Path:

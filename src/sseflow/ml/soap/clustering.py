@@ -29,7 +29,8 @@ Memory: scipy's Ward linkage holds the condensed distance matrix, 8 n(n-1)/2 byt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -308,7 +309,7 @@ class ClusteringResult:
 
 
 def cluster_with_labels(
-    candidates: Sequence[tuple[str, Structure]],
+    candidates: Iterable[tuple[str, Structure]],
     labels: LabelTable,
     settings: SOAPSettings | None = None,
     depth: int = 50,
@@ -326,8 +327,9 @@ def cluster_with_labels(
     Parameters
     ----------
     candidates
-        ``(id, structure)`` pairs to screen. Ids must not clash with label ids
-        (labels are keyed ``label:<id>`` internally).
+        ``(id, structure)`` pairs to screen; may be a generator (read once, so the
+        structures need not all be in memory: only their descriptors are kept). Ids
+        must not clash with label ids (labels are keyed ``label:<id>`` internally).
     labels
         Reference labels.
     settings
@@ -358,14 +360,22 @@ def cluster_with_labels(
     if depth < 1:
         raise ClusteringError(f"depth must be >= 1, got {depth}")
     label_keys = [f"label:{label_id}" for label_id in labels.ids]
-    clash = {cid for cid, _ in candidates} & set(label_keys)
-    if clash:
-        raise ClusteringError(f"candidate ids clash with label keys: {sorted(clash)[:3]}")
-    items = list(candidates) + list(zip(label_keys, labels.structures, strict=True))
+    label_key_set = set(label_keys)
+    candidate_ids: set[str] = set()
+
+    def candidate_items() -> Iterator[tuple[str, Structure]]:
+        for cid, structure in candidates:
+            if cid in label_key_set:
+                raise ClusteringError(f"candidate id {cid!r} clashes with a label key")
+            candidate_ids.add(cid)
+            yield cid, structure
+
     # a label without a structure (None) fails inside featurize and lands in ``failed``
-    featurized = featurize(
-        cast(list[tuple[str, Structure]], items), settings, cache_dir=cache_dir, n_jobs=n_jobs
+    items = itertools.chain(
+        candidate_items(),
+        cast(Iterable[tuple[str, Structure]], zip(label_keys, labels.structures, strict=True)),
     )
+    featurized = featurize(items, settings, cache_dir=cache_dir, n_jobs=n_jobs)
     row_of = {key: i for i, key in enumerate(featurized.ids)}
     sigma_of = dict(zip(label_keys, labels.log10_sigma, strict=True))
     label_rows = np.array([row_of[k] for k in label_keys if k in row_of], dtype=int)
@@ -384,7 +394,6 @@ def cluster_with_labels(
         rule=rule,
         min_high_fraction=min_high_fraction,
     )
-    candidate_ids = {cid for cid, _ in candidates}
     memberships = {
         cid: memberships_all[i] for i, cid in enumerate(featurized.ids) if cid in candidate_ids
     }

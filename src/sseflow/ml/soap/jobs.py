@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from jobflow import job
 
-from sseflow.common.candidate import Candidate
+from sseflow.common.candidate import Candidate, candidate_ids, stream_candidates
 from sseflow.common.maker import TierFailure, TierMaker
 from sseflow.ml.labels import LabelTable, load_label_table, load_obelix_labels
 from sseflow.ml.soap.clustering import (
@@ -135,9 +136,9 @@ class SOAPClusteringMaker(TierMaker):
             One document per candidate (same order) and the clustering result (None
             when the whole batch failed).
         """
-        candidates = [
-            c if isinstance(c, Candidate) else Candidate.model_validate(c) for c in candidates
-        ]
+        if not isinstance(candidates, Sequence):  # read twice below: ids, then structures
+            candidates = list(candidates)
+        ids = candidate_ids(candidates)
         t0 = time.perf_counter()
         shared: dict[str, Any] = {}
         batch_error: str | None = None
@@ -147,8 +148,9 @@ class SOAPClusteringMaker(TierMaker):
                     load_label_table(self.labels_csv) if self.labels_csv else load_obelix_labels()
                 )
             descriptor = self.soap
+            # candidates are read one at a time: only their descriptors are kept
             result = cluster_with_labels(
-                [(c.candidate_id, c.structure) for c in candidates],
+                ((c.candidate_id, c.structure) for c in stream_candidates(candidates)),
                 labels,
                 settings=descriptor,
                 depth=self.depth,
@@ -187,9 +189,7 @@ class SOAPClusteringMaker(TierMaker):
             }
 
         docs = [
-            self.tier_document(
-                ClusteringDocument, c.candidate_id, functools.partial(compute_for, c.candidate_id)
-            )
-            for c in candidates
+            self.tier_document(ClusteringDocument, cid, functools.partial(compute_for, cid))
+            for cid in ids
         ]
         return docs, result
