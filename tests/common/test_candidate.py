@@ -16,7 +16,7 @@ from sseflow.common.candidate import (
     Candidate,
     CandidateBatch,
     candidate_chunks,
-    candidate_ids,
+    candidate_ids_of,
     stream_candidates,
 )
 from tests.conftest import EXAMPLES
@@ -71,7 +71,8 @@ def test_streaming_reads_each_candidate_once_and_keeps_none() -> None:
     assert [len(c) for c in chunks] == [2, 1] and [*chunks[0], *chunks[1]] == candidates
     assert list(candidate_chunks([], 2)) == []
     ids = [c.candidate_id for c in candidates]
-    assert candidate_ids(packed) == candidate_ids(dicts) == candidate_ids(candidates) == ids
+    assert candidate_ids_of(packed) == candidate_ids_of(dicts) == ids
+    assert candidate_ids_of([candidates[0], None, *candidates[1:]]) == ids
     assert packed._items is None
     decoded = CandidateBatch(candidates)  # a decoded batch streams its own objects
     assert all(a is b for a, b in zip(decoded.stream(), candidates, strict=True))

@@ -224,7 +224,7 @@ class CandidateBatch(Sequence[Candidate]):
     """
 
     def __init__(self, candidates: Iterable[Candidate | Mapping[str, Any]] = ()) -> None:
-        items = [c if isinstance(c, Candidate) else Candidate.model_validate(c) for c in candidates]
+        items = list(stream_candidates(candidates))
         self.candidate_ids: list[str] = [c.candidate_id for c in items]
         self.formulas: list[str] = [c.formula for c in items]
         self._items: list[Candidate] | None = items
@@ -386,10 +386,12 @@ def candidate_chunks(
         yield chunk
 
 
-def candidate_ids(candidates: Iterable[Candidate | Mapping[str, Any]]) -> list[str]:
-    """Return the ids of ``candidates`` in order (a batch's without decoding it)."""
+def candidate_ids_of(candidates: Iterable[Candidate | Mapping[str, Any] | None]) -> list[str]:
+    """Return the ids of ``candidates`` in order (a batch's without decoding it; None skipped)."""
     if isinstance(candidates, CandidateBatch):
         return list(candidates.candidate_ids)
     return [
-        c.candidate_id if isinstance(c, Candidate) else str(c["candidate_id"]) for c in candidates
+        c.candidate_id if isinstance(c, Candidate) else str(c["candidate_id"])
+        for c in candidates
+        if c is not None
     ]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from jobflow import CURRENT_JOB, Flow, Job, JobConfig, OnMissing, Response, job
 from pydantic import BaseModel
 
-from sseflow.common.candidate import Candidate, CandidateBatch
+from sseflow.common.candidate import Candidate, CandidateBatch, candidate_ids_of
 from sseflow.common.document import TierStatus
 from sseflow.common.maker import TierMaker, tier_document
 from sseflow.funnel.gates import GateDecision
@@ -77,7 +77,7 @@ def _fail_stage_on_error(what: str) -> Callable[[F], F]:
                 failed |= {f"tiers.{t}.reason": reason[:1000] for t in tier_names}
                 try:
                     _repository().set_status(
-                        _candidate_ids(candidates),
+                        candidate_ids_of(candidates),
                         TierStatus.FAILED,
                         tier_names[-1] if tier_names else "?",
                         reason[:1000],
@@ -90,12 +90,6 @@ def _fail_stage_on_error(what: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
-
-
-def _candidate_ids(candidates: Sequence[Candidate]) -> list[str]:
-    if isinstance(candidates, CandidateBatch):  # without decoding the structures
-        return list(candidates.candidate_ids)
-    return [c.candidate_id for c in candidates if c is not None]
 
 
 def _stage_arguments(args: tuple, kwargs: dict) -> tuple[list[Stage] | None, int]:
@@ -380,7 +374,7 @@ def gate_stage(
     summary = StageSummary(stage=index, tiers=stage.tiers, n_in=len(candidates), reused=reused)
     survivors: list[str] = []
     stage_docs: list[dict[str, dict[str, Any]]] = []
-    candidate_ids = _candidate_ids(candidates)
+    candidate_ids = candidate_ids_of(candidates)
     for i, candidate_id in enumerate(candidate_ids):
         docs: dict[str, dict[str, Any]] = {}
         for tier, tier_outputs in outputs.items():

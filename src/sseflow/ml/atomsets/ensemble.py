@@ -93,12 +93,7 @@ class ApplicabilityDomain:
         Rows are compared with the training points ``block`` at a time, so the memory
         is ``block x n_training x n_components`` floats whatever the number of rows.
         """
-        points = self.transform(features)
-        out = np.empty(len(points))
-        for start in range(0, len(points), block):
-            diff = points[start : start + block, None, :] - self.training_points[None, :, :]
-            out[start : start + block] = np.sqrt((diff**2).sum(axis=-1)).min(axis=1)
-        return out
+        return nearest_distances(self.transform(features), self.training_points, block=block)
 
     def manifest_entry(self, file: str = "applicability_domain.npz") -> dict[str, Any]:
         """Return the description of the domain stored in model manifests."""
@@ -134,6 +129,32 @@ class ApplicabilityDomain:
             training_points=np.asarray(arrays["training_points"]),
             variance_kept=float(arrays["variance_kept"]),
         )
+
+
+def nearest_distances(
+    points: np.ndarray,
+    reference: np.ndarray,
+    groups: Sequence[str] | None = None,
+    reference_groups: Sequence[str] | None = None,
+    block: int = 64,
+) -> np.ndarray:
+    """Euclidean distance of each point to its nearest reference point.
+
+    Points are compared ``block`` at a time, so the memory is ``block x len(reference) x
+    dimensions`` floats whatever the number of points. With ``groups`` and
+    ``reference_groups``, a reference point of a point's own group does not count (inf
+    when every reference point is in it).
+    """
+    out = np.empty(len(points))
+    point_groups = None if groups is None else np.asarray(list(groups))
+    ref_groups = None if reference_groups is None else np.asarray(list(reference_groups))
+    for start in range(0, len(points), block):
+        diff = points[start : start + block, None, :] - reference[None, :, :]
+        d = np.sqrt((diff**2).sum(axis=-1))
+        if point_groups is not None and ref_groups is not None:
+            d[point_groups[start : start + block, None] == ref_groups[None, :]] = np.inf
+        out[start : start + block] = d.min(axis=1)
+    return out
 
 
 @dataclass

@@ -60,6 +60,7 @@ from sseflow.ml.atomsets.ensemble import (
     AtomSetsEnsemble,
     ModelArtifactError,
     manifest_feature_settings,
+    nearest_distances,
     read_manifest,
 )
 from sseflow.ml.atomsets.featurization import FeatureSettings
@@ -192,13 +193,7 @@ def far_distance(
     A new composition farther than this from every training row is "far".
     """
     points = domain.training_points
-    groups_arr = np.asarray(list(groups))
-    nearest = np.full(len(points), np.inf)
-    for start in range(0, len(points), 256):
-        block = points[start : start + 256]
-        d = np.sqrt(((block[:, None, :] - points[None, :, :]) ** 2).sum(axis=-1))
-        d[groups_arr[start : start + 256, None] == groups_arr[None, :]] = np.inf
-        nearest[start : start + 256] = d.min(axis=1)
+    nearest = nearest_distances(points, points, groups, groups)
     finite = nearest[np.isfinite(nearest)]
     return float(np.quantile(finite, quantile)) if len(finite) else float("inf")
 
@@ -273,16 +268,15 @@ class PSIModel:
         for i, f in zip(rows, feats, strict=True):
             if f.ndim != 2 or f.shape[1] != dim:
                 raise ValueError(f"features of row {i} have shape {f.shape}; expected (n, {dim})")
-        x_composition = composition_features(compositions)
-        if self.composition is not None:
-            pc, pc_members = self.composition.predict(x_composition)
-        else:
-            pc, pc_members = np.full(n, np.nan), np.full((1, n), np.nan)
-        d_composition = (
-            composition_distance(self.composition_domain, x_composition)
-            if self.composition_domain is not None and n
-            else None
-        )
+        pc, pc_members = np.full(n, np.nan), np.full((1, n), np.nan)
+        d_composition = None
+        # composition features only for a part that reads them (not a bare AtomSets model)
+        if self.composition is not None or self.composition_domain is not None:
+            x_composition = composition_features(compositions)
+            if self.composition is not None:
+                pc, pc_members = self.composition.predict(x_composition)
+            if self.composition_domain is not None and n:
+                d_composition = composition_distance(self.composition_domain, x_composition)
         ps_members = np.full((1, n), np.nan)
         d_training = np.full(n, np.nan)
         if rows and self.structure is not None:

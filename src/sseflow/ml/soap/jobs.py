@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from jobflow import job
 
-from sseflow.common.candidate import Candidate, candidate_ids, stream_candidates
+from sseflow.common.candidate import Candidate, candidate_ids_of, stream_candidates
 from sseflow.common.maker import TierFailure, TierMaker
 from sseflow.ml.labels import LabelTable, load_label_table, load_obelix_labels
 from sseflow.ml.soap.clustering import (
@@ -138,7 +138,7 @@ class SOAPClusteringMaker(TierMaker):
         """
         if not isinstance(candidates, Sequence):  # read twice below: ids, then structures
             candidates = list(candidates)
-        ids = candidate_ids(candidates)
+        ids = candidate_ids_of(candidates)
         t0 = time.perf_counter()
         shared: dict[str, Any] = {}
         batch_error: str | None = None
