@@ -8,6 +8,12 @@ the other, each in a fresh process: the query ``{"tiers.ingest.status": "passed"
 with the structures projected out (what ``sseflow candidates`` and ``report`` ask).
 Measured: time to the first record, time to the last, peak resident memory.
 
+A second pair (``jobs_montydb``, ``jobs_streamed``) asks the job outputs collection what
+a user asks jobflow's store: the latest completed jobs' ids and names
+(``store.docs_store.query({"completed_at": {"$exists": True}}, ["uuid", "name"],
+sort={"completed_at": -1}, limit=100)``; the projection drops the sort key), through
+maggma's ``MontyStore.query`` and through ``EmbeddedStore.query``.
+
 The store is the one ``benchmarks/scale_26k.py ingest`` fills (24,320 records).
 
 Usage::
@@ -30,19 +36,29 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "results" / "store_scan.json"
 QUERY = {"tiers.ingest.status": "passed"}
+JOBS_QUERY = {"completed_at": {"$exists": True}}
+MODES = ("montydb", "streamed", "jobs_montydb", "jobs_streamed")
 
 
 def child(mode: str, folder: str) -> dict:
+    from maggma.stores import MontyStore
+
     from sseflow.store import candidate_repository, get_job_store
 
     store = get_job_store(data_dir=folder, read_only=True)
     store.connect()
     repo = candidate_repository(store, read_only=True)
+    docs = store.docs_store
+    jobs_args = (JOBS_QUERY, ["uuid", "name"], {"completed_at": -1})
     t0 = time.perf_counter()
     if mode == "montydb":
         records = repo.collection.find(QUERY, {"_id": 0, "structure": 0})
-    else:
+    elif mode == "streamed":
         records = repo.find(QUERY, projection={"structure": 0})
+    elif mode == "jobs_montydb":
+        records = MontyStore.query(docs, *jobs_args, limit=100)
+    else:
+        records = docs.query(*jobs_args, limit=100)
     n, first = 0, None
     for _ in records:
         n += 1
@@ -60,13 +76,13 @@ def child(mode: str, folder: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default="/tmp/sseflow-26k/store")
-    parser.add_argument("--child", choices=["montydb", "streamed"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.store)))
         return
     results = []
-    for mode in ("montydb", "streamed"):
+    for mode in MODES:
         out = subprocess.run(
             [sys.executable, __file__, "--child", mode, "--store", args.store],
             capture_output=True,
@@ -80,6 +96,12 @@ def main() -> None:
             {
                 "query": QUERY,
                 "projection": {"structure": 0},
+                "jobs_query": {
+                    "criteria": JOBS_QUERY,
+                    "properties": ["uuid", "name"],
+                    "sort": {"completed_at": -1},
+                    "limit": 100,
+                },
                 "results": results,
                 "load_average": os.getloadavg(),
                 "date": time.strftime("%Y-%m-%d"),

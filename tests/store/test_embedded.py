@@ -228,7 +228,9 @@ def test_streamed_queries_agree_with_montydb(tmp_path: Path, monkeypatch) -> Non
         ({"formula": "Li3N"}, [("candidate_id", -1)], 2, None, True),
         ({}, [("status", 1), ("tiers.bvse.ea_ev", 1)], 0, {"status": 1, "tiers.bvse": 1}, True),
         ({}, [("reason", 1), ("candidate_id", 1)], 0, {"structure": 0}, True),  # nulls first
-        ({}, [("status", 1), ("candidate_id", 1)], 0, {"formula": 1}, False),
+        ({}, [("status", 1), ("candidate_id", 1)], 0, {"formula": 1}, True),  # key dropped
+        ({}, [("tiers.bvse.ea_ev", 1), ("candidate_id", 1)], 3, {"tiers": 0, "structure": 0}, True),
+        ({}, [("structure", 1)], 0, {"formula": 1}, False),  # documents: montydb orders them
     ]
     for query, sort, limit, projection, here in sorted_queries:
         if here:
@@ -239,6 +241,49 @@ def test_streamed_queries_agree_with_montydb(tmp_path: Path, monkeypatch) -> Non
         cursor = repo.collection.find(query, proj).sort(sort)
         montydb = [dict(d) for d in (cursor.limit(limit) if limit else cursor)]
         assert streamed == montydb and streamed, sort
+
+
+def test_store_queries_stream_and_agree_with_montydb(tmp_path: Path, monkeypatch) -> None:
+    """``EmbeddedStore.query``/``count`` with any criteria (jobflow's and users' own
+    queries of the output store) give montydb's answers without asking montydb."""
+    store = EmbeddedStore("outputs", str(tmp_path), "db", index_key=["uuid", "index"])
+    store.connect()
+    store.update(
+        [
+            {
+                "uuid": f"u{i % 4}",
+                "index": i,
+                "name": ["ingest", "bvse", "neb"][i % 3],
+                "output": {"ea_ev": None if i == 5 else (7 * i % 10) / 10, "n": {"k": i}},
+            }
+            for i in range(12)
+        ],
+        key=["uuid", "index"],
+    )
+    plain = MontyStore("outputs", database_path=str(tmp_path), database_name="db")
+    plain.connect()
+    queries = [  # (criteria, properties, sort, skip, limit)
+        ({"name": "bvse"}, None, None, 0, 0),
+        ({"output.ea_ev": {"$lt": 0.5}}, ["uuid", "output.ea_ev"], {"output.ea_ev": -1}, 0, 0),
+        ({}, {"output": 0}, {"name": 1, "index": -1}, 2, 5),  # exclusion, skip, limit
+        ({"name": {"$in": ["neb", "ingest"]}}, ["index"], {"output.ea_ev": 1}, 0, 3),  # dropped
+        ({"uuid": "u1"}, ["name"], {"index": -1}, 1, 0),  # key criteria
+        ({}, None, None, 3, 4),
+    ]
+    monkeypatch.setattr(type(store._collection), "find", _refuse)
+    answers = [list(store.query(c, p, s, skip=k, limit=n)) for c, p, s, k, n in queries]
+    counts = [store.count(c) for c, *_ in queries]
+    monkeypatch.undo()
+    for (criteria, properties, sort, skip, limit), answer, count in zip(
+        queries, answers, counts, strict=True
+    ):
+        assert answer == list(plain.query(criteria, properties, sort, skip=skip, limit=limit))
+        assert answer, criteria
+        assert count == plain.count(criteria)
+    # a sort on documents is left to montydb, with the same answer
+    by_document = list(store.query({}, ["index"], {"output.n": -1}))
+    assert by_document == list(plain.query({}, ["index"], {"output.n": -1}))
+    assert [d["index"] for d in by_document] == list(range(11, -1, -1))
 
 
 def _refuse(*args, **kwargs):

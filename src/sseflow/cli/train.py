@@ -136,10 +136,6 @@ def _read_labels(path: Path, require_structures: bool = True) -> LabelTable:
         fail(str(exc))
 
 
-def _round(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(value, digits)
-
-
 def score_rows(data: LabelTable, scores: list[Any]) -> list[dict[str, Any]]:
     """Return one JSON-ready row per labelled structure: label, P_SI or the reason it failed."""
     rows = []
@@ -162,15 +158,7 @@ def score_rows(data: LabelTable, scores: list[Any]) -> list[dict[str, Any]]:
                 error=str(score),
             )
         else:
-            row.update(
-                p_si=round(score.p_si, 6),
-                p_si_std=round(score.p_si_std, 6),
-                p_si_composition=_round(score.p_si_composition),
-                p_si_structure=_round(score.p_si_structure),
-                d_training=round(score.d_training, 4),
-                d_composition=_round(score.d_composition, 4),
-                error=None,
-            )
+            row.update(score.rounded(), error=None)
         rows.append(row)
     return rows
 

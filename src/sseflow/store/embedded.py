@@ -19,9 +19,11 @@ What this class changes (the files stay montydb's, readable by ``MontyStore``):
   same SQLite file (:class:`~sseflow.store.sqlite_engine.KeyIndex`): each is one
   ``BEGIN IMMEDIATE`` transaction (atomic across processes, no duplicate, no lost
   update) touching one row. Queries on the first key field use the index too.
-- :meth:`EmbeddedStore.find_streamed` answers any other query a page of rows at a time
-  (montydb decodes the whole collection before its first result: 5.8 GB for 24,000
-  candidate records); ``query`` with other criteria is still montydb's.
+- Any other query (:meth:`EmbeddedStore.find_streamed`, ``query``, ``count``) reads the
+  collection a page of rows at a time (montydb decodes the whole collection before its
+  first result: 5.8 GB for 24,000 candidate records); a sorted query holds only the
+  matching documents. montydb still answers queries with options this class does not
+  have and sorts on values it cannot order (documents, arrays).
 
 Every process writing to the folder must use this class (sseflow does); a plain
 ``MontyStore`` writer would leave the key index behind, which the next sseflow writer
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -325,6 +328,34 @@ class EmbeddedStore(MontyStore):
             if limit and n >= limit:
                 return
 
+    def sorted_matches(
+        self,
+        criteria: dict | None,
+        projection: dict[str, Any] | None,
+        sort: Sequence[tuple[str, Any]],
+        skip: int = 0,
+        limit: int = 0,
+    ) -> list[dict]:
+        """Return the matching documents sorted as MongoDB sorts them, then projected.
+
+        Only the matching documents are held (read as :meth:`find_streamed` reads them,
+        with the sort fields kept even when ``projection`` drops them).
+
+        Raises
+        ------
+        TypeError
+            For a sort value with no order here (a document or an array): montydb's
+            own sort is then the answer (see :func:`sort_documents`).
+        """
+        fields = [field for field, _ in sort]
+        wide = widened_projection(projection, fields)
+        matched = list(self.find_streamed(criteria, wide))
+        sort_documents(matched, sort)
+        matched = matched[skip : skip + limit] if limit else matched[skip:]
+        if wide == projection:
+            return matched
+        return [project_document(doc, projection) for doc in matched]
+
     def query(  # type: ignore[override]
         self,
         criteria: dict | None = None,
@@ -335,25 +366,35 @@ class EmbeddedStore(MontyStore):
         limit: int = 0,
         **kwargs: Any,
     ) -> Iterator[dict]:
-        """Query like ``MontyStore``; criteria on the first key field use the key index."""
+        """Query like ``MontyStore``, without montydb decoding the whole collection.
+
+        Criteria on the first key field use the key index; others read the collection a
+        page at a time (:meth:`find_streamed`); a sorted query holds the matching
+        documents only. Options montydb has and this has not (``kwargs``), and sorts on
+        values with no order here, are montydb's.
+        """
         if self._coll is None:
             self.connect()
-        docs = self._by_first_key(criteria, properties, sort) if not kwargs else None
-        if docs is None:
-            yield from super().query(criteria, properties, sort, hint, skip, limit, **kwargs)
-            return
-        if sort:
-            try:
-                sort_documents(docs, list(sort.items()))
-            except TypeError:  # values MongoDB orders but Python does not: montydb sorts
-                yield from super().query(criteria, properties, sort, hint, skip, limit)
+        projection = dict.fromkeys(properties, 1) if isinstance(properties, list) else properties
+        if not kwargs:
+            if not sort:
+                docs = self.find_streamed(criteria, projection)
+                yield from itertools.islice(docs, skip, skip + limit if limit else None)
                 return
-        docs = docs[skip:]
-        if limit:
-            docs = docs[:limit]
-        inclusion = dict.fromkeys(properties, 1) if properties else None
-        for doc in docs:
-            yield project_document(doc, inclusion)
+            try:
+                matched = self.sorted_matches(criteria, projection, list(sort.items()), skip, limit)
+            except TypeError:
+                pass  # values MongoDB orders but Python does not: montydb sorts
+            else:
+                yield from matched
+                return
+        yield from super().query(criteria, properties, sort, hint, skip, limit, **kwargs)
+
+    def count(self, criteria: dict | None = None, hint: dict | None = None) -> int:
+        """Count matching documents as they stream (montydb decodes them all at once)."""
+        if self._coll is None:
+            self.connect()
+        return sum(1 for _ in self.find_streamed(criteria, {"_id": 1}))
 
     def _by_first_key(
         self, criteria: dict | None, properties: dict | list | None, sort: dict | None
@@ -400,6 +441,28 @@ def sort_documents(docs: list[dict], sort: Sequence[tuple[str, Any]]) -> None:
     for field, direction in reversed(list(sort)):
         descending = int(getattr(direction, "value", direction)) < 0
         docs.sort(key=_mongo_sort_key(field), reverse=descending)
+
+
+def widened_projection(
+    projection: dict[str, Any] | None, fields: Sequence[str]
+) -> dict[str, Any] | None:
+    """Return ``projection`` changed so that it keeps ``fields`` (e.g. sort keys).
+
+    An inclusion gains the fields; an exclusion loses every excluded path that is one
+    of the fields, inside one, or holds one. ``None`` (everything) stays ``None``.
+    """
+    if not projection:
+        return projection
+    included = {k: v for k, v in projection.items() if k != "_id"}
+    if any(included.values()):
+        return {**projection, **dict.fromkeys(fields, 1)}
+
+    def overlaps(path: str) -> bool:
+        return any(
+            path == f or f.startswith(path + ".") or path.startswith(f + ".") for f in fields
+        )
+
+    return {k: v for k, v in projection.items() if k == "_id" or not overlaps(k)}
 
 
 def _type_rank(value: Any) -> int:

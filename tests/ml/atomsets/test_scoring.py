@@ -6,6 +6,7 @@ from pymatgen.core import Lattice, Structure
 
 from sseflow.ml.atomsets.features import FeaturizationError
 from sseflow.ml.atomsets.scoring import (
+    StructureScore,
     default_model_dir,
     load_default_model,
     load_model,
@@ -50,3 +51,24 @@ def test_failures_are_per_structure_and_chunks_agree():
         assert isinstance(out[1], FeaturizationError)
     with pytest.raises(ValueError, match="feature rows"):
         model.predict(["Li2O"], [])
+
+
+def test_rounded_scores_keep_missing_components_missing():
+    score = StructureScore(
+        p_si=0.123456789,
+        p_si_std=0.0111111,
+        d_training=1.234567,
+        n_sites_featurized=8,
+        is_ordered=True,
+        p_si_composition=0.98765432,
+        p_si_structure=None,
+        d_composition=12.3456789,
+    )
+    assert score.rounded() == {
+        "p_si": 0.123457,
+        "p_si_std": 0.011111,
+        "p_si_composition": 0.987654,
+        "p_si_structure": None,
+        "d_training": 1.2346,
+        "d_composition": 12.3457,
+    }

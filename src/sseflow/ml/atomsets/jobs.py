@@ -167,10 +167,6 @@ def _band_gaps(candidates: list[Candidate], maker: AtomSetsMaker) -> list[dict[s
     return out
 
 
-def _rounded(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
-
-
 def _document_fields(
     score: Any, gap: dict[str, Any], model: Any, features: dict[str, Any]
 ) -> dict[str, Any]:
@@ -179,12 +175,7 @@ def _document_fields(
     if gap.get("band_gap_error"):
         raise TierFailure(gap["band_gap_error"])
     return {
-        "p_si": round(score.p_si, 6),
-        "p_si_std": round(score.p_si_std, 6),
-        "p_si_composition": _rounded(score.p_si_composition, 6),
-        "p_si_structure": _rounded(score.p_si_structure, 6),
-        "d_training": round(score.d_training, 4),
-        "d_composition": _rounded(score.d_composition, 4),
+        **score.rounded(),
         "is_ordered": score.is_ordered,
         "n_sites_featurized": score.n_sites_featurized,
         "band_gap_ev": gap.get("band_gap_ev"),

@@ -67,6 +67,29 @@ class StructureScore:
     p_si_structure: float | None = None
     d_composition: float | None = None
 
+    def rounded(self) -> dict[str, float | None]:
+        """Return the scores as stored and printed: probabilities to 6 digits, distances to 4.
+
+        Returns
+        -------
+        dict
+            ``p_si``, ``p_si_std``, ``p_si_composition``, ``p_si_structure`` (None when the
+            model has no such component), ``d_training`` and ``d_composition``
+            (dimensionless distances; None without a composition domain).
+        """
+
+        def digits(value: float | None, n: int) -> float | None:
+            return None if value is None else round(value, n)
+
+        return {
+            "p_si": round(self.p_si, 6),
+            "p_si_std": round(self.p_si_std, 6),
+            "p_si_composition": digits(self.p_si_composition, 6),
+            "p_si_structure": digits(self.p_si_structure, 6),
+            "d_training": round(self.d_training, 4),
+            "d_composition": digits(self.d_composition, 4),
+        }
+
 
 def _number(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
