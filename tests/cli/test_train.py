@@ -102,3 +102,40 @@ def test_evaluate_prints_no_tensorflow_noise(tmp_path):
     assert "oneDNN" not in quiet.stderr and "absl" not in quiet.stderr, quiet.stderr
     loud = subprocess.run([*command, "--verbose"], capture_output=True, text=True, env=env)
     assert loud.returncode == 0 and "oneDNN" in loud.stderr
+
+
+def test_train_reads_several_tables_as_one(app, tmp_path):
+    first = simple_form(tmp_path / "a", TRAIN_IDS[:7])
+    second = obelix_form(tmp_path / "b", TRAIN_IDS[7:])
+    out = tmp_path / "model"
+    small = ["--atomsets", "0", "--pooled", "1", "--seeds", "1", "--variant", "V0:CAN"]
+    small += ["--inner-folds", "2", "--composition", "1", "--trees", "10"]
+    result = runner.invoke(app, ["train", str(first), str(second), "--out", str(out), *small])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["n_samples"] == 14
+    assert manifest["training"]["label_table"] == [str(first), str(second)]
+    # the same id in two tables is refused before anything is computed
+    again = obelix_form(tmp_path / "c", ["11b"])
+    result = runner.invoke(app, ["train", str(first), str(again), "--out", str(out), *small])
+    assert result.exit_code == 1 and "'11b' is in both" in _text(result)
+
+
+@pytest.mark.slow
+def test_train_with_the_shipped_split_adds_your_rows(app, tmp_path):
+    """A user's measurement of a compound (here a repeat of OBELiX's 11b under its own
+    id, measured faster) trains together with the 478 shipped rows."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    cif = mine / "my-11b.cif"
+    cif.write_text((REPO / "src/sseflow/data/obelix/cifs/11b.cif").read_text())
+    (mine / "labels.csv").write_text(f"id,sigma_s_per_cm,cif_path\nmy-11b,2.5e-3,{cif}\n")
+    out = tmp_path / "model"
+    small = ["--atomsets", "0", "--pooled", "1", "--seeds", "1", "--variant", "V0:CAN"]
+    small += ["--inner-folds", "2", "--composition", "1", "--trees", "10"]
+    args = ["train", str(mine / "labels.csv"), "--with-shipped", "--out", str(out), *small]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    training = json.loads((out / "manifest.json").read_text())["training"]
+    assert training["n_samples"] == 479 and training["n_with_structure"] == 255
+    assert training["label_table"][1].endswith("obelix/train.csv")

@@ -8,6 +8,7 @@ from pymatgen.core import Lattice, Structure
 
 from sseflow.ml.labels import (
     LabelTableError,
+    combine_label_tables,
     default_training_table,
     load_label_table,
     load_obelix_labels,
@@ -17,6 +18,7 @@ from sseflow.ml.labels import (
     superionic_label,
 )
 from tests.conftest import OBELIX_CIFS
+from tests.ml.label_tables import obelix_form, simple_form
 
 
 def test_parse_conductivity():
@@ -124,3 +126,20 @@ def test_bad_rows_are_named(tmp_path, text, match):
     bad.write_text(text)
     with pytest.raises(LabelTableError, match=match):
         load_label_table(bad, require_structures=False)
+
+
+def test_combined_tables_keep_every_row_and_refuse_an_id_twice(tmp_path):
+    first = load_label_table(simple_form(tmp_path / "a", ["11b", "7se"]), require_structures=False)
+    second = load_label_table(obelix_form(tmp_path / "b", ["47i"]))
+    both = combine_label_tables([first, second])
+    assert both.ids == ["11b", "7se", "47i"]
+    assert both.has_structure.tolist() == [True, False, True]
+    assert both.sigma_s_per_cm.tolist() == [
+        *first.sigma_s_per_cm.tolist(),
+        *second.sigma_s_per_cm.tolist(),
+    ]
+    assert both.formulas == [*first.formulas, *second.formulas]
+    assert both.source == f"{first.source} + {second.source}"
+    again = load_label_table(obelix_form(tmp_path / "c", ["47i", "0iv"]))
+    with pytest.raises(LabelTableError, match=r"'47i' is in both .*b.*train.csv and .*c"):
+        combine_label_tables([first, second, again])

@@ -37,15 +37,23 @@ def _variants(specs: list[str] | None) -> list[FeatureSettings]:
 
 def train(
     labels: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Argument(
-            help="Label CSV: OBELiX form (ID, 'Ionic conductivity (S cm-1)', CIFs beside it "
-            "or in cifs/) or simple form (id, sigma_s_per_cm, cif_path). Rows without a "
-            "structure train the composition component. Default: the shipped OBELiX "
-            "training split.",
+            help="Label CSV(s): OBELiX form (ID, 'Ionic conductivity (S cm-1)', CIFs beside "
+            "it or in cifs/) or simple form (id, sigma_s_per_cm, cif_path); several are "
+            "read as one table. Rows without a structure train the composition component. "
+            "Default: the shipped OBELiX training split.",
             show_default=False,
         ),
     ] = None,
+    with_shipped: Annotated[
+        bool,
+        typer.Option(
+            "--with-shipped",
+            help="Add the shipped OBELiX training split (478 rows) to your labels: e.g. a "
+            "few measured compounds of a chemistry unlike OBELiX.",
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option("--out", help="Directory of the new model artifact.")] = Path(
         "psi_model"
     ),
@@ -85,8 +93,10 @@ def train(
     from sseflow.ml.atomsets.training import AtomSetsTrainingMaker
     from sseflow.ml.labels import default_training_table
 
-    label_table = labels or default_training_table()
-    _read_labels(label_table, require_structures=True)  # a bad row is reported here
+    tables = list(labels or [])
+    if with_shipped or not tables:
+        tables.append(default_training_table())
+    _combined_labels(tables)  # a bad row or an id in two tables is reported here
     if min(pooled, seeds, composition, trees) < 1 or atomsets < 0 or inner_folds < 2:
         fail(
             "--pooled, --composition, --trees and --seeds must be >= 1, --atomsets >= 0 "
@@ -106,7 +116,7 @@ def train(
     maker = AtomSetsTrainingMaker(
         selection=settings, cross_validate=cv, loco=loco, model_version=model_version
     )
-    flow = maker.make(label_table, out)
+    flow = maker.make(tables[0] if len(tables) == 1 else tables, out)
     status = console.status("choosing and training the P_SI model (minutes to hours)")
     with status, warnings.catch_warnings():
         if not verbose:  # third-party deprecation notes are not for the user
@@ -125,6 +135,19 @@ def train(
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log output.")
 ]
+
+
+def _combined_labels(paths: list[Path]) -> LabelTable:
+    """Read every table (rows with a structure or a composition) and combine them."""
+    from sseflow.ml.labels import LabelTableError, combine_label_tables
+
+    tables = [_read_labels(path, require_structures=False) for path in paths]
+    if not any(table.has_structure.any() for table in tables):
+        fail("no row with a structure: the structure component needs some")
+    try:
+        return combine_label_tables(tables)
+    except LabelTableError as exc:
+        fail(str(exc))
 
 
 def _read_labels(path: Path, require_structures: bool = True) -> LabelTable:

@@ -357,6 +357,41 @@ def load_label_table(
     )
 
 
+def combine_label_tables(tables: Sequence[LabelTable]) -> LabelTable:
+    """Return one table holding the rows of every table, in order.
+
+    For training on your own measurements together with the shipped OBELiX rows
+    (``sseflow train mine.csv --with-shipped``).
+
+    Raises
+    ------
+    LabelTableError
+        When an id appears in two tables (the message names both sources): rename the
+        row, or drop it from one table if it is the same measurement.
+    """
+    if not tables:
+        raise LabelTableError("no label table to combine")
+    if len(tables) == 1:
+        return tables[0]
+    where: dict[str, str] = {}
+    for table in tables:
+        for label_id in table.ids:
+            if label_id in where:
+                raise LabelTableError(
+                    f"id {label_id!r} is in both {where[label_id]} and {table.source}"
+                )
+            where[label_id] = table.source
+    return LabelTable(
+        ids=[i for t in tables for i in t.ids],
+        structures=[s for t in tables for s in t.structures],
+        sigma_s_per_cm=np.concatenate([t.sigma_s_per_cm for t in tables]),
+        is_upper_bound=np.concatenate([t.is_upper_bound for t in tables]),
+        compositions=[c for t in tables for c in t.compositions],
+        formulas=[f for t in tables for f in t.formulas],
+        source=" + ".join(t.source for t in tables),
+    )
+
+
 def default_training_table() -> Path:
     """Return the shipped OBELiX training split (``train.csv``; 478 rows, 254 CIFs)."""
     return shipped_data("obelix", "train.csv")

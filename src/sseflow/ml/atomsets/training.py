@@ -9,6 +9,7 @@ manifest holds the nested cross-validation metrics.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,11 @@ def _variant_name(settings: FeatureSettings) -> str:
 
 @job
 def featurize_label_table(
-    label_table: str, variants: list[dict[str, Any]], work_dir: str
+    label_table: str | list[str], variants: list[dict[str, Any]], work_dir: str
 ) -> dict[str, Any]:
     """Read a label table (every row) and store the MEGNet features of each variant.
+
+    Several tables (a list of paths) are read as one (their ids must be distinct).
 
     Returns
     -------
@@ -38,9 +41,12 @@ def featurize_label_table(
         row with a usable structure, keyed by row index).
     """
     from sseflow.ml.atomsets.selection import TrainingSet
-    from sseflow.ml.labels import load_label_table
+    from sseflow.ml.labels import combine_label_tables, load_label_table
 
-    table = load_label_table(label_table, require_structures=False)
+    tables = [label_table] if isinstance(label_table, str) else label_table
+    table = combine_label_tables(
+        [load_label_table(path, require_structures=False) for path in tables]
+    )
     data = TrainingSet.from_label_table(table)
     paths = {}
     Path(work_dir).mkdir(parents=True, exist_ok=True)
@@ -144,7 +150,7 @@ def train_and_save(
     out_dir: str,
     model_version: str,
     metrics: dict[str, Any] | None = None,
-    label_table: str | None = None,
+    label_table: str | list[str] | None = None,
 ) -> dict[str, Any]:
     """Choose and train the model on all rows and write the artifact."""
     from sseflow.ml.atomsets.ensemble import AtomSetsEnsemble
@@ -192,16 +198,23 @@ class AtomSetsTrainingMaker(Maker):
     n_splits: int = 5
     model_version: str = "psi_user"
 
-    def make(self, label_table: str | Path, out_dir: str | Path) -> Flow:
-        """Return the Flow training on ``label_table`` and saving to ``out_dir``."""
+    def make(self, label_table: str | Path | Sequence[str | Path], out_dir: str | Path) -> Flow:
+        """Return the Flow training on ``label_table`` and saving to ``out_dir``.
+
+        ``label_table`` is one CSV or several, read as one table (e.g. your own
+        measurements and :func:`sseflow.ml.labels.default_training_table`).
+        """
+        tables: str | list[str] = (
+            str(label_table)
+            if isinstance(label_table, str | Path)
+            else [str(path) for path in label_table]
+        )
         settings = asdict(self.selection)
         settings["variants"] = [
             {"level": v.level, "simplification": v.simplification} for v in self.selection.variants
         ]
         out_dir = str(Path(out_dir).resolve())
-        featurized = featurize_label_table(
-            str(label_table), settings["variants"], f"{out_dir}.work"
-        )
+        featurized = featurize_label_table(tables, settings["variants"], f"{out_dir}.work")
         featurized.name = "featurize"
         jobs: list[Job | Flow] = [featurized]
         metrics = None
@@ -211,7 +224,7 @@ class AtomSetsTrainingMaker(Maker):
             jobs.append(cv)
             metrics = cv.output
         train = train_and_save(
-            featurized.output, settings, out_dir, self.model_version, metrics, str(label_table)
+            featurized.output, settings, out_dir, self.model_version, metrics, tables
         )
         train.name = "train model"
         jobs.append(train)
