@@ -50,6 +50,12 @@ from sseflow.neb.supercell import (
 
 #: Occupancies closer than this to a whole number count as integral (exact ordering).
 INTEGRAL_ATOL = 0.02
+#: Disordered sites closer than this (A) are penalised when both are occupied in an
+#: approximate ordering: split positions of one atom. Li-Li distances in ordered Li
+#: compounds are >= 2.1 A (Li3N: 2.11 A).
+CLOSE_PAIR_ANGSTROM = 2.0
+#: Penalty per such pair (eV), added to the Ewald energy while arranging.
+CLOSE_PAIR_PENALTY_EV = 50.0
 
 
 @dataclass
@@ -103,6 +109,7 @@ class OrderingResult:
     composition_deviation: dict[str, float] = field(default_factory=dict)
     mobile_count_change: int = 0
     ewald_energies_ev: list[float] = field(default_factory=list)
+    n_close_pairs: int | None = None
 
     @property
     def max_composition_deviation(self) -> float:
@@ -130,6 +137,8 @@ class OrderingResult:
             "n_arrangements": self.n_orderings_considered,
             "ewald_energy_ev": self.ewald_energy_ev,
             "ewald_energy_spread_ev": round(max(energies) - min(energies), 6) if energies else None,
+            "n_close_pairs": self.n_close_pairs,
+            "min_distance_angstrom": round(_min_distance(self.structure), 4),
         }
 
 
@@ -227,6 +236,14 @@ def _integral_multiple(structure: Structure, max_cell_size: int) -> int | None:
         if np.allclose(counts, np.round(counts), atol=INTEGRAL_ATOL):
             return multiple
     return None
+
+
+def _min_distance(structure: Structure) -> float:
+    """Shortest interatomic distance, periodic images included (Angstrom)."""
+    if len(structure) == 1:
+        return float(min(structure.lattice.abc))
+    distances = structure.distance_matrix
+    return float(distances[np.triu_indices(len(structure), 1)].min())
 
 
 def _charge(species: Any) -> float:
@@ -463,6 +480,7 @@ class Placement:
     labels: dict[int, Any]
     energy_ev: float
     energies_ev: list[float]
+    n_close_pairs: int = 0
 
 
 def ewald_matrix(lattice: Lattice, frac_coords: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -476,6 +494,23 @@ def ewald_matrix(lattice: Lattice, frac_coords: NDArray[np.float64]) -> NDArray[
     return np.asarray(EwaldSummation(unit).total_energy_matrix)
 
 
+def close_pair_matrix(
+    distances: NDArray[np.float64],
+    disordered: NDArray[np.bool_],
+    cutoff_angstrom: float = CLOSE_PAIR_ANGSTROM,
+    penalty_ev: float = CLOSE_PAIR_PENALTY_EV,
+) -> NDArray[np.float64]:
+    """Return ``C`` with ``o @ C @ o`` = penalty x (occupied disordered pairs < cutoff).
+
+    ``o`` is 1 on occupied sites. Split sites of one disordered atom (e.g. Li 0.7 A
+    apart in argyrodites) must not both be occupied: the Ewald energy alone disfavours
+    it (14.4 eV / 1 A for two Li+) but a swap search can stop with such a pair.
+    """
+    close = (distances < cutoff_angstrom) & np.outer(disordered, disordered)
+    np.fill_diagonal(close, False)
+    return np.asarray(close * (penalty_ev / 2.0), dtype=float)
+
+
 def place_species(
     groups: list[list[int]],
     counts: list[dict[Any, int]],
@@ -484,13 +519,16 @@ def place_species(
     n_starts: int,
     seed: int,
     swaps: bool = True,
+    close_pairs: NDArray[np.float64] | None = None,
 ) -> Placement:
     """Place the rounded counts on the supercell sites at the lowest Ewald energy found.
 
     ``n_starts`` random arrangements (seeded) are drawn; with ``swaps`` each is improved
     by steepest descent over exchanges of two sites of one orbit holding different
-    charges (the energy change of a swap is O(N) from the site potentials) until no
-    exchange lowers the energy. The lowest final energy is kept.
+    species (the energy change of a swap is O(N) from the site potentials) until no
+    exchange lowers the objective: the Ewald energy plus the close-pair penalty
+    (:func:`close_pair_matrix`). The arrangement with the lowest objective is kept;
+    ``energies_ev`` are the Ewald energies of all (minimised) arrangements.
 
     Parameters
     ----------
@@ -506,13 +544,16 @@ def place_species(
         Number of arrangements and random seed.
     swaps
         Minimise each arrangement by swaps (False: keep the random arrangements).
+    close_pairs
+        :func:`close_pair_matrix`; None: no penalty.
     """
     rng = np.random.default_rng(seed)
+    penalty = np.zeros_like(matrix) if close_pairs is None else close_pairs
     pools = []
     for orbit_sites, orbit_counts in zip(groups, counts, strict=True):
         pool: list[Any] = [sp for sp, k in orbit_counts.items() for _ in range(k)]
         pools.append(pool + [None] * (len(orbit_sites) - len(pool)))
-    best: tuple[float, dict[int, Any]] | None = None
+    best: tuple[float, float, dict[int, Any], int] | None = None
     energies = []
     for _ in range(n_starts):
         labels: dict[int, Any] = {}
@@ -520,54 +561,62 @@ def place_species(
             order = rng.permutation(len(pool))
             labels.update({site: pool[k] for site, k in zip(orbit_sites, order, strict=True)})
         charges = fixed_charges.copy()
+        occupied = np.ones(len(fixed_charges))
         for site, sp in labels.items():
             charges[site] = 0.0 if sp is None else _charge(sp)
+            occupied[site] = 0.0 if sp is None else 1.0
         if swaps:
-            labels, charges = _swap_descent(groups, labels, charges, matrix)
+            labels = _swap_descent(groups, labels, [(matrix, charges), (penalty, occupied)])
         energy = float(charges @ matrix @ charges)
+        objective = energy + float(occupied @ penalty @ occupied)
         energies.append(energy)
-        if best is None or energy < best[0] - 1e-9:
-            best = (energy, labels)
+        if best is None or objective < best[0] - 1e-9:
+            pairs = int(np.count_nonzero(penalty * np.outer(occupied, occupied))) // 2
+            best = (objective, energy, labels, pairs)
     assert best is not None
-    return Placement(labels=best[1], energy_ev=best[0], energies_ev=energies)
+    return Placement(labels=best[2], energy_ev=best[1], energies_ev=energies, n_close_pairs=best[3])
 
 
 def _swap_descent(
     groups: list[list[int]],
     labels: dict[int, Any],
-    charges: NDArray[np.float64],
-    matrix: NDArray[np.float64],
-) -> tuple[dict[int, Any], NDArray[np.float64]]:
-    """Apply the best energy-lowering swap within an orbit until there is none."""
+    forms: list[tuple[NDArray[np.float64], NDArray[np.float64]]],
+) -> dict[int, Any]:
+    """Apply the best objective-lowering swap within an orbit until there is none.
+
+    The objective is a sum of quadratic forms ``x @ M @ x`` (the vectors ``x`` are
+    updated in place). Swapping sites i and j changes ``x_i`` by ``d = x_j - x_i`` and
+    ``x_j`` by ``-d``, so the form changes by ``2 d (phi_i - phi_j) + d^2 (M_ii + M_jj -
+    2 M_ij)`` with ``phi = M @ x``.
+    """
     labels = dict(labels)
-    potential = matrix @ charges
-    diagonal = np.diag(matrix)
+    potentials = [m @ x for m, x in forms]
     index = [np.array(g) for g in groups]
     while True:
         best_gain, best_pair = -1e-9, None
         for sites in index:
-            q = charges[sites]
-            delta = q[None, :] - q[:, None]  # charge moving onto i from j
-            if not np.any(delta):
-                continue
-            phi = potential[sites]
-            # E change of swapping sites i and j: 2 d (phi_i - phi_j) + d^2 (A_ii+A_jj-2A_ij)
-            pair = (
-                diagonal[sites][:, None]
-                + diagonal[sites][None, :]
-                - 2 * matrix[np.ix_(sites, sites)]
-            )
-            change = 2 * delta * (phi[:, None] - phi[None, :]) + delta**2 * pair
+            change = np.zeros((len(sites), len(sites)))
+            for (m, x), phi_all in zip(forms, potentials, strict=True):
+                values = x[sites]
+                delta = values[None, :] - values[:, None]  # onto i from j
+                if not np.any(delta):
+                    continue
+                phi = phi_all[sites]
+                diagonal = np.diag(m)[sites]
+                pair = diagonal[:, None] + diagonal[None, :] - 2 * m[np.ix_(sites, sites)]
+                change += 2 * delta * (phi[:, None] - phi[None, :]) + delta**2 * pair
             k = int(np.argmin(change))
             if change.flat[k] < best_gain:
                 i, j = divmod(k, len(sites))
                 best_gain, best_pair = float(change.flat[k]), (int(sites[i]), int(sites[j]))
         if best_pair is None:
-            return labels, charges
+            return labels
         i, j = best_pair
-        d = charges[j] - charges[i]
-        potential += matrix[:, i] * d - matrix[:, j] * d
-        charges[i], charges[j] = charges[j], charges[i]
+        for (m, x), phi_all in zip(forms, potentials, strict=True):
+            d = x[j] - x[i]
+            if d:
+                phi_all += m[:, i] * d - m[:, j] * d
+                x[i], x[j] = x[j], x[i]
         labels[i], labels[j] = labels[j], labels[i]
 
 
@@ -647,6 +696,8 @@ def _place(
     groups = [sorted(np.flatnonzero(np.isin(origin, orbit)).tolist()) for orbit in orbits]
     fixed = np.array([_charge(site.specie) if site.is_ordered else 0.0 for site in tagged])
     matrix = ewald_matrix(tagged.lattice, tagged.frac_coords)
+    disordered = np.array([not site.is_ordered for site in tagged])
+    close = close_pair_matrix(tagged.distance_matrix, disordered)
     placement = place_species(
         groups,
         rounding.counts,
@@ -655,6 +706,7 @@ def _place(
         settings.ordering_n_starts,
         settings.ordering_seed,
         swaps=swaps,
+        close_pairs=close,
     )
     species, coords = [], []
     for i, site in enumerate(tagged):
@@ -675,4 +727,5 @@ def _place(
         composition_deviation=rounding.deviation,
         mobile_count_change=rounding.mobile_change,
         ewald_energies_ev=[round(e, 6) for e in placement.energies_ev],
+        n_close_pairs=placement.n_close_pairs,
     )
