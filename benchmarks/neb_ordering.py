@@ -109,12 +109,21 @@ def random_only(structure: Structure, settings: OrderingSettings) -> dict[str, A
 
 
 def prepare(structure: Structure, ordered: Structure) -> dict[str, Any]:
-    """Time the NEB preparation from the input cell's BVSE landscape (as in the funnel)."""
+    """Time the NEB preparation from the input cell's BVSE landscape (as in the funnel).
+
+    The landscape is the BVSE tier's grid of the disordered input cell (its default
+    settings, 0.2 A), the one the NEB tier reads from the store inside the funnel.
+    """
+    from sseflow.bvse.engine import bvse_barriers
+    from sseflow.bvse.framework import prepare_bvse_framework
     from sseflow.bvse.landscape import BVSELandscape
+    from sseflow.bvse.settings import BVSESettings
     from sseflow.neb.setup import prepare_neb_hops
 
     t0 = time.perf_counter()
-    landscape = BVSELandscape.from_structure(structure, resolution_angstrom=0.2)
+    settings = BVSESettings()
+    result = bvse_barriers(prepare_bvse_framework(structure, settings.occupancy_mode), settings)
+    landscape = BVSELandscape.from_bvlain_grid(result.lattice_matrix, result.energies_ev)
     t_landscape = _since(t0)
     t0 = time.perf_counter()
     try:
@@ -129,6 +138,32 @@ def prepare(structure: Structure, ordered: Structure) -> dict[str, Any]:
         "hop_length_angstrom": round(prep.hops[0].hop.length_angstrom, 3),
         "hop_bvse_barrier_ev": prep.hops[0].hop.bvse_barrier_ev,
     }
+
+
+def markdown_table(rows: dict[str, Any]) -> str:
+    """The table of ``docs/neb.md``."""
+    lines = []
+    for label_id, r in rows.items():
+        cells = [label_id, r["formula"]]
+        if r.get("status") != "ordered":
+            cells += [r.get("status", "")] + [""] * 8
+        else:
+            prep = r.get("neb_preparation", {})
+            cells += [
+                str(r["method"]),
+                f"{r['supercell_multiple']}x",
+                str(r["n_atoms"]),
+                f"{100 * r['max_composition_deviation']:.2f} % ({r['max_deviation_species']})",
+                str(r["n_arrangements"]),
+                f"{r['wall_time_s']:.2f}",
+                f"{r['ewald_energy_spread_ev']:.1f}",
+                str(r["n_close_pairs"]),
+                f"{r['min_interatomic_distance_angstrom']:.2f}",
+            ]
+            if prep:
+                cells.append(f"{prep.get('preparation_s', 'failed')}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _since(t0: float) -> float:
@@ -169,6 +204,7 @@ def main() -> None:
         )
         + "\n"
     )
+    print(markdown_table(rows))
 
 
 if __name__ == "__main__":

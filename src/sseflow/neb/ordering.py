@@ -1,10 +1,10 @@
 """Ordering a disordered structure for NEB: exact when small, approximate otherwise.
 
-Exact ordering (as the reference work does, thesis 2.x/A.4: pymatgen's
+Exact ordering (as the reference work orders structures, thesis section 4.2: pymatgen's
 ``OrderDisorderedStructureTransformation``, lowest Ewald energy) needs a supercell in
 which every occupancy is integral. Measured occupancies (``Li24.90024``, ``Al2.652``)
-never are, and with extensive Li-sublattice disorder the enumeration is combinatorially
-prohibitive. So:
+never are, and "the extensive disorder in the mobile ion sublattice makes supercell
+generation computationally prohibitive" (same section). So:
 
 1. **exact**: when a cell of at most ``max_cell_size`` (4) formula multiples makes every
    occupancy integral, pymatgen enumerates the orderings and the lowest Ewald energy is
