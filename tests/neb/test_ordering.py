@@ -196,3 +196,25 @@ def test_mlip_tier_runs_a_candidate_that_needed_more_than_4x(tmp_path):
     assert doc.supercell["n_sites_perfect"] == 11
     assert doc.barrier_forward_ev is not None and doc.hops
     assert doc.settings["ordering_max_deviation"] == 0.2
+
+
+def test_qe_tier_orders_as_the_neb_preparation():
+    """Convergence test, bulk relaxation and NEB of the QE tier share one ordered cell."""
+    from sseflow.common.candidate import Candidate, SourceInfo
+
+    structure = doped_li2s(cl=0.3, mg=0.0)
+    candidate = Candidate(
+        candidate_id="li2s-cl",
+        formula=structure.composition.reduced_formula,
+        structure=structure,
+        oxidation_states={"Li": 1.0, "S": -2.0, "Cl": -1.0},
+        source=SourceInfo(path="<memory>", format="structure"),
+    )
+    maker = QENEBMaker(min_length_angstrom=8.0, ordering_max_deviation=0.2, ordering_n_starts=4)
+    ordered = maker.ordered(candidate)
+    assert ordered.method == "approximate"
+    prep = prepare_neb_hops(
+        structure, min_length_angstrom=8.0, ordering=maker.ordering, bvse_resolution_angstrom=0.3
+    )
+    assert prep.unit_cell == ordered.structure
+    assert prep.ordering is not None and prep.ordering.summary() == ordered.summary()

@@ -662,16 +662,21 @@ def approximate_ordering(
     closest: Rounding | None = None
     for multiple in range(first, last + 1):
         rounding = round_occupancies(structure, multiple, orbits, mobile_element)
-        if closest is None or rounding.max_deviation < closest.max_deviation:
-            closest = rounding
         if rounding.max_deviation > settings.ordering_max_deviation:
+            if closest is None or rounding.max_deviation < closest.max_deviation:
+                closest = rounding
             continue
         matrix = neb_matrix if multiple == first else None
         if matrix is None:
             matrix = superlattice_matrix(structure.lattice, multiple, min_length_angstrom)
         if matrix is not None:
             return _place(structure, rounding, matrix, orbits, settings, swaps)
-    assert closest is not None
+    if closest is None:  # within tolerance, but no cell of those sizes is long enough
+        raise StructurePreparationError(
+            f"approximate ordering of {formula} refused: no {first}x to {last}x supercell "
+            f"(up to {settings.ordering_max_atoms} atoms) whose composition rounds within "
+            f"ordering_max_deviation has all periodic images >= {min_length_angstrom} A"
+        )
     raise StructurePreparationError(
         f"approximate ordering of {formula} refused: within {settings.ordering_max_atoms} "
         f"atoms ({first}x to {last}x cells) the closest rounded composition deviates "
