@@ -5,6 +5,7 @@ import pytest
 from pymatgen.analysis.ewald import EwaldSummation
 from pymatgen.core import Lattice, Structure
 
+from sseflow.common.candidate import Candidate, SourceInfo
 from sseflow.neb.jobs import CHGNetNEBMaker, MLIPNEBMaker
 from sseflow.neb.ordering import (
     OrderingSettings,
@@ -29,6 +30,18 @@ def doped_li2s(cl: float = 0.3, mg: float = 0.15) -> Structure:
         Lattice.cubic(5.71),
         [{"S2-": 1 - cl, "Cl-": cl}, li_site],
         [[0, 0, 0], [0.25, 0.25, 0.25]],
+    )
+
+
+def doped_candidate() -> Candidate:
+    """The Cl-doped Li2S (no Mg) as a funnel candidate."""
+    structure = doped_li2s(cl=0.3, mg=0.0)
+    return Candidate(
+        candidate_id="li2s-cl-disordered",
+        formula=structure.composition.reduced_formula,
+        structure=structure,
+        oxidation_states={"Li": 1.0, "S": -2.0, "Cl": -1.0},
+        source=SourceInfo(path="<memory>", format="structure"),
     )
 
 
@@ -166,17 +179,9 @@ def test_mlip_tier_runs_a_candidate_that_needed_more_than_4x(tmp_path):
     """Tiny CHGNet CI-NEB of an approximately ordered cell (11 atoms), jobflow (~20 s)."""
     from jobflow import run_locally
 
-    from sseflow.common.candidate import Candidate, SourceInfo
     from sseflow.common.document import TierStatus
 
-    structure = doped_li2s(cl=0.3, mg=0.0)
-    candidate = Candidate(
-        candidate_id="li2s-cl-disordered",
-        formula=structure.composition.reduced_formula,
-        structure=structure,
-        oxidation_states={"Li": 1.0, "S": -2.0, "Cl": -1.0},
-        source=SourceInfo(path="<memory>", format="structure"),
-    )
+    candidate = doped_candidate()
     maker = CHGNetNEBMaker(
         min_length_angstrom=5.5,
         n_images=3,
@@ -200,16 +205,8 @@ def test_mlip_tier_runs_a_candidate_that_needed_more_than_4x(tmp_path):
 
 def test_qe_tier_orders_as_the_neb_preparation():
     """Convergence test, bulk relaxation and NEB of the QE tier share one ordered cell."""
-    from sseflow.common.candidate import Candidate, SourceInfo
-
-    structure = doped_li2s(cl=0.3, mg=0.0)
-    candidate = Candidate(
-        candidate_id="li2s-cl",
-        formula=structure.composition.reduced_formula,
-        structure=structure,
-        oxidation_states={"Li": 1.0, "S": -2.0, "Cl": -1.0},
-        source=SourceInfo(path="<memory>", format="structure"),
-    )
+    candidate = doped_candidate()
+    structure = candidate.structure
     maker = QENEBMaker(min_length_angstrom=8.0, ordering_max_deviation=0.2, ordering_n_starts=4)
     ordered = maker.ordered(candidate)
     assert ordered.method == "approximate"
