@@ -84,17 +84,17 @@ def _substitutions(structure: Any) -> list[tuple[tuple[str, str], ...]]:
     return out
 
 
-def generate(folder: Path, n: int) -> dict[str, Any]:
-    """Write n substituted copies of the OBELiX training structures as CIF files.
+def substituted_copies(n: int, stats: dict[str, Any] | None = None) -> Iterator[tuple[str, Any]]:
+    """Yield n ``(name, structure)`` element-substituted copies of the OBELiX structures.
 
     Copies are spread evenly: round after round, each structure that still has an
-    unused substitution (one element first, then two, then three) gives one more copy.
+    unused substitution (one element first, then two, then three) gives one more copy,
+    named ``<cif stem>_<k>``. ``stats``, if given, receives the number of unreadable
+    CIFs (``unreadable``) and the copies per structure (``counts``).
     """
     from pymatgen.core import Element
-    from pymatgen.io.cif import CifParser, CifWriter
+    from pymatgen.io.cif import CifParser
 
-    inputs = folder / "inputs"
-    inputs.mkdir(parents=True, exist_ok=True)
     pending: list[tuple[str, Any, Iterator[tuple[tuple[str, str], ...]]]] = []
     unreadable = 0
     for path in sorted(OBELIX.glob("*.cif")):
@@ -109,8 +109,11 @@ def generate(folder: Path, n: int) -> dict[str, Any]:
             unreadable += 1
             continue
         pending.append((path.stem, structure, iter(_substitutions(structure))))
-    written = 0
     counts: dict[str, int] = {}
+    if stats is not None:
+        stats["unreadable"] = unreadable
+        stats["counts"] = counts
+    written = 0
     while written < n and pending:
         still = []
         for stem, structure, swaps in pending:
@@ -123,15 +126,29 @@ def generate(folder: Path, n: int) -> dict[str, Any]:
             copy = structure.copy()
             copy.replace_species({Element(a): Element(b) for a, b in swap})
             k = counts.get(stem, 0)
-            (inputs / f"{stem}_{k:04d}.cif").write_text(str(CifWriter(copy)))
             counts[stem] = k + 1
             written += 1
+            yield f"{stem}_{k:04d}", copy
             still.append((stem, structure, swaps))
         pending = still
+
+
+def generate(folder: Path, n: int) -> dict[str, Any]:
+    """Write n substituted copies of the OBELiX training structures as CIF files."""
+    from pymatgen.io.cif import CifWriter
+
+    inputs = folder / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    stats: dict[str, Any] = {}
+    written = 0
+    for name, copy in substituted_copies(n, stats):
+        (inputs / f"{name}.cif").write_text(str(CifWriter(copy)))
+        written += 1
+    counts = stats["counts"]
     return {
         "files": written,
         "obelix_structures": len(counts),
-        "obelix_unreadable": unreadable,
+        "obelix_unreadable": stats["unreadable"],
         "copies_per_structure_max": max(counts.values(), default=0),
         "copies_per_structure_min": min(counts.values(), default=0),
     }

@@ -3,6 +3,7 @@ from importlib.resources import files
 import numpy as np
 import pytest
 from pymatgen.core import Structure
+from scipy.cluster.hierarchy import cut_tree, is_monotonic, is_valid_linkage, linkage, to_tree
 
 from sseflow.ml.labels import LabelTable
 from sseflow.ml.soap.clustering import (
@@ -12,8 +13,9 @@ from sseflow.ml.soap.clustering import (
     compare_descriptors,
     select_by_cluster,
     w_sigma_curve,
+    ward_linkage,
 )
-from sseflow.ml.soap.descriptor import SOAPSettings
+from sseflow.ml.soap.descriptor import SOAPSettings, featurize
 
 CIFS = files("sseflow") / "data" / "obelix" / "cifs"
 
@@ -39,6 +41,41 @@ def test_tree_is_one_nested_ward_linkage():
         tree.at_depth(9)
     with pytest.raises(ClusteringError, match="at least 2"):
         build_cluster_tree(blobs[:1], 3)
+
+
+def _canonical(labels: np.ndarray) -> np.ndarray:
+    """Cluster ids renumbered in the order of their first member."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse]
+
+
+def test_ward_linkage_equals_scipy_on_real_descriptors():
+    # 30 OBELiX structures (SOAP-CAN), exact duplicates of 10 of them (the ties that
+    # element-substituted copies give) and 10 slightly moved copies
+    names = sorted(p.name.removesuffix(".cif") for p in CIFS.iterdir())[:30]
+    matrix = featurize([(n, _cif(n)) for n in names], SOAPSettings()).matrix
+    rng = np.random.default_rng(0)
+    moved = matrix[10:20] + rng.normal(scale=1e-3, size=(10, matrix.shape[1]))
+    x = np.vstack([matrix, matrix[:10], matrix[:10], moved])
+    reference = linkage(x, method="ward", metric="euclidean")
+    z = ward_linkage(x)
+    assert z.shape == reference.shape
+    assert is_valid_linkage(z) and is_monotonic(z)
+    assert to_tree(z).get_count() == len(x)
+    np.testing.assert_allclose(z[:, 2], reference[:, 2], rtol=1e-10, atol=1e-9)
+    # the 20 merges of identical vectors (height 0, or round-off in fastcluster) come
+    # first, in either order; every depth from 1 up to where they begin (n - 20) is the
+    # same partition, even with the same cluster ids
+    ties = int(np.sum(reference[:, 2] < 1e-9))
+    assert ties == 20 and np.sum(z[:, 2] < 1e-9) == 20
+    depths = list(range(1, len(x) - ties + 1))
+    ours, theirs = cut_tree(z, n_clusters=depths), cut_tree(reference, n_clusters=depths)
+    for k in range(len(depths)):
+        np.testing.assert_array_equal(_canonical(ours[:, k]), _canonical(theirs[:, k]))
+    np.testing.assert_array_equal(ours, theirs)
+    tree = build_cluster_tree(x, max_depth=len(depths))
+    np.testing.assert_array_equal(tree.linkage, z)
+    np.testing.assert_array_equal(tree.assignments, ours)
 
 
 def test_selection_rule_on_handmade_clusters():
