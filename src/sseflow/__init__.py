@@ -61,6 +61,7 @@ _PUBLIC = {
     "CHGNetNEBMaker": "sseflow.neb.jobs",
     "MLIPNEBMaker": "sseflow.neb.jobs",
     "NEBRunSettings": "sseflow.neb.runner",
+    "OrderingSettings": "sseflow.neb.ordering",
     "QENEBMaker": "sseflow.qe.jobs",
     "QERelaxMaker": "sseflow.qe.jobs",
     "QESettings": "sseflow.qe.calculator",
@@ -81,6 +82,7 @@ __all__ = [
     "MLIPNEBMaker",
     "MLPolicyGate",
     "NEBRunSettings",
+    "OrderingSettings",
     "PassAllGate",
     "QENEBMaker",
     "QERelaxMaker",
@@ -130,6 +132,7 @@ if TYPE_CHECKING:
     from sseflow.ml.soap.descriptor import SOAPSettings
     from sseflow.ml.soap.jobs import SOAPClusteringMaker
     from sseflow.neb.jobs import CHGNetNEBMaker, MLIPNEBMaker
+    from sseflow.neb.ordering import OrderingSettings
     from sseflow.neb.runner import NEBRunSettings
     from sseflow.qe.calculator import QESettings
     from sseflow.qe.jobs import QENEBMaker, QERelaxMaker

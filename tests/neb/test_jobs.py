@@ -196,6 +196,8 @@ def test_qe_bulk_relaxation_before_neb(tmp_path):
     # the fractional BVSE grid follows the strained cell
     assert np.allclose(new_landscape.lattice, structure.lattice.matrix)
     assert np.array_equal(new_landscape.energies_ev, landscape.energies_ev)
+    # how the NEB's (relaxed) cell was ordered is kept: here it was ordered already
+    assert extra["was_ordered"] is False and extra["ordering"] is None
 
 
 def test_thesis_settings_and_yaml_style_qe_settings():

@@ -8,6 +8,7 @@ calibration) is in plain modules; :mod:`sseflow.neb.jobs` holds the MLIP Makers 
 
 from sseflow.neb.base import NEBTierMaker
 from sseflow.neb.jobs import DEFAULT_POTENTIAL, CHGNetNEBMaker, MLIPNEBMaker
+from sseflow.neb.ordering import OrderingSettings
 from sseflow.neb.potentials import SHIPPED_POTENTIALS
 from sseflow.neb.runner import NEBRunSettings
 from sseflow.neb.schemas import NEBDocument, NEBHopResult
@@ -21,4 +22,5 @@ __all__ = [
     "NEBHopResult",
     "NEBRunSettings",
     "NEBTierMaker",
+    "OrderingSettings",
 ]

@@ -58,6 +58,7 @@ from sseflow.common.maker import TierFailure, TierMaker
 from sseflow.neb.bvse_path import PathError
 from sseflow.neb.hops import HopError
 from sseflow.neb.images import ImageError
+from sseflow.neb.ordering import OrderingSettings
 from sseflow.neb.runner import INTERMEDIATE_MINIMUM, NEBCalculatorError, NEBRunSettings
 from sseflow.neb.schemas import NEBDocument
 from sseflow.neb.supercell import StructurePreparationError
@@ -142,6 +143,12 @@ class NEBTierMaker(TierMaker):
         ``bvse`` (images on the BVSE path), ``idpp`` or ``linear``.
     neb
         Numerical settings of the NEB run.
+    ordering
+        How a disordered candidate is ordered
+        (:class:`~sseflow.neb.ordering.OrderingSettings`; fields may be given flat, e.g.
+        ``ordering_max_deviation=0.1``): exactly when a cell of up to 4 formula
+        multiples makes every occupancy integral, otherwise approximately in the NEB
+        supercell (refused beyond ``ordering_max_deviation`` or ``ordering_max_atoms``).
     work_dir
         Root of the run folders; None uses ``SSEFLOW_WORK_DIR`` (see
         :class:`~sseflow.settings.SseflowSettings`).
@@ -156,6 +163,7 @@ class NEBTierMaker(TierMaker):
     bvse_resolution_angstrom: float = 0.2
     seed_method: str = "bvse"
     neb: NEBRunSettings = field(default_factory=NEBRunSettings)
+    ordering: OrderingSettings = field(default_factory=OrderingSettings)
     work_dir: str | None = None
     use_stored_bvse_grid: bool = True
 
@@ -177,12 +185,17 @@ class NEBTierMaker(TierMaker):
         ImageError,
         StructurePreparationError,
     )
-    flat_settings: ClassVar[tuple[str, ...]] = ("neb",)
-    #: NEBRunSettings fields the Makers did not expose before they held it whole.
+    flat_settings: ClassVar[tuple[str, ...]] = ("neb", "ordering")
+    #: NEBRunSettings fields the Makers did not expose before they held it whole, and
+    #: the ordering settings: with their defaults every structure ordered before is
+    #: ordered as before (exact ordering comes first; the approximate one only runs
+    #: where the tier failed before, and failed results are never reused), so stored
+    #: results keep their settings hash.
     hashed_if_changed: ClassVar[dict[str, Any]] = {
         "relax_endpoints": True,
         "climb": True,
         "neb_method": "improvedtangent",
+        **vars(OrderingSettings()),
     }
 
     def job_dir(self, candidate_id: str) -> Path:
@@ -287,6 +300,7 @@ class NEBTierMaker(TierMaker):
             seed_method=self.seed_method,
             run_settings=self.neb,
             calculator_identity=calculator_identity,
+            ordering=self.ordering,
         )
 
     def more_fields(

@@ -100,7 +100,19 @@ class NEBDocument(TierDocument):
     was_ordered: bool | None = Field(
         None, description="True when a disordered input was ordered (lowest Ewald energy)."
     )
-    ordering_ewald_energy_ev: float | None = None
+    ordering_ewald_energy_ev: float | None = Field(
+        None, description="Ewald energy of the chosen ordering (eV, whole ordered cell)."
+    )
+    ordering: dict[str, Any] | None = Field(
+        None,
+        description="How a disordered input was ordered (None if it was ordered): method "
+        "('exact' or 'approximate'), supercell_multiple, n_sites, reported_composition "
+        "(input amounts scaled to the ordered cell), rounded_composition, "
+        "composition_deviation (|rounded - reported| / reported per species), "
+        "max_composition_deviation, max_deviation_species, "
+        "mobile_count_change_for_neutrality, n_arrangements, ewald_energy_ev, "
+        "ewald_energy_spread_ev (over the arrangements tried).",
+    )
     unit_cell: StructureType | None = Field(
         None, description="Ordered (and possibly relaxed) unit cell."
     )

@@ -17,9 +17,9 @@ from pymatgen.core import Structure
 from sseflow.bvse.landscape import BVSELandscape, BVSELandscapeError
 from sseflow.neb.hops import HopSearch, LiHop, search_hops, select_hops
 from sseflow.neb.images import VacancyHopEndpoints, vacancy_hop_endpoints
+from sseflow.neb.ordering import OrderingResult, OrderingSettings, order_structure
 from sseflow.neb.supercell import (
     make_neb_supercell,
-    order_structure,
     perpendicular_widths,
     shortest_vector_length,
 )
@@ -47,6 +47,7 @@ class NEBPreparation:
     all_hops: list[LiHop]
     percolating_labels: list[int]
     search: HopSearch | None = None
+    ordering: OrderingResult | None = None
 
     def hop_search_summary(self) -> dict[str, object]:
         """Return how far the hop search looked and which hops it dropped (JSON-friendly)."""
@@ -85,6 +86,7 @@ def prepare_neb_hops(
     max_hop_angstrom: float | None = None,
     bvse_resolution_angstrom: float = 0.2,
     tube_radius_angstrom: float = 1.2,
+    ordering: OrderingSettings | None = None,
 ) -> NEBPreparation:
     """Prepare the vacancy-hop NEB of the lowest-barrier percolation hops of a structure.
 
@@ -111,9 +113,17 @@ def prepare_neb_hops(
         Grid spacing when the landscape is computed here (Angstrom).
     tube_radius_angstrom
         Radius around each hop segment searched for the BVSE path (Angstrom).
+    ordering
+        How a disordered structure is ordered (:mod:`sseflow.neb.ordering`); None uses
+        the defaults. An approximately ordered cell is already the NEB supercell.
     """
-    ordering = order_structure(structure)
-    unit_cell = ordering.structure
+    ordered = order_structure(
+        structure,
+        settings=ordering,
+        min_length_angstrom=min_length_angstrom,
+        mobile_element=mobile_element,
+    )
+    unit_cell = ordered.structure
     if landscape is not None and not landscape.fits_lattice(unit_cell.lattice.matrix):
         raise BVSELandscapeError(
             "the BVSE landscape is for another cell than the structure "
@@ -142,14 +152,15 @@ def prepare_neb_hops(
         prepared.append(PreparedHop(hop=hop, endpoints=endpoints, seed_path_cart=seed))
     return NEBPreparation(
         unit_cell=unit_cell,
-        was_ordered=ordering.was_ordered,
-        ordering_ewald_energy_ev=ordering.ewald_energy_ev,
+        was_ordered=ordered.was_ordered,
+        ordering_ewald_energy_ev=ordered.ewald_energy_ev,
         supercell=supercell,
         supercell_matrix=matrix,
         hops=prepared,
         all_hops=all_hops,
         percolating_labels=labels,
         search=search,
+        ordering=ordered,
     )
 
 

@@ -1,4 +1,4 @@
-"""Structure preparation for NEB: ordering a disordered cell and choosing the supercell.
+"""Structure preparation for NEB: choosing the supercell (ordering: :mod:`sseflow.neb.ordering`).
 
 Supercell criterion
 -------------------
@@ -13,85 +13,24 @@ criterion.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from pymatgen.core import Lattice, Structure
-from pymatgen.transformations.standard_transformations import (
-    OrderDisorderedStructureTransformation,
-)
 
 
 class StructurePreparationError(ValueError):
     """The structure cannot be prepared for a NEB calculation."""
 
 
-@dataclass
-class OrderingResult:
-    """An ordered structure and how it was obtained."""
+def __getattr__(name: str) -> Any:
+    # ordering moved to sseflow.neb.ordering; the old import path keeps working
+    if name in ("order_structure", "OrderingResult"):
+        import sseflow.neb.ordering
 
-    structure: Structure
-    was_ordered: bool
-    ewald_energy_ev: float | None = None
-    n_orderings_considered: int = 0
-
-
-def order_structure(structure: Structure, max_cell_size: int = 4) -> OrderingResult:
-    """Return an ordered version of ``structure`` (lowest Ewald energy).
-
-    Uses pymatgen's :class:`OrderDisorderedStructureTransformation`; the structure is first
-    scaled so that every occupancy times the number of sites is integral (up to
-    ``max_cell_size`` formula multiples).
-
-    Parameters
-    ----------
-    structure
-        Structure with oxidation states; may contain partial occupancies.
-    max_cell_size
-        Largest supercell multiple tried to make occupancies integral.
-
-    Returns
-    -------
-    OrderingResult
-        ``was_ordered`` is False (and the structure an unchanged copy) when the input was
-        already ordered.
-
-    Raises
-    ------
-    StructurePreparationError
-        When oxidation states are missing or no integral supercell is found.
-    """
-    if structure.is_ordered:
-        return OrderingResult(structure=structure.copy(), was_ordered=False)
-    if not all(hasattr(sp, "oxi_state") for site in structure for sp in site.species):
-        raise StructurePreparationError("ordering needs oxidation states on every species")
-    occupancies = np.array([occ for site in structure for occ in site.species.values()])
-    vacancy_fill = np.array([1.0 - site.species.num_atoms for site in structure])
-    for multiple in range(1, max_cell_size + 1):
-        counts = np.concatenate([occupancies, vacancy_fill]) * multiple
-        if np.allclose(counts, np.round(counts), atol=0.02):
-            break
-    else:
-        raise StructurePreparationError(
-            f"occupancies of {structure.composition.reduced_formula} need a supercell larger "
-            f"than {max_cell_size}x to be ordered"
-        )
-    scaled = structure.copy()
-    if multiple > 1:
-        scaled.make_supercell(_scaling_for_multiple(scaled.lattice, multiple))
-    transformation = OrderDisorderedStructureTransformation(algo=0, no_oxi_states=False)
-    ranked = transformation.apply_transformation(scaled, return_ranked_list=10)
-    if not ranked:
-        raise StructurePreparationError("no ordering found")
-    best: dict[str, Any] = min(ranked, key=lambda entry: entry["energy"])  # type: ignore[arg-type,return-value]
-    return OrderingResult(
-        structure=best["structure"],
-        was_ordered=True,
-        ewald_energy_ev=float(best["energy"]),
-        n_orderings_considered=len(ranked),
-    )
+        return getattr(sseflow.neb.ordering, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _scaling_for_multiple(lattice: Lattice, multiple: int) -> list[int]:
@@ -214,20 +153,48 @@ def minimum_length_supercell_matrix(
     det_max = round(np.linalg.det(diagonal))
     det_min = int(np.floor(min_length_angstrom**3 / (np.sqrt(2) * lattice.volume)))
     for det in range(max(det_min, 2), det_max):
-        best, best_width = None, -1.0
-        for hnf in _hermite_normal_forms(det):
-            super_matrix = hnf @ matrix
-            reduced_super = _lll_reduce(super_matrix)
-            if np.linalg.norm(_SMALL_COMBOS @ reduced_super, axis=1).min() < min_length_angstrom:
-                continue
-            width = perpendicular_widths(reduced_super).min()
-            if width > best_width:
-                if np.linalg.det(reduced_super) < 0:
-                    reduced_super = reduced_super[[1, 0, 2]]
-                best, best_width = reduced_super, width
+        best = _best_superlattice(matrix, det, min_length_angstrom)
         if best is not None:
             return np.round(best @ np.linalg.inv(matrix)).astype(int)
     return diagonal @ to_reduced
+
+
+def _best_superlattice(
+    matrix: NDArray[np.float64], det: int, min_length_angstrom: float
+) -> NDArray[np.float64] | None:
+    """Return the most orthogonal reduced superlattice of size ``det`` with all vectors long.
+
+    None when no superlattice of that size has its shortest vector >= the length.
+    """
+    best, best_width = None, -1.0
+    for hnf in _hermite_normal_forms(det):
+        super_matrix = hnf @ matrix
+        reduced_super = _lll_reduce(super_matrix)
+        if np.linalg.norm(_SMALL_COMBOS @ reduced_super, axis=1).min() < min_length_angstrom:
+            continue
+        width = perpendicular_widths(reduced_super).min()
+        if width > best_width:
+            if np.linalg.det(reduced_super) < 0:
+                reduced_super = reduced_super[[1, 0, 2]]
+            best, best_width = reduced_super, width
+    return best
+
+
+def superlattice_matrix(
+    lattice: Lattice, multiple: int, min_length_angstrom: float
+) -> NDArray[np.int64] | None:
+    """Return the integer matrix of a ``multiple``-fold supercell with all vectors long.
+
+    The most orthogonal superlattice of exactly ``multiple`` times the volume whose
+    shortest vector is >= ``min_length_angstrom`` (as in
+    :func:`minimum_length_supercell_matrix`); None when there is none.
+    """
+    matrix = lattice.matrix
+    if multiple == 1:
+        ok = shortest_vector_length(matrix) >= min_length_angstrom
+        return np.eye(3, dtype=int) if ok else None
+    best = _best_superlattice(matrix, multiple, min_length_angstrom)
+    return None if best is None else np.round(best @ np.linalg.inv(matrix)).astype(int)
 
 
 def make_neb_supercell(

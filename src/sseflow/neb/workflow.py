@@ -26,6 +26,7 @@ from pymatgen.core import Structure
 
 from sseflow.bvse.landscape import BVSELandscape
 from sseflow.neb.images import idpp_images, images_along_path
+from sseflow.neb.ordering import OrderingSettings
 from sseflow.neb.runner import INTERMEDIATE_MINIMUM, NEBRunResult, NEBRunSettings, run_neb
 from sseflow.neb.schemas import NEBHopResult
 from sseflow.neb.setup import PreparedHop, prepare_neb_hops
@@ -45,6 +46,7 @@ def run_structure_neb(
     seed_method: str = "bvse",
     run_settings: NEBRunSettings | None = None,
     calculator_identity: Any = None,
+    ordering: OrderingSettings | None = None,
 ) -> dict[str, Any]:
     """Run CI-NEB for the ``n_hops`` lowest-BVSE-barrier percolation hops.
 
@@ -69,6 +71,8 @@ def run_structure_neb(
         What identifies the calculators (JSON-serialisable; see
         :func:`~sseflow.neb.runner.run_identity`): a hop folder holding a run of another
         calculator or other settings is never resumed.
+    ordering
+        How a disordered structure is ordered (:mod:`sseflow.neb.ordering`).
 
     Returns
     -------
@@ -85,6 +89,7 @@ def run_structure_neb(
         n_hops=n_hops,
         max_hop_angstrom=max_hop_angstrom,
         bvse_resolution_angstrom=bvse_resolution_angstrom,
+        ordering=ordering,
     )
     results: list[NEBHopResult] = []
     for prepared in prep.hops:
@@ -113,6 +118,7 @@ def run_structure_neb(
         "percolating_hop_labels": prep.percolating_labels,
         "was_ordered": prep.was_ordered,
         "ordering_ewald_energy_ev": prep.ordering_ewald_energy_ev,
+        "ordering": prep.ordering.summary() if prep.ordering else None,
         "unit_cell": prep.unit_cell,
         "supercell": prep.supercell_summary(),
         "hop_search": prep.hop_search_summary(),

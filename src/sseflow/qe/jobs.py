@@ -32,8 +32,9 @@ from sseflow.neb.base import (
     landscape_from,
     tier_run_dir,
 )
+from sseflow.neb.ordering import OrderingResult, OrderingSettings, order_structure
 from sseflow.neb.schemas import NEBDocument
-from sseflow.neb.supercell import order_structure
+from sseflow.neb.supercell import StructurePreparationError
 from sseflow.qe.calculator import (
     QESettings,
     QESetupError,
@@ -106,6 +107,10 @@ class QERelaxMaker(PwTier, TierMaker):
         Optimizer step limit.
     work_dir
         Root of the job directories; None uses ``SSEFLOW_WORK_DIR``.
+    ordering
+        How a disordered candidate is ordered, as in the NEB tiers
+        (:class:`~sseflow.neb.ordering.OrderingSettings`; an approximately ordered cell
+        is the 10 A NEB supercell); recorded in ``ordering``.
 
     The pw.x version (output header, else a probe of ``qe.pw_command``, else
     ``"unknown"``) is recorded as ``qe_version`` and in ``software``.
@@ -117,11 +122,16 @@ class QERelaxMaker(PwTier, TierMaker):
     fmax_ev_per_angstrom: float = 0.05
     max_steps: int = 100
     work_dir: str | None = None
+    ordering: OrderingSettings = field(default_factory=OrderingSettings)
 
     tier: ClassVar[str] = "qe_relax"
     batch: ClassVar[bool] = False
     document_class: ClassVar[type[QERelaxDocument]] = QERelaxDocument
     nested_settings: ClassVar[tuple[str, ...]] = ("qe",)
+    flat_settings: ClassVar[tuple[str, ...]] = ("ordering",)
+    #: Added with approximate ordering; the defaults order every structure ordered
+    #: before as before, so stored results keep their settings hash.
+    hashed_if_changed: ClassVar[dict[str, Any]] = dict(vars(OrderingSettings()))
     packages: ClassVar[tuple[str, ...]] = ("pymatgen", "ase")
 
     @job
@@ -129,7 +139,11 @@ class QERelaxMaker(PwTier, TierMaker):
         """Relax one candidate with Quantum ESPRESSO."""
 
         def compute() -> dict[str, Any]:
-            structure = order_structure(candidate.structure).structure
+            try:
+                ordering = order_structure(candidate.structure, settings=self.ordering)
+            except StructurePreparationError as exc:
+                raise TierFailure(str(exc)) from exc
+            structure = ordering.structure
             structure.remove_oxidation_states()
             try:
                 pseudos = self.pw_setup(structure)
@@ -164,6 +178,7 @@ class QERelaxMaker(PwTier, TierMaker):
                 "structure": final,
                 "pseudopotentials": pseudos,
                 "calculator_settings": self.qe.to_plain_dict(),
+                "ordering": ordering.summary(),
             }
 
         doc = self.tier_document(QERelaxDocument, candidate.candidate_id, compute)
@@ -292,18 +307,34 @@ class QENEBMaker(PwTier, NEBTierMaker):
         }
         if self.relax_bulk:
             folder = self.job_dir(candidate.candidate_id) / "bulk_relax"
-            structure, landscape, bulk = runner._relax_bulk(candidate, landscape, folder)
+            ordering = self.ordered(candidate)
+            structure, landscape, bulk = runner._relax_bulk(ordering.structure, landscape, folder)
             extra["calculator_settings"] = {**extra["calculator_settings"], "bulk_relax": bulk}
+            # the NEB starts from the relaxed ordered cell: keep how it was ordered
+            extra["was_ordered"] = ordering.was_ordered
+            extra["ordering_ewald_energy_ev"] = ordering.ewald_energy_ev
+            extra["ordering"] = ordering.summary()
         return runner, structure, landscape, extra
 
+    def ordered(self, candidate: Candidate) -> OrderingResult:
+        """Return the candidate ordered as the NEB preparation orders it (same settings).
+
+        The ordering is deterministic (exact enumeration, or the seeded approximate
+        one), so the convergence test, the bulk relaxation and the NEB share one cell.
+        """
+        return order_structure(
+            candidate.structure,
+            settings=self.ordering,
+            min_length_angstrom=self.min_length_angstrom,
+        )
+
     def _relax_bulk(
-        self, candidate: Candidate, landscape: BVSELandscape | None, folder: Path
+        self, structure: Structure, landscape: BVSELandscape | None, folder: Path
     ) -> tuple[Structure, BVSELandscape | None, dict[str, Any]]:
-        """Relax cell and positions of the ordered unit cell in ``folder``.
+        """Relax cell and positions of the ordered unit cell ``structure`` in ``folder``.
 
         The BVSE landscape is carried over to the relaxed cell.
         """
-        structure = order_structure(candidate.structure).structure
         bulk = relax_bulk(
             structure,
             self.qe,
@@ -319,7 +350,7 @@ class QENEBMaker(PwTier, NEBTierMaker):
 
     def _converge(self, candidate: Candidate, qe: QESettings) -> tuple[QESettings, dict[str, Any]]:
         """Converge cutoff and k-points on the ordered unit cell (1 meV/atom default)."""
-        structure = order_structure(candidate.structure).structure
+        structure = self.ordered(candidate).structure
         structure.remove_oxidation_states()
         chosen, record = converge_cutoff_and_kpoints(
             AseAtomsAdaptor.get_atoms(structure),

@@ -22,6 +22,11 @@ class QERelaxDocument(TierDocument):
     structure: StructureType | None = Field(None, description="Relaxed structure.")
     pseudopotentials: dict[str, str] = Field(default_factory=dict)
     calculator_settings: dict[str, Any] = Field(default_factory=dict)
+    ordering: dict[str, Any] | None = Field(
+        None,
+        description="How a disordered input was ordered (see NEBDocument.ordering); None "
+        "if it was ordered.",
+    )
     qe_version: str | None = Field(
         None, description="pw.x version from its output header; 'unknown' if unreadable."
     )
