@@ -105,13 +105,14 @@ class NEBDocument(TierDocument):
     )
     ordering: dict[str, Any] | None = Field(
         None,
-        description="How a disordered input was ordered (None if it was ordered): method "
-        "('exact' or 'approximate'), supercell_multiple, n_sites, reported_composition "
-        "(input amounts scaled to the ordered cell), rounded_composition, "
-        "composition_deviation (|rounded - reported| / reported per species), "
-        "max_composition_deviation, max_deviation_species, "
+        description="How a disordered input was ordered (None if the input was already "
+        "ordered): method ('exact' or 'approximate'), supercell_multiple, n_sites, "
+        "reported_composition (input amounts scaled to the ordered cell), "
+        "rounded_composition, composition_deviation (|rounded - reported| / reported per "
+        "species), max_composition_deviation, max_deviation_species, "
         "mobile_count_change_for_neutrality, n_arrangements, ewald_energy_ev, "
-        "ewald_energy_spread_ev (over the arrangements tried).",
+        "ewald_energy_spread_ev (over the arrangements tried), n_close_pairs (occupied "
+        "split sites < 2 A apart left), min_distance_angstrom.",
     )
     unit_cell: StructureType | None = Field(
         None, description="Ordered (and possibly relaxed) unit cell."

@@ -25,7 +25,7 @@ class QERelaxDocument(TierDocument):
     ordering: dict[str, Any] | None = Field(
         None,
         description="How a disordered input was ordered (see NEBDocument.ordering); None "
-        "if it was ordered.",
+        "if the input was already ordered.",
     )
     qe_version: str | None = Field(
         None, description="pw.x version from its output header; 'unknown' if unreadable."
