@@ -11,12 +11,15 @@ energies of the arrangements. Side by side on the same structures and seeds it a
 orders with random arrangements only (no swap minimisation), the choice the swaps were
 measured against, and, with ``--prepare``, times the NEB preparation (BVSE landscape of
 the input cell at 0.2 A, hop search in the ordered cell, supercell, endpoints) up to the
-point where the calculator would start. The MLIP NEB itself is NOT run (hours per
-structure on the 2 shared cores here).
+point where the calculator would start. The MLIP NEB itself is not run for all of them
+(hours per structure on the 2 shared cores here); ``--neb ID ...`` runs the default
+funnel's MLIP CI-NEB Maker (as ``benchmarks/funnel.py`` does, with ``--neb-walltime``)
+on the given ones and adds the results under ``mlip_neb``.
 
 Usage::
 
     PYTHONPATH=src python benchmarks/neb_ordering.py [--prepare]
+    PYTHONPATH=src:benchmarks python benchmarks/neb_ordering.py --neb fkj --neb-walltime 1800
 
 Results: ``benchmarks/results/neb_ordering.json``.
 """
@@ -170,11 +173,31 @@ def _since(t0: float) -> float:
     return round(time.perf_counter() - t0, 3)
 
 
+def run_neb(ids: list[str], walltime_s: float) -> None:
+    """Run the default MLIP CI-NEB on ``ids``; results go under ``mlip_neb`` in OUT."""
+    import funnel  # benchmarks/funnel.py: the same run as the funnel benchmark's MLIP stage
+    from sseflow.ml.labels import load_obelix_labels
+
+    table = load_obelix_labels()
+    structures = dict(zip(table.ids, table.structures, strict=True))  # as read from the CIF
+    stored = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    for label_id in ids:
+        row = funnel.run_mlip(label_id, structures[label_id], walltime_s)
+        print(row, flush=True)
+        stored.setdefault("mlip_neb", {})[label_id] = row
+        OUT.write_text(json.dumps(stored, indent=1, default=str) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--prepare", action="store_true", help="also time the NEB set-up")
+    parser.add_argument("--neb", nargs="+", metavar="ID", help="run the MLIP CI-NEB on these")
+    parser.add_argument("--neb-walltime", type=float, default=1800.0, help="s per CI-NEB")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.neb:
+        run_neb(args.neb, args.neb_walltime)
+        return
     settings = OrderingSettings()
     rows: dict[str, Any] = {}
     for label_id, structure in sorted(candidates().items()):
