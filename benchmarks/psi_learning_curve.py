@@ -343,9 +343,20 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     stored = json.loads(RESULT_JSON.read_text()) if RESULT_JSON.is_file() else {}
     stored[args.mode] = result
-    RESULT_JSON.write_text(json.dumps(stored, indent=1) + "\n")
+    RESULT_JSON.write_text(json.dumps(_five_digits(stored), indent=1) + "\n")
     print(json.dumps(summary, indent=1))
     print(plot(stored))
+
+
+def _five_digits(value: object) -> object:
+    """``value`` with every float rounded to 5 decimals (the results file stays small)."""
+    if isinstance(value, float):
+        return round(value, 5)
+    if isinstance(value, dict):
+        return {k: _five_digits(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_five_digits(v) for v in value]
+    return value
 
 
 def summarise(runs: list[dict], fractions: list[float]) -> dict:
