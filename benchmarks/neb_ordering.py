@@ -181,10 +181,16 @@ def run_neb(ids: list[str], walltime_s: float) -> None:
     table = load_obelix_labels()
     structures = dict(zip(table.ids, table.structures, strict=True))  # as read from the CIF
     stored = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    from sseflow.funnel.defaults import mlip_maker
+
+    hop_order = mlip_maker().hop_order
     for label_id in ids:
-        row = funnel.run_mlip(label_id, structures[label_id], walltime_s)
+        row = {
+            **funnel.run_mlip(label_id, structures[label_id], walltime_s),
+            "hop_order": hop_order,
+        }
         print(row, flush=True)
-        stored.setdefault("mlip_neb", {})[label_id] = row
+        stored.setdefault("mlip_neb", {})[f"{label_id} ({hop_order})"] = row
         OUT.write_text(json.dumps(stored, indent=1, default=str) + "\n")
 
 

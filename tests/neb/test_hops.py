@@ -15,7 +15,9 @@ from sseflow.neb.hops import (
     bvse_order,
     hop_search_limit,
     migration_graph,
+    percolating_hop_labels,
     search_hops,
+    select_hops,
 )
 from sseflow.neb.percolation import (
     landscape_percolation_energy_ev,
@@ -102,3 +104,36 @@ def test_landscape_percolation_energy_on_an_analytic_landscape():
     energies = wave[:, None, None] + wave[None, :, None] + wave[None, None, :]
     landscape = BVSELandscape(lattice=np.eye(3) * 4.0, energies_ev=energies)
     assert landscape_percolation_energy_ev(landscape) == pytest.approx(2.0, abs=0.05)
+
+
+def test_the_bottleneck_hop_family_is_computed_first():
+    """Two Li sites per cell: family 0 joins them inside the cell (an easy jump that
+    does not cross the crystal), family 1 joins neighbouring cells (the jump long-range
+    transport needs), family 2 is longer and never needed."""
+
+    def hop(label, length, barrier):
+        return LiHop(label, 0, 1, np.zeros(3), np.zeros(3), length, bvse_barrier_ev=barrier)
+
+    hops = [hop(0, 2.0, 0.05), hop(1, 3.5, 0.30), hop(2, 4.5, 0.60)]
+    edges = [(0, 1, (0, 0, 0), 0), (1, 0, (1, 0, 0), 1), (0, 0, (0, 1, 0), 2)]
+    labels = percolating_hop_labels(2, edges, [h.label for h in bvse_order(hops)])
+    assert labels == [0, 1]  # family 0 alone does not percolate
+    assert [h.label for h in select_hops(hops, labels)] == [1]
+    assert [h.label for h in select_hops(hops, labels, n_hops=3)] == [1, 0]
+    assert [h.label for h in select_hops(hops, labels, order="lowest")] == [0]
+    with pytest.raises(HopError, match="unknown hop order"):
+        select_hops(hops, labels, order="highest")
+
+
+def test_hop_order_setting_and_the_makers_serialised_before_it():
+    from sseflow.neb import MLIPNEBMaker
+
+    with pytest.raises(ValueError, match="hop_order 'easiest'"):
+        MLIPNEBMaker(hop_order="easiest")
+    lowest = MLIPNEBMaker(hop_order="lowest")
+    assert "hop_order" not in lowest.tier_settings()  # the old hash, results reused
+    assert MLIPNEBMaker().tier_settings()["hop_order"] == "bottleneck"
+    assert MLIPNEBMaker().tier_settings_hash() != lowest.tier_settings_hash()
+    old = MLIPNEBMaker().as_dict()
+    del old["hop_order"]  # a Maker stored before the setting existed
+    assert MLIPNEBMaker.from_dict(old).hop_order == "lowest"

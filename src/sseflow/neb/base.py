@@ -56,7 +56,7 @@ from sseflow.common.candidate import Candidate
 from sseflow.common.document import TierStatus
 from sseflow.common.maker import TierFailure, TierMaker
 from sseflow.neb.bvse_path import PathError
-from sseflow.neb.hops import HopError
+from sseflow.neb.hops import HOP_ORDERS, HopError
 from sseflow.neb.images import ImageError
 from sseflow.neb.ordering import OrderingSettings
 from sseflow.neb.runner import INTERMEDIATE_MINIMUM, NEBCalculatorError, NEBRunSettings
@@ -132,6 +132,11 @@ class NEBTierMaker(TierMaker):
         Smallest distance between a vacancy and its periodic images in the supercell.
     n_hops
         How many symmetry-distinct hops of the BVSE percolation path to compute.
+    hop_order
+        Which of them first (:func:`~sseflow.neb.hops.select_hops`): ``"bottleneck"``
+        (default) the family that completed the BVSE percolation, i.e. the highest
+        barrier long-range transport must cross; ``"lowest"`` the lowest BVSE barrier
+        (before 2026-11-29; the same hop wherever one family percolates alone).
     max_hop_angstrom
         Longest Li-Li hop considered (A); None (default) derives a safety limit from
         the structure (2 x the distance at which the Li sites percolate,
@@ -159,6 +164,7 @@ class NEBTierMaker(TierMaker):
     name: str = "neb"
     min_length_angstrom: float = 10.0
     n_hops: int = 1
+    hop_order: str = "bottleneck"
     max_hop_angstrom: float | None = None
     bvse_resolution_angstrom: float = 0.2
     seed_method: str = "bvse"
@@ -196,7 +202,17 @@ class NEBTierMaker(TierMaker):
         "climb": True,
         "neb_method": "improvedtangent",
         **vars(OrderingSettings()),
+        # hashed at its default "bottleneck": results computed before with the lowest
+        # hop first are not reused for it (they may be the wrong hop)
+        "hop_order": "lowest",
     }
+    #: A Maker serialised before ``hop_order`` existed keeps the lowest hop first.
+    legacy_defaults: ClassVar[dict[str, Any]] = {"hop_order": "lowest"}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.hop_order not in HOP_ORDERS:
+            raise ValueError(f"hop_order {self.hop_order!r}: choose from {HOP_ORDERS}")
 
     def job_dir(self, candidate_id: str) -> Path:
         """Return the stable directory of this candidate's run with these settings.
@@ -301,6 +317,7 @@ class NEBTierMaker(TierMaker):
             run_settings=self.neb,
             calculator_identity=calculator_identity,
             ordering=self.ordering,
+            hop_order=self.hop_order,
         )
 
     def more_fields(

@@ -25,8 +25,8 @@
 5. The percolation path (:func:`percolating_hop_labels`): hop families are added in
    order of increasing BVSE barrier (:func:`bvse_order`; barriers within
    :data:`BVSE_TIE_EV` are a tie and the shorter hop goes first) until the Li network
-   percolates; those families are the hops the NEB may compute
-   (:func:`select_hops`).
+   percolates; those families are the hops the NEB may compute (:func:`select_hops`:
+   the family that completed percolation - the bottleneck - first).
 
 When no hop can be built, :class:`HopError` says why in words: the shortest Li-Li
 distance, the search limit and how it was set, and the BVSE percolation energy
@@ -494,11 +494,39 @@ def rank_hops_by_bvse(
     return found.hops, found.percolating_labels
 
 
-def select_hops(hops: list[LiHop], percolating_labels: list[int], n_hops: int = 1) -> list[LiHop]:
-    """Return up to ``n_hops`` hops of the percolation path, lowest BVSE barrier first."""
+#: Orders in which :func:`select_hops` takes the hops of the percolation path.
+HOP_ORDERS = ("bottleneck", "lowest")
+
+
+def select_hops(
+    hops: list[LiHop], percolating_labels: list[int], n_hops: int = 1, order: str = "bottleneck"
+) -> list[LiHop]:
+    """Return up to ``n_hops`` hops of the percolation path.
+
+    Parameters
+    ----------
+    hops, percolating_labels
+        The distinct hops and the labels of the families the Li network needs to
+        percolate, in the order they were added (:func:`percolating_hop_labels`).
+    n_hops
+        How many hops to return.
+    order
+        ``"bottleneck"`` (default): the family whose addition made the network percolate
+        first - the highest BVSE barrier long-range transport must cross, which sets
+        the activation energy BVSE reports - then the other families, latest added
+        first. ``"lowest"``: lowest BVSE barrier first (the choice before 2026-11-29;
+        where one family percolates alone, as in Li2S or Li3N, both give that family;
+        where the path needs several, e.g. the intra- and inter-cage jumps of an
+        argyrodite, ``"lowest"`` computes the easy jump and misses the limiting one).
+    """
     if n_hops < 1:
         raise HopError("n_hops must be >= 1")
+    if order not in HOP_ORDERS:
+        raise HopError(f"unknown hop order {order!r}; choose from {HOP_ORDERS}")
     chosen = [h for h in hops if h.label in percolating_labels]
     if not chosen:
         raise HopError("no hop lies on the BVSE percolation path")
-    return bvse_order(chosen)[:n_hops]
+    if order == "lowest":
+        return bvse_order(chosen)[:n_hops]
+    added = {label: k for k, label in enumerate(percolating_labels)}
+    return sorted(chosen, key=lambda hop: -added[hop.label])[:n_hops]

@@ -87,8 +87,9 @@ def prepare_neb_hops(
     bvse_resolution_angstrom: float = 0.2,
     tube_radius_angstrom: float = 1.2,
     ordering: OrderingSettings | None = None,
+    hop_order: str = "bottleneck",
 ) -> NEBPreparation:
-    """Prepare the vacancy-hop NEB of the lowest-barrier percolation hops of a structure.
+    """Prepare the vacancy-hop NEB of the percolation hops of a structure.
 
     Parameters
     ----------
@@ -141,7 +142,7 @@ def prepare_neb_hops(
         tube_radius_angstrom=tube_radius_angstrom,
     )
     all_hops, labels = search.hops, search.percolating_labels
-    chosen = select_hops(all_hops, labels, n_hops=n_hops)
+    chosen = select_hops(all_hops, labels, n_hops=n_hops, order=hop_order)
     supercell, matrix = make_neb_supercell(unit_cell, min_length_angstrom)
     prepared = []
     for hop in chosen:

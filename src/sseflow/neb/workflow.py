@@ -47,6 +47,7 @@ def run_structure_neb(
     run_settings: NEBRunSettings | None = None,
     calculator_identity: Any = None,
     ordering: OrderingSettings | None = None,
+    hop_order: str = "bottleneck",
 ) -> dict[str, Any]:
     """Run CI-NEB for the ``n_hops`` lowest-BVSE-barrier percolation hops.
 
@@ -90,6 +91,7 @@ def run_structure_neb(
         max_hop_angstrom=max_hop_angstrom,
         bvse_resolution_angstrom=bvse_resolution_angstrom,
         ordering=ordering,
+        hop_order=hop_order,
     )
     results: list[NEBHopResult] = []
     for prepared in prep.hops:
