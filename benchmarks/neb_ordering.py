@@ -34,10 +34,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pymatgen.core import Structure
 
-from sseflow.neb.ordering import OrderingSettings, approximate_ordering, order_structure
+from sseflow.neb.ordering import (
+    OrderingSettings,
+    approximate_ordering,
+    min_interatomic_distance,
+    order_structure,
+)
 from sseflow.neb.supercell import StructurePreparationError, shortest_vector_length
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,12 +61,6 @@ def candidates() -> dict[str, Structure]:
         for label_id, structure in zip(table.ids, table.structures, strict=True)
         if label_id in ids
     }
-
-
-def min_distance(structure: Structure) -> float:
-    """Shortest interatomic distance of an ordered cell (Angstrom)."""
-    distances = structure.distance_matrix
-    return float(distances[np.triu_indices(len(structure), 1)].min())
 
 
 def order_one(structure: Structure, settings: OrderingSettings) -> dict[str, Any]:
@@ -91,7 +89,7 @@ def order_one(structure: Structure, settings: OrderingSettings) -> dict[str, Any
         "ewald_energy_spread_ev": summary.get("ewald_energy_spread_ev"),
         "ewald_energies_ev": result.ewald_energies_ev,
         "n_close_pairs": result.n_close_pairs,
-        "min_interatomic_distance_angstrom": round(min_distance(ordered), 3),
+        "min_interatomic_distance_angstrom": round(min_interatomic_distance(ordered), 3),
         "_structure": ordered,
     }
 
@@ -107,7 +105,7 @@ def random_only(structure: Structure, settings: OrderingSettings) -> dict[str, A
         "ewald_energy_spread_ev": round(max(energies) - min(energies), 6),
         "chosen_ewald_energy_ev": result.ewald_energy_ev,
         "n_close_pairs": result.n_close_pairs,
-        "min_interatomic_distance_angstrom": round(min_distance(result.structure), 3),
+        "min_interatomic_distance_angstrom": round(min_interatomic_distance(result.structure), 3),
     }
 
 

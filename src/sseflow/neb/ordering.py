@@ -126,11 +126,9 @@ class OrderingResult:
             "method": self.method,
             "supercell_multiple": self.supercell_multiple,
             "n_sites": len(self.structure),
-            "reported_composition": {k: round(v, 6) for k, v in self.reported_composition.items()},
+            "reported_composition": _rounded(self.reported_composition),
             "rounded_composition": self.rounded_composition,
-            "composition_deviation": {
-                k: round(v, 6) for k, v in self.composition_deviation.items()
-            },
+            "composition_deviation": _rounded(self.composition_deviation),
             "max_composition_deviation": round(self.max_composition_deviation, 6),
             "max_deviation_species": worst,
             "mobile_count_change_for_neutrality": self.mobile_count_change,
@@ -138,7 +136,7 @@ class OrderingResult:
             "ewald_energy_ev": self.ewald_energy_ev,
             "ewald_energy_spread_ev": round(max(energies) - min(energies), 6) if energies else None,
             "n_close_pairs": self.n_close_pairs,
-            "min_distance_angstrom": round(_min_distance(self.structure), 4),
+            "min_distance_angstrom": round(min_interatomic_distance(self.structure), 4),
         }
 
 
@@ -238,7 +236,7 @@ def _integral_multiple(structure: Structure, max_cell_size: int) -> int | None:
     return None
 
 
-def _min_distance(structure: Structure) -> float:
+def min_interatomic_distance(structure: Structure) -> float:
     """Shortest interatomic distance, periodic images included (Angstrom)."""
     if len(structure) == 1:
         return float(min(structure.lattice.abc))
