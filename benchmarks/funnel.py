@@ -272,11 +272,14 @@ def mlip_potential() -> str:
     return str(getattr(mlip_maker(), "potential", "CHGNet"))
 
 
-def run_mlip(label_id: str, structure: Any, walltime_s: float | None = None) -> dict[str, Any]:
+def run_mlip(
+    label_id: str, structure: Any, walltime_s: float | None = None, ordering_seed: int | None = None
+) -> dict[str, Any]:
     """Run the default funnel's MLIP CI-NEB Maker on one structure; return a CSV row.
 
     ``walltime_s`` is the funnel's ``--mlip-walltime``: a run that reaches it is
-    recorded failed (as the funnel records it).
+    recorded failed (as the funnel records it). ``ordering_seed`` replaces the Maker's
+    ``ordering.ordering_seed`` (another approximant of a disordered structure).
     """
     import dataclasses
     import os
@@ -292,6 +295,10 @@ def run_mlip(label_id: str, structure: Any, walltime_s: float | None = None) -> 
     if walltime_s is not None:
         maker = dataclasses.replace(
             maker, neb=dataclasses.replace(maker.neb, walltime_s=walltime_s)
+        )
+    if ordering_seed is not None:
+        maker = dataclasses.replace(
+            maker, ordering=dataclasses.replace(maker.ordering, ordering_seed=ordering_seed)
         )
     with tempfile.TemporaryDirectory(prefix="sseflow-funnel-bench-") as work:
         maker.work_dir = work
@@ -324,6 +331,7 @@ def run_mlip(label_id: str, structure: Any, walltime_s: float | None = None) -> 
         "neb_steps": neb_steps if hops else "",
         "load_average": round(load, 2),
         "reason": (doc.reason or "")[:300],
+        "ordering_ewald_energy_ev": doc.ordering_ewald_energy_ev,
     }
 
 

@@ -14,12 +14,16 @@ the input cell at 0.2 A, hop search in the ordered cell, supercell, endpoints) u
 point where the calculator would start. The MLIP NEB itself is not run for all of them
 (hours per structure on the 2 shared cores here); ``--neb ID ...`` runs the default
 funnel's MLIP CI-NEB Maker (as ``benchmarks/funnel.py`` does, with ``--neb-walltime``)
-on the given ones and adds the results under ``mlip_neb``.
+on the given ones and adds the results under ``mlip_neb``; ``--ordering-seed N`` runs
+it on another ordering (another seed of the approximate ordering) and ``--hops SEED ...``
+records which hop each seed's NEB computes (``ordering_hops``; no NEB).
 
 Usage::
 
     PYTHONPATH=src python benchmarks/neb_ordering.py [--prepare]
     PYTHONPATH=src:benchmarks python benchmarks/neb_ordering.py --neb fkj --neb-walltime 1800
+    PYTHONPATH=src:benchmarks python benchmarks/neb_ordering.py --neb fkj --ordering-seed 1
+    PYTHONPATH=src:benchmarks python benchmarks/neb_ordering.py --neb fkj --hops 0 1 2 3 4
 
 Results: ``benchmarks/results/neb_ordering.json``.
 """
@@ -171,25 +175,67 @@ def _since(t0: float) -> float:
     return round(time.perf_counter() - t0, 3)
 
 
-def run_neb(ids: list[str], walltime_s: float) -> None:
-    """Run the default MLIP CI-NEB on ``ids``; results go under ``mlip_neb`` in OUT."""
+def run_neb(ids: list[str], walltime_s: float, ordering_seed: int | None = None) -> None:
+    """Run the default MLIP CI-NEB on ``ids``; results go under ``mlip_neb`` in OUT.
+
+    ``ordering_seed`` (default: the Maker's, 0) draws another ordered approximant of a
+    disordered structure; its row is keyed ``"<id> (<hop order>, seed <n>)"``.
+    """
     import funnel  # benchmarks/funnel.py: the same run as the funnel benchmark's MLIP stage
     from sseflow.ml.labels import load_obelix_labels
 
     table = load_obelix_labels()
     structures = dict(zip(table.ids, table.structures, strict=True))  # as read from the CIF
-    stored = json.loads(OUT.read_text()) if OUT.is_file() else {}
     from sseflow.funnel.defaults import mlip_maker
 
     hop_order = mlip_maker().hop_order
     for label_id in ids:
         row = {
-            **funnel.run_mlip(label_id, structures[label_id], walltime_s),
+            **funnel.run_mlip(label_id, structures[label_id], walltime_s, ordering_seed),
             "hop_order": hop_order,
         }
+        key = f"{label_id} ({hop_order})"
+        if ordering_seed is not None:
+            row["ordering_seed"] = ordering_seed
+            key = f"{label_id} ({hop_order}, seed {ordering_seed})"
         print(row, flush=True)
-        stored.setdefault("mlip_neb", {})[f"{label_id} ({hop_order})"] = row
+        # another process may have written its own rows meanwhile: read again, then add
+        stored = json.loads(OUT.read_text()) if OUT.is_file() else {}
+        stored.setdefault("mlip_neb", {})[key] = row
         OUT.write_text(json.dumps(stored, indent=1, default=str) + "\n")
+
+
+def ordering_hops(label_id: str, seeds: list[int]) -> None:
+    """Record the hop each ordering seed's NEB computes (under ``ordering_hops`` in OUT).
+
+    The preparation the MLIP tier ran in ``run_neb`` (no stored grid: bvlain's landscape
+    of the ordered cell at 0.2 A, 10 A cell, the default hop order): per seed the Ewald
+    energy of the ordering, the bottleneck hop's family label, length and BVSE barrier,
+    the number of families on the percolation path and of interstitials on the hop.
+    """
+    from sseflow.neb.setup import prepare_neb_hops
+
+    structure = candidates()[label_id]
+    rows = {}
+    for seed in seeds:
+        t0 = time.perf_counter()
+        prep = prepare_neb_hops(
+            structure, ordering=OrderingSettings(ordering_seed=seed), min_length_angstrom=10.0
+        )
+        hop = prep.hops[0].hop
+        rows[str(seed)] = {
+            "ordering_ewald_energy_ev": prep.ordering_ewald_energy_ev,
+            "hop_label": hop.label,
+            "hop_length_angstrom": round(hop.length_angstrom, 3),
+            "hop_bvse_barrier_ev": round(float(hop.bvse_barrier_ev or 0.0), 4),
+            "n_percolating_families": len(prep.percolating_labels),
+            "n_interstitials": len(hop.interstitial_indices),
+            "preparation_s": _since(t0),
+        }
+        print(seed, rows[str(seed)], flush=True)
+    stored = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    stored.setdefault("ordering_hops", {})[label_id] = rows
+    OUT.write_text(json.dumps(stored, indent=1, default=str) + "\n")
 
 
 def main() -> None:
@@ -197,10 +243,20 @@ def main() -> None:
     parser.add_argument("--prepare", action="store_true", help="also time the NEB set-up")
     parser.add_argument("--neb", nargs="+", metavar="ID", help="run the MLIP CI-NEB on these")
     parser.add_argument("--neb-walltime", type=float, default=1800.0, help="s per CI-NEB")
+    parser.add_argument(
+        "--ordering-seed", type=int, help="ordering seed of the CI-NEB runs (default: the Maker's)"
+    )
+    parser.add_argument(
+        "--hops", nargs="+", type=int, metavar="SEED", help="record each seed's NEB hop (--neb ID)"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.hops is not None:
+        for label_id in args.neb or []:
+            ordering_hops(label_id, args.hops)
+        return
     if args.neb:
-        run_neb(args.neb, args.neb_walltime)
+        run_neb(args.neb, args.neb_walltime, args.ordering_seed)
         return
     settings = OrderingSettings()
     rows: dict[str, Any] = {}

@@ -40,6 +40,7 @@ def test_options_override_the_yaml_values():
             resolution_angstrom=0.3,
             neb_top_n=4,
             mlip_walltime_s=300,
+            mlip_orderings=3,
             dft_top_k=2,
             ml_policy="all",
             max_atoms=200,
@@ -53,6 +54,8 @@ def test_options_override_the_yaml_values():
     assert bvse.makers[0].dimension == "2D" and bvse.makers[0].bvse.resolution_angstrom == 0.3
     assert bvse.gate == RankGate("bvse", "ea_2d_ev", top_n=4, max_value=0.5, unit="eV")
     assert mlip.gate.top_n == 2 and mlip.makers[0].neb.walltime_s == 300
+    assert mlip.makers[0].ordering_samples == 3
+    assert all(getattr(m, "ordering_samples", 1) == 1 for m in dft.makers)  # MLIP stage only
     assert dft.makers[0].qe.pseudo_dir == "/pseudo" and dft.makers[0].qe.mpi_command == "srun"
     assert dft.makers[0].relax_bulk and dft.makers[0].convergence_test  # YAML values kept
     assert changed.ingest_settings.max_atoms == 200
@@ -71,6 +74,8 @@ def test_a_threshold_gate_asked_for_a_top_n_becomes_a_rank_gate():
     [
         (FunnelOptions(until="bvse", neb_top_n=3), "has no neb_mlip stage"),
         (FunnelOptions(until="bvse", mlip_walltime_s=60), "has no neb_mlip stage"),
+        (FunnelOptions(until="bvse", mlip_orderings=3), "has no neb_mlip stage"),
+        (FunnelOptions(mlip_orderings=0), "ordering_samples must be an integer >= 1"),
         (FunnelOptions(until="mlip", qe_pseudo_dir="/x"), "has no Quantum ESPRESSO stage"),
         (FunnelOptions(skip=("ml",), ml_policy="all"), "has no ML stage"),
         (FunnelOptions(until="nowhere"), "unknown stage 'nowhere'"),

@@ -33,16 +33,32 @@ def doped_li2s(cl: float = 0.3, mg: float = 0.15) -> Structure:
     )
 
 
-def doped_candidate() -> Candidate:
-    """The Cl-doped Li2S (no Mg) as a funnel candidate."""
-    structure = doped_li2s(cl=0.3, mg=0.0)
+def doped_candidate(mg: float = 0.0) -> Candidate:
+    """The Cl-doped Li2S (no Mg unless asked for) as a funnel candidate."""
+    structure = doped_li2s(cl=0.3, mg=mg)
+    oxidation_states = {"Li": 1.0, "S": -2.0, "Cl": -1.0} | ({"Mg": 2.0} if mg else {})
     return Candidate(
-        candidate_id="li2s-cl-disordered",
+        candidate_id="li2s-cl-mg-disordered" if mg else "li2s-cl-disordered",
         formula=structure.composition.reduced_formula,
         structure=structure,
-        oxidation_states={"Li": 1.0, "S": -2.0, "Cl": -1.0},
+        oxidation_states=oxidation_states,
         source=SourceInfo(path="<memory>", format="structure"),
     )
+
+
+def run_tiny_chgnet_neb(candidate: Candidate, tmp_path, **settings):
+    """Run a small, loose CHGNet CI-NEB tier job on ``candidate``; return its document."""
+    from jobflow import run_locally
+
+    maker = CHGNetNEBMaker(
+        n_images=3,
+        work_dir=str(tmp_path),
+        use_stored_bvse_grid=False,
+        bvse_resolution_angstrom=0.3,
+        **settings,
+    )
+    job = maker.make(candidate)
+    return run_locally(job, ensure_success=True, log=False)[job.uuid][1].output
 
 
 LOOSE = OrderingSettings(ordering_max_deviation=0.2, ordering_n_starts=8)
@@ -178,22 +194,15 @@ def test_a_structure_refused_before_now_reaches_the_neb_setup():
 @pytest.mark.slow
 def test_mlip_tier_runs_a_candidate_that_needed_more_than_4x(tmp_path):
     """Tiny CHGNet CI-NEB of an approximately ordered cell (11 atoms), jobflow (~20 s)."""
-    from jobflow import run_locally
-
     from sseflow.common.document import TierStatus
 
-    candidate = doped_candidate()
-    maker = CHGNetNEBMaker(
+    doc = run_tiny_chgnet_neb(
+        doped_candidate(),
+        tmp_path,
         min_length_angstrom=5.5,
-        n_images=3,
-        work_dir=str(tmp_path),
         ordering_max_deviation=0.2,
         ordering_n_starts=4,
-        use_stored_bvse_grid=False,
-        bvse_resolution_angstrom=0.3,
     )
-    job = maker.make(candidate)
-    doc = run_locally(job, ensure_success=True, log=False)[job.uuid][1].output
     assert doc.status == TierStatus.PENDING, doc.reason
     assert doc.was_ordered and doc.ordering["method"] == "approximate"
     assert doc.ordering["rounded_composition"] == {"Cl-": 1, "Li+": 7, "S2-": 3}

@@ -146,6 +146,16 @@ NebTopOption = Annotated[
         min=0,
     ),
 ]
+MlipOrderingsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--mlip-orderings",
+        help="MLIP CI-NEB of a disordered candidate on N distinct approximate orderings; "
+        "the record keeps the median barrier and the spread (default: 1).",
+        show_default=False,
+        min=1,
+    ),
+]
 MlipWalltimeOption = Annotated[
     float | None,
     typer.Option(
@@ -217,6 +227,7 @@ CLI_LABELS = {
     "p_si_threshold": "--p-si-threshold",
     "neb_top_n": "--neb-top",
     "mlip_walltime_s": "--mlip-walltime",
+    "mlip_orderings": "--mlip-orderings",
     "dft_top_k": "--dft-top",
     "qe_pw_command": "--qe-pw-command",
     "qe_mpi_command": "--qe-mpi-command",

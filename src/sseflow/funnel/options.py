@@ -26,6 +26,10 @@ option                 changes
 ``mlip_walltime_s``    ``neb.walltime_s`` of the ``neb_mlip`` stage's Makers: a run
                        that reaches it stops cleanly (recorded failed, images kept;
                        the same command resumes it)
+``mlip_orderings``     ``ordering_samples`` of the ``neb_mlip`` stage's Makers: the
+                       CI-NEB of a disordered candidate runs on that many distinct
+                       approximate orderings; the record keeps the median barrier
+                       and the spread
 ``dft_top_k``          ``top_n`` of the gate before the ``neb_dft`` stage
 ``qe_pw_command``,     ``qe`` of every Quantum ESPRESSO Maker
 ``qe_mpi_command``,
@@ -73,6 +77,7 @@ class FunnelOptions:
     p_si_threshold: float | None = None
     neb_top_n: int | None = None
     mlip_walltime_s: float | None = None
+    mlip_orderings: int | None = None
     dft_top_k: int | None = None
     qe_pw_command: str | None = None
     qe_mpi_command: str | None = None
@@ -343,6 +348,14 @@ def _apply(
             "walltime_s",
             options.mlip_walltime_s,
         )
+    if "mlip_orderings" in given:
+        for i, j in edit.makers("mlip_orderings", _is_mlip_neb, "neb_mlip stage"):
+            maker = edit.stages[i].makers[j]
+            try:
+                changed = dataclasses.replace(maker, ordering_samples=given["mlip_orderings"])
+            except ValueError as exc:
+                edit.refuse("mlip_orderings", str(exc))
+            edit.set_maker(i, j, changed)
     if "dft_top_k" in given:
         edit.top_n_before("dft_top_k", "neb_dft", given["dft_top_k"])
     qe_fields = {

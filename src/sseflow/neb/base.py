@@ -59,6 +59,7 @@ from sseflow.neb.bvse_path import PathError
 from sseflow.neb.hops import HOP_ORDERS, HopError
 from sseflow.neb.images import ImageError
 from sseflow.neb.ordering import OrderingSettings
+from sseflow.neb.ordering_samples import run_ordering_samples
 from sseflow.neb.runner import INTERMEDIATE_MINIMUM, NEBCalculatorError, NEBRunSettings
 from sseflow.neb.schemas import NEBDocument
 from sseflow.neb.supercell import StructurePreparationError
@@ -154,6 +155,13 @@ class NEBTierMaker(TierMaker):
         ``ordering_max_deviation=0.1``): exactly when a cell of up to 4 formula
         multiples makes every occupancy integral, otherwise approximately in the NEB
         supercell (refused beyond ``ordering_max_deviation`` or ``ordering_max_atoms``).
+    ordering_samples
+        Distinct approximate orderings of a disordered candidate to run the NEB on
+        (:mod:`sseflow.neb.ordering_samples`; seeds ``ordering_seed``, +1, ...). The
+        document holds the run with the median barrier, every sample's barrier
+        (``ordering_samples``) and their spread (``barrier_spread_ev``); each sample has
+        the whole ``neb.walltime_s``. 1 (default) runs the single lowest-energy ordering;
+        ordered and exactly ordered inputs are always run once.
     work_dir
         Root of the run folders; None uses ``SSEFLOW_WORK_DIR`` (see
         :class:`~sseflow.settings.SseflowSettings`).
@@ -170,6 +178,7 @@ class NEBTierMaker(TierMaker):
     seed_method: str = "bvse"
     neb: NEBRunSettings = field(default_factory=NEBRunSettings)
     ordering: OrderingSettings = field(default_factory=OrderingSettings)
+    ordering_samples: int = 1
     work_dir: str | None = None
     use_stored_bvse_grid: bool = True
 
@@ -205,6 +214,7 @@ class NEBTierMaker(TierMaker):
         # hashed at its default "bottleneck": results computed before with the lowest
         # hop first are not reused for it (they may be the wrong hop)
         "hop_order": "lowest",
+        "ordering_samples": 1,
     }
     #: A Maker serialised before ``hop_order`` existed keeps the lowest hop first.
     legacy_defaults: ClassVar[dict[str, Any]] = {"hop_order": "lowest"}
@@ -213,6 +223,10 @@ class NEBTierMaker(TierMaker):
         super().__post_init__()
         if self.hop_order not in HOP_ORDERS:
             raise ValueError(f"hop_order {self.hop_order!r}: choose from {HOP_ORDERS}")
+        if not isinstance(self.ordering_samples, int) or self.ordering_samples < 1:
+            raise ValueError(
+                f"ordering_samples must be an integer >= 1, got {self.ordering_samples!r}"
+            )
 
     def job_dir(self, candidate_id: str) -> Path:
         """Return the stable directory of this candidate's run with these settings.
@@ -276,12 +290,25 @@ class NEBTierMaker(TierMaker):
                     text = f"{source['bvse_landscape_source']}, mapped onto the relaxed cell"
                     source = {**source, "bvse_landscape_source": text}
                 work_dir = self.job_dir(candidate.candidate_id)
-                values = self.run_neb_with(
+
+                def run_one(ordering: OrderingSettings, folder: Path) -> dict[str, Any]:
+                    return self.run_neb_with(
+                        structure,
+                        runner.calculator_factory,
+                        folder,
+                        land,
+                        runner.calculator_identity(),
+                        ordering=ordering,
+                    )
+
+                values = run_ordering_samples(
+                    run_one,
                     structure,
-                    runner.calculator_factory,
+                    self.ordering,
+                    self.ordering_samples,
                     work_dir,
-                    land,
-                    runner.calculator_identity(),
+                    expected_errors=self.expected_errors,
+                    min_length_angstrom=self.min_length_angstrom,
                 )
                 values.update(runner.more_fields(structure, land, values, work_dir))
             except self.expected_errors as exc:
@@ -298,11 +325,13 @@ class NEBTierMaker(TierMaker):
         work_dir: Path,
         landscape: BVSELandscape | None,
         calculator_identity: Any,
+        ordering: OrderingSettings | None = None,
     ) -> dict[str, Any]:
         """Run this Maker's NEB of ``structure`` with a calculator factory (document fields).
 
         ``calculator_identity`` identifies the factory's calculators in the runner's state
-        (:func:`~sseflow.neb.runner.run_identity`).
+        (:func:`~sseflow.neb.runner.run_identity`); ``ordering`` replaces the Maker's
+        ordering settings (another sample of a disordered structure).
         """
         return run_structure_neb(
             structure,
@@ -316,7 +345,7 @@ class NEBTierMaker(TierMaker):
             seed_method=self.seed_method,
             run_settings=self.neb,
             calculator_identity=calculator_identity,
-            ordering=self.ordering,
+            ordering=ordering or self.ordering,
             hop_order=self.hop_order,
         )
 

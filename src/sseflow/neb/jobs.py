@@ -31,6 +31,7 @@ from sseflow.bvse.landscape import BVSELandscape
 from sseflow.common.candidate import Candidate
 from sseflow.neb.base import NEB_JOB_CONFIG, NEBTierMaker, landscape_from
 from sseflow.neb.calibration import CalibrationError, CalibrationSet, load_calibration
+from sseflow.neb.ordering_samples import representative_ordering
 from sseflow.neb.potentials import LoadedPotential, PotentialError, load_potential
 from sseflow.neb.schemas import NEBDocument
 
@@ -186,6 +187,7 @@ class MLIPNEBMaker(NEBTierMaker):
                     folder,
                     landscape,
                     {"potential": loaded.info},
+                    ordering=representative_ordering(values, self.ordering),
                 )
             except self.expected_errors as exc:
                 barriers[loaded.spec.name] = {"converged": False, "reason": str(exc)}

@@ -103,6 +103,23 @@ class NEBDocument(TierDocument):
     ordering_ewald_energy_ev: float | None = Field(
         None, description="Ewald energy of the chosen ordering (eV, whole ordered cell)."
     )
+    ordering_samples: list[dict[str, Any]] | None = Field(
+        None,
+        description="With ordering_samples > 1 on the Maker: one row per distinct ordering "
+        "the NEB ran on - seed, ewald_energy_ev, status ('ran' or 'failed'), "
+        "barrier_forward_ev (eV, uncalibrated), converged, reason, representative (True for "
+        "the run this document holds: the median barrier of the converged runs). None with "
+        "one ordering.",
+    )
+    ordering_samples_note: str | None = Field(
+        None, description="Why fewer distinct orderings ran than were asked for."
+    )
+    barrier_spread_ev: float | None = Field(
+        None,
+        description="Largest minus smallest forward barrier over the orderings that ran "
+        "and converged (all that ran when none converged; eV, uncalibrated); None with "
+        "fewer than two.",
+    )
     ordering: dict[str, Any] | None = Field(
         None,
         description="How a disordered input was ordered (None if the input was already "

@@ -229,6 +229,14 @@ class QENEBMaker(PwTier, NEBTierMaker):
     )
     nested_settings: ClassVar[tuple[str, ...]] = ("qe",)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.relax_bulk and self.ordering_samples > 1:
+            raise ValueError(
+                f"ordering_samples = {self.ordering_samples} needs relax_bulk=False: the bulk "
+                "relaxation relaxes one ordering, which every NEB then starts from"
+            )
+
     def job_dir(self, candidate_id: str) -> Path:
         """Return the directory of this candidate's pw.x runs with these settings.
 
