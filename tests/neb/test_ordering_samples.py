@@ -164,7 +164,7 @@ def test_makers_validate_and_hash_ordering_samples():
     assert sampled.tier_settings()["ordering_samples"] == 3
     assert sampled.tier_settings_hash() != MLIPNEBMaker().tier_settings_hash()
     assert MLIPNEBMaker.from_dict(sampled.as_dict()) == sampled
-    for bad in (0, -1, 1.5):
+    for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="ordering_samples must be an integer >= 1"):
             MLIPNEBMaker(ordering_samples=bad)
     with pytest.raises(ValueError, match="needs relax_bulk=False"):

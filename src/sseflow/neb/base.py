@@ -223,7 +223,8 @@ class NEBTierMaker(TierMaker):
         super().__post_init__()
         if self.hop_order not in HOP_ORDERS:
             raise ValueError(f"hop_order {self.hop_order!r}: choose from {HOP_ORDERS}")
-        if not isinstance(self.ordering_samples, int) or self.ordering_samples < 1:
+        samples = self.ordering_samples
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
             raise ValueError(
                 f"ordering_samples must be an integer >= 1, got {self.ordering_samples!r}"
             )
