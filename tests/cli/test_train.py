@@ -101,7 +101,10 @@ def test_evaluate_prints_no_tensorflow_noise(tmp_path):
     assert "AUC-PR" in quiet.stdout
     assert "oneDNN" not in quiet.stderr and "absl" not in quiet.stderr, quiet.stderr
     loud = subprocess.run([*command, "--verbose"], capture_output=True, text=True, env=env)
-    assert loud.returncode == 0 and "oneDNN" in loud.stderr
+    # TensorFlow's oneDNN notice depends on the CPU (absent on some AMD EPYC hosts); its
+    # absl logging notice shows on every CPU
+    noise = ("oneDNN" in loud.stderr) or ("absl" in loud.stderr)
+    assert loud.returncode == 0 and noise, loud.stderr[-2000:]
 
 
 def test_train_reads_several_tables_as_one(app, tmp_path):
